@@ -1,0 +1,159 @@
+//! Typed configuration, loaded from TOML.
+//!
+//! One file may hold several unit sections; every section present becomes its own top
+//! module. Unknown keys and sections are rejected when parsing, and [`Config::validate`]
+//! rejects out-of-range values with a message naming the field and the allowed range.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+pub use crate::mac::MacConfig;
+
+/// A whole accgen configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[mac]`: the pipelined multiply-accumulate example unit.
+    pub mac: Option<MacConfig>,
+}
+
+/// Why a configuration was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The file could not be read.
+    Io {
+        /// Path as given.
+        path: String,
+        /// OS error text.
+        message: String,
+    },
+    /// The TOML is malformed, has an unknown key, or a value of the wrong type.
+    Parse {
+        /// Parser message, with line and column.
+        message: String,
+    },
+    /// A value is outside its allowed range.
+    Invalid {
+        /// Dotted field path, for example `mac.acc_bits`.
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Io { path, message } => {
+                write!(f, "cannot read config `{path}`: {message}")
+            }
+            ConfigError::Parse { message } => write!(f, "invalid config: {message}"),
+            ConfigError::Invalid { field, message } => {
+                write!(f, "config field `{field}` {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Check `lo <= value <= hi` for the field `field`.
+pub fn check_range<T: PartialOrd + fmt::Display>(
+    field: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<(), ConfigError> {
+    if value < lo || value > hi {
+        return Err(ConfigError::Invalid {
+            field: field.to_string(),
+            message: format!("= {value} is outside the allowed range {lo}..={hi}"),
+        });
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Parse and validate TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Read, parse and validate a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Config::from_toml_str(&text)
+    }
+
+    /// Check every section; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.mac.is_none() {
+            return Err(ConfigError::Invalid {
+                field: "<root>".into(),
+                message: "has no unit section; add at least one of: [mac]".into(),
+            });
+        }
+        if let Some(m) = &self.mac {
+            m.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Stable hash of the parsed config (comments and key order do not matter).
+    pub fn hash(&self) -> String {
+        let canonical = toml::to_string(self).expect("config serialises");
+        crate::hash::Fnv128::new()
+            .update(canonical.as_bytes())
+            .hex()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(text: &str) -> (String, String) {
+        match Config::from_toml_str(text) {
+            Err(ConfigError::Invalid { field, message }) => (field, message),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_hash_ignore_formatting() {
+        let a = Config::from_toml_str("[mac]\n").unwrap();
+        assert_eq!(a.mac.as_ref().unwrap().acc_bits, 32);
+        let b = Config::from_toml_str("# comment\n[mac]\nacc_bits = 32\n").unwrap();
+        assert_eq!(a.hash(), b.hash());
+        let c = Config::from_toml_str("[mac]\nacc_bits = 33\n").unwrap();
+        assert_ne!(a.hash(), c.hash());
+    }
+
+    #[test]
+    fn range_errors_name_field_and_range() {
+        let (f, m) = invalid("[mac]\nacc_bits = 80\n");
+        assert_eq!(f, "mac.acc_bits");
+        assert_eq!(m, "= 80 is outside the allowed range 8..=64");
+        let (f, m) = invalid("[mac]\na_bits = 1\n");
+        assert_eq!(f, "mac.a_bits");
+        assert_eq!(m, "= 1 is outside the allowed range 2..=32");
+        let (f, _) = invalid("");
+        assert_eq!(f, "<root>");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = Config::from_toml_str("[mac]\nacc_bitz = 3\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `acc_bitz`"), "{e}");
+        let e = Config::from_toml_str("[macc]\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `macc`"), "{e}");
+    }
+}

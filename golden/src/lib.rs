@@ -1,0 +1,11 @@
+//! accgen-golden: typed configs and the bit-exact integer models; the number spec.
+//!
+//! Every hardware unit accgen generates has a twin here. The hardware matches these
+//! models bit for bit; co-simulation checks every output against them. Integer
+//! semantics (wrapping, rounding, saturation) are defined once, in [`num`].
+
+pub mod config;
+pub mod hash;
+pub mod mac;
+pub mod num;
+pub mod rng;

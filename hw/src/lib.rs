@@ -1,0 +1,22 @@
+//! accgen-hw: the RTL builder ([`rtl`]) and one hardware generator per unit.
+//!
+//! Generators read typed configs from `accgen-golden` and return finished modules;
+//! [`generate`] turns a whole [`Config`] into a [`Design`] with one top module per
+//! unit section present.
+
+pub mod files;
+pub mod mac;
+pub mod rtl;
+
+use accgen_golden::config::Config;
+use rtl::{Design, Library, RtlResult};
+
+/// Build every unit section of `cfg` as its own top module.
+pub fn generate(cfg: &Config) -> RtlResult<Design> {
+    let mut lib = Library::new();
+    let mut design = Design::new();
+    if let Some(m) = &cfg.mac {
+        design.add_top(mac::mac(&mut lib, m)?);
+    }
+    Ok(design)
+}

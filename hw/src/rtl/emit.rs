@@ -1,0 +1,617 @@
+//! The Verilog-2001 emitter: the only place in accgen that prints Verilog text.
+//!
+//! Output is deterministic (same module, same bytes). Conventions:
+//! - one `always @(posedge clk)` block for all registers; `rst` is synchronous and
+//!   active-high and exists only when some register (or a child) uses a reset;
+//! - `clk` exists only when the module (or a child) holds state;
+//! - every expression is width-exact, so `verilator -Wall` has nothing to widen;
+//! - nets are declared unsigned; signed operations use `$signed(...)` explicitly, so the
+//!   meaning never depends on declarations. Ports carry `signed` for readability;
+//! - only nodes that reach an output, a register, a memory or an instance are printed;
+//! - a net with bits nobody reads (a slice of a wider product, an unused input) is
+//!   wrapped in a `lint_off UNUSEDSIGNAL` pragma pair, so the waiver is per net and
+//!   explicit rather than global.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt::Write;
+
+use super::module::{BinOp, CmpOp, Dir, Module, NodeKind, ReduceOp, ShiftAmt, ShiftOp, Sig};
+use super::value::Value;
+
+const KEYWORDS: &[&str] = &[
+    "always",
+    "and",
+    "assign",
+    "automatic",
+    "begin",
+    "buf",
+    "case",
+    "casex",
+    "casez",
+    "cell",
+    "cmos",
+    "config",
+    "deassign",
+    "default",
+    "defparam",
+    "design",
+    "disable",
+    "edge",
+    "else",
+    "end",
+    "endcase",
+    "endconfig",
+    "endfunction",
+    "endgenerate",
+    "endmodule",
+    "endprimitive",
+    "endspecify",
+    "endtable",
+    "endtask",
+    "event",
+    "for",
+    "force",
+    "forever",
+    "fork",
+    "function",
+    "generate",
+    "genvar",
+    "highz0",
+    "highz1",
+    "if",
+    "ifnone",
+    "incdir",
+    "include",
+    "initial",
+    "inout",
+    "input",
+    "instance",
+    "integer",
+    "join",
+    "large",
+    "liblist",
+    "library",
+    "localparam",
+    "macromodule",
+    "medium",
+    "module",
+    "nand",
+    "negedge",
+    "nmos",
+    "nor",
+    "not",
+    "notif0",
+    "notif1",
+    "or",
+    "output",
+    "parameter",
+    "pmos",
+    "posedge",
+    "primitive",
+    "pull0",
+    "pull1",
+    "pulldown",
+    "pullup",
+    "rcmos",
+    "real",
+    "realtime",
+    "reg",
+    "release",
+    "repeat",
+    "rnmos",
+    "rpmos",
+    "rtran",
+    "rtranif0",
+    "rtranif1",
+    "scalared",
+    "signed",
+    "small",
+    "specify",
+    "specparam",
+    "strong0",
+    "strong1",
+    "supply0",
+    "supply1",
+    "table",
+    "task",
+    "time",
+    "tran",
+    "tranif0",
+    "tranif1",
+    "tri",
+    "tri0",
+    "tri1",
+    "triand",
+    "trior",
+    "trireg",
+    "unsigned",
+    "use",
+    "vectored",
+    "wait",
+    "wand",
+    "weak0",
+    "weak1",
+    "while",
+    "wire",
+    "wor",
+    "xnor",
+    "xor",
+    // SystemVerilog keywords, so the output also reads cleanly in SV tools.
+    "bit",
+    "byte",
+    "int",
+    "logic",
+    "shortint",
+    "longint",
+    "string",
+    "type",
+    "clk",
+    "rst",
+];
+
+/// Render a constant as a sized Verilog literal.
+pub(crate) fn literal(v: &Value) -> String {
+    match v.to_u64() {
+        Some(x) => format!("{}'d{x}", v.width()),
+        None => format!("{}'h{}", v.width(), v.to_hex()),
+    }
+}
+
+fn range(width: u32) -> String {
+    if width == 1 {
+        String::new()
+    } else {
+        format!("[{}:0] ", width - 1)
+    }
+}
+
+struct Ctx<'m> {
+    m: &'m Module,
+    live: Vec<bool>,
+    names: Vec<String>,
+    partly_unused: Vec<bool>,
+    mem_names: Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn r(&self, s: Sig) -> String {
+        match &self.m.nodes[s.id as usize].kind {
+            NodeKind::Const(v) => literal(v),
+            _ => self.names[s.id as usize].clone(),
+        }
+    }
+
+    fn signed(&self, s: Sig) -> String {
+        format!("$signed({})", self.r(s))
+    }
+}
+
+/// Combinational inputs of a node (what it reads in the same cycle).
+fn comb_deps(kind: &NodeKind) -> Vec<Sig> {
+    match kind {
+        NodeKind::Input
+        | NodeKind::Const(_)
+        | NodeKind::RegQ(_)
+        | NodeKind::MemRead { .. }
+        | NodeKind::InstOut
+        | NodeKind::Wire(None) => vec![],
+        NodeKind::Not(a) | NodeKind::Neg(a) | NodeKind::Reduce(_, a) => vec![*a],
+        NodeKind::Alias(a) | NodeKind::Wire(Some(a)) | NodeKind::Ext { a, .. } => vec![*a],
+        NodeKind::Slice { a, .. } => vec![*a],
+        NodeKind::Bin(_, a, b) | NodeKind::Cmp(_, a, b) | NodeKind::Mul { a, b, .. } => {
+            vec![*a, *b]
+        }
+        NodeKind::Shift(_, a, ShiftAmt::Sig(s)) => vec![*a, *s],
+        NodeKind::Shift(_, a, ShiftAmt::Const(_)) => vec![*a],
+        NodeKind::Mux { sel, t, f } => vec![*sel, *t, *f],
+        NodeKind::Concat(parts) => parts.clone(),
+    }
+}
+
+/// Everything a node depends on, including the state-update inputs of registers and
+/// memories (which make the register or memory worth keeping).
+fn all_deps(m: &Module, kind: &NodeKind) -> Vec<Sig> {
+    match kind {
+        NodeKind::RegQ(i) => {
+            let r = &m.regs[*i];
+            r.d.iter().chain(r.opts.enable.iter()).copied().collect()
+        }
+        NodeKind::MemRead { mem, port } => {
+            let md = &m.mems[*mem];
+            let (_, addr, en) = md.reads[*port];
+            let mut v: Vec<Sig> = vec![addr];
+            v.extend(en);
+            for (we, wa, wd) in &md.writes {
+                v.extend([*we, *wa, *wd]);
+            }
+            v
+        }
+        k => comb_deps(k),
+    }
+}
+
+fn analyse(m: &Module) -> Ctx<'_> {
+    let n = m.nodes.len();
+    let mut live = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    for (p, s) in m.ports.iter().zip(&m.port_nodes) {
+        if p.dir == Dir::Output || matches!(m.nodes[s.id as usize].kind, NodeKind::Input) {
+            stack.push(s.id);
+        }
+    }
+    for inst in &m.insts {
+        stack.extend(inst.conns.iter().map(|s| s.id));
+    }
+    while let Some(id) = stack.pop() {
+        if std::mem::replace(&mut live[id as usize], true) {
+            continue;
+        }
+        stack.extend(all_deps(m, &m.nodes[id as usize].kind).iter().map(|s| s.id));
+    }
+
+    // Bit usage: full readers versus slices.
+    let mut full = vec![false; n];
+    let mut sliced: Vec<BTreeSet<(u32, u32)>> = vec![BTreeSet::new(); n];
+    for (p, s) in m.ports.iter().zip(&m.port_nodes) {
+        if p.dir == Dir::Output {
+            full[s.id as usize] = true;
+        }
+    }
+    for inst in &m.insts {
+        for (s, p) in inst.conns.iter().zip(&inst.module.ports) {
+            if p.dir == Dir::Input {
+                full[s.id as usize] = true;
+            }
+        }
+    }
+    for (id, node) in m.nodes.iter().enumerate() {
+        if !live[id] {
+            continue;
+        }
+        if let NodeKind::Slice { a, hi, lo } = &node.kind {
+            sliced[a.id as usize].insert((*lo, *hi));
+        } else {
+            for d in all_deps(m, &node.kind) {
+                full[d.id as usize] = true;
+            }
+        }
+    }
+    let partly_unused = (0..n)
+        .map(|id| {
+            if full[id] {
+                return false;
+            }
+            let mut next = 0u32;
+            for &(lo, hi) in &sliced[id] {
+                if lo > next {
+                    return true;
+                }
+                next = next.max(hi + 1);
+            }
+            next < m.nodes[id].width
+        })
+        .collect();
+
+    // Names: ports verbatim; hints made unique; `_t<k>` for anonymous nets.
+    let mut taken: HashSet<String> = KEYWORDS.iter().map(|s| s.to_string()).collect();
+    taken.extend(m.ports.iter().map(|p| p.name.clone()));
+    taken.extend(m.insts.iter().map(|i| i.name.clone()));
+    let unique = |hint: &str, taken: &mut HashSet<String>| {
+        let mut name = hint.to_string();
+        let mut k = 1;
+        while taken.contains(&name) {
+            name = format!("{hint}_{k}");
+            k += 1;
+        }
+        taken.insert(name.clone());
+        name
+    };
+    let mem_names = m
+        .mems
+        .iter()
+        .map(|md| unique(&md.spec.name, &mut taken))
+        .collect();
+    let mut names = vec![String::new(); n];
+    let mut anon = 0;
+    for (id, node) in m.nodes.iter().enumerate() {
+        if !live[id] || matches!(node.kind, NodeKind::Const(_)) {
+            continue;
+        }
+        names[id] = match (&node.kind, &node.name) {
+            (NodeKind::Input, Some(p)) => p.clone(),
+            (_, Some(hint)) => unique(hint, &mut taken),
+            (_, None) => loop {
+                let cand = format!("_t{anon}");
+                anon += 1;
+                if !taken.contains(&cand) {
+                    taken.insert(cand.clone());
+                    break cand;
+                }
+            },
+        };
+    }
+    Ctx {
+        m,
+        live,
+        names,
+        partly_unused,
+        mem_names,
+    }
+}
+
+fn expr(c: &Ctx, kind: &NodeKind, width: u32) -> String {
+    match kind {
+        NodeKind::Not(a) => format!("~{}", c.r(*a)),
+        NodeKind::Neg(a) => format!("-{}", c.r(*a)),
+        NodeKind::Reduce(op, a) => {
+            let o = match op {
+                ReduceOp::And => "&",
+                ReduceOp::Or => "|",
+                ReduceOp::Xor => "^",
+            };
+            format!("{o}{}", c.r(*a))
+        }
+        NodeKind::Bin(op, a, b) => {
+            let o = match op {
+                BinOp::Add => "+",
+                BinOp::Sub => "-",
+                BinOp::And => "&",
+                BinOp::Or => "|",
+                BinOp::Xor => "^",
+            };
+            format!("{} {o} {}", c.r(*a), c.r(*b))
+        }
+        NodeKind::Mul { a, b, signed } => {
+            if *signed {
+                format!("{} * {}", c.signed(*a), c.signed(*b))
+            } else {
+                format!("{} * {}", c.r(*a), c.r(*b))
+            }
+        }
+        NodeKind::Cmp(op, a, b) => {
+            let (o, ordered) = match op {
+                CmpOp::Eq => ("==", false),
+                CmpOp::Ne => ("!=", false),
+                CmpOp::Lt => ("<", true),
+                CmpOp::Le => ("<=", true),
+                CmpOp::Gt => (">", true),
+                CmpOp::Ge => (">=", true),
+            };
+            if ordered && a.signed {
+                format!("{} {o} {}", c.signed(*a), c.signed(*b))
+            } else if ordered {
+                format!("$unsigned({}) {o} $unsigned({})", c.r(*a), c.r(*b))
+            } else {
+                format!("{} {o} {}", c.r(*a), c.r(*b))
+            }
+        }
+        NodeKind::Shift(op, a, amt) => {
+            let k = match amt {
+                ShiftAmt::Const(k) => k.to_string(),
+                ShiftAmt::Sig(s) => c.r(*s),
+            };
+            match op {
+                ShiftOp::Shl => format!("{} << {k}", c.r(*a)),
+                ShiftOp::Shr => format!("{} >> {k}", c.r(*a)),
+                ShiftOp::Sra => format!("{} >>> {k}", c.signed(*a)),
+            }
+        }
+        NodeKind::Mux { sel, t, f } => format!("{} ? {} : {}", c.r(*sel), c.r(*t), c.r(*f)),
+        NodeKind::Slice { a, hi, lo } if hi == lo => format!("{}[{hi}]", c.r(*a)),
+        NodeKind::Slice { a, hi, lo } => format!("{}[{hi}:{lo}]", c.r(*a)),
+        NodeKind::Concat(parts) => {
+            let p: Vec<String> = parts.iter().map(|s| c.r(*s)).collect();
+            format!("{{{}}}", p.join(", "))
+        }
+        NodeKind::Ext { a, signed } => {
+            let extra = width - a.width;
+            let fill = if !*signed {
+                format!("{extra}'d0")
+            } else if a.width == 1 {
+                format!("{{{extra}{{{}}}}}", c.r(*a))
+            } else {
+                format!("{{{extra}{{{}[{}]}}}}", c.r(*a), a.width - 1)
+            };
+            format!("{{{fill}, {}}}", c.r(*a))
+        }
+        NodeKind::Alias(a) | NodeKind::Wire(Some(a)) => c.r(*a),
+        _ => unreachable!("node without an expression"),
+    }
+}
+
+fn waived(out: &mut String, on: bool, line: &str) {
+    if on {
+        out.push_str("  /* verilator lint_off UNUSEDSIGNAL */\n");
+    }
+    out.push_str(line);
+    if on {
+        out.push_str("  /* verilator lint_on UNUSEDSIGNAL */\n");
+    }
+}
+
+/// Verilog text of one module (no submodules), ending in a newline.
+pub fn module_verilog(m: &Module) -> String {
+    let c = analyse(m);
+    let mut o = String::new();
+    o.push_str("// Generated by accgen. Do not edit: change the config and regenerate.\n");
+    for d in &m.doc {
+        let _ = writeln!(o, "// {d}");
+    }
+    o.push_str("`default_nettype none\n\n");
+    let _ = writeln!(o, "module {} (", m.name);
+    let mut port_lines: Vec<(bool, String)> = Vec::new();
+    if m.has_clock {
+        port_lines.push((false, "input  wire clk".into()));
+    }
+    if m.has_reset {
+        port_lines.push((false, "input  wire rst".into()));
+    }
+    for (p, s) in m.ports.iter().zip(&m.port_nodes) {
+        let dir = if p.dir == Dir::Input {
+            "input "
+        } else {
+            "output"
+        };
+        let sg = if p.signed { "signed " } else { "" };
+        let unused =
+            p.dir == Dir::Input && (!c.live[s.id as usize] || c.partly_unused[s.id as usize]);
+        port_lines.push((
+            unused,
+            format!("{dir} wire {sg}{}{}", range(p.width), p.name),
+        ));
+    }
+    let last = port_lines.len();
+    for (i, (unused, line)) in port_lines.into_iter().enumerate() {
+        let sep = if i + 1 == last { "" } else { "," };
+        waived(&mut o, unused, &format!("  {line}{sep}\n"));
+    }
+    o.push_str(");\n");
+
+    // Declarations.
+    let mut decls = String::new();
+    for (id, node) in m.nodes.iter().enumerate() {
+        if !c.live[id] || matches!(node.kind, NodeKind::Input | NodeKind::Const(_)) {
+            continue;
+        }
+        let kw = match node.kind {
+            NodeKind::RegQ(_) | NodeKind::MemRead { .. } => "reg ",
+            _ => "wire",
+        };
+        let line = format!("  {kw} {}{};\n", range(node.width), c.names[id]);
+        waived(&mut decls, c.partly_unused[id], &line);
+    }
+    for (i, md) in m.mems.iter().enumerate() {
+        if md.reads.iter().any(|(id, _, _)| c.live[*id as usize]) {
+            let _ = writeln!(
+                decls,
+                "  reg  {}{} [0:{}];",
+                range(md.spec.width),
+                c.mem_names[i],
+                md.spec.depth - 1
+            );
+        }
+    }
+    if !decls.is_empty() {
+        o.push('\n');
+        o.push_str(&decls);
+    }
+
+    // Combinational assigns, in creation order (which is topological).
+    let mut assigns = String::new();
+    for (id, node) in m.nodes.iter().enumerate() {
+        if !c.live[id] {
+            continue;
+        }
+        match node.kind {
+            NodeKind::Input
+            | NodeKind::Const(_)
+            | NodeKind::RegQ(_)
+            | NodeKind::MemRead { .. }
+            | NodeKind::InstOut => {}
+            ref k => {
+                let _ = writeln!(
+                    assigns,
+                    "  assign {} = {};",
+                    c.names[id],
+                    expr(&c, k, node.width)
+                );
+            }
+        }
+    }
+    for (p, s) in m.ports.iter().zip(&m.port_nodes) {
+        if p.dir == Dir::Output {
+            let _ = writeln!(assigns, "  assign {} = {};", p.name, c.r(*s));
+        }
+    }
+    if !assigns.is_empty() {
+        o.push('\n');
+        o.push_str(&assigns);
+    }
+
+    // Registers.
+    let mut seq = String::new();
+    for r in &m.regs {
+        if !c.live[r.q as usize] {
+            continue;
+        }
+        let q = &c.names[r.q as usize];
+        let d = c.r(r.d.expect("finished module has connected registers"));
+        let upd = match r.opts.enable {
+            Some(en) => format!("if ({}) {q} <= {d};", c.r(en)),
+            None => format!("{q} <= {d};"),
+        };
+        match &r.opts.reset {
+            Some(v) => {
+                let _ = writeln!(seq, "    if (rst) {q} <= {};", literal(v));
+                let _ = writeln!(seq, "    else {upd}");
+            }
+            None => {
+                let _ = writeln!(seq, "    {upd}");
+            }
+        }
+    }
+    if !seq.is_empty() {
+        o.push_str("\n  always @(posedge clk) begin\n");
+        o.push_str(&seq);
+        o.push_str("  end\n");
+    }
+
+    // Memories.
+    for (i, md) in m.mems.iter().enumerate() {
+        if !md.reads.iter().any(|(id, _, _)| c.live[*id as usize]) {
+            continue;
+        }
+        let name = &c.mem_names[i];
+        if let Some(init) = &md.spec.init {
+            let _ = writeln!(o, "\n  initial begin");
+            for (k, v) in init.iter().enumerate() {
+                let _ = writeln!(o, "    {name}[{k}] = {};", literal(v));
+            }
+            o.push_str("  end\n");
+        }
+        o.push_str("\n  always @(posedge clk) begin\n");
+        for (we, wa, wd) in &md.writes {
+            let _ = writeln!(
+                o,
+                "    if ({}) {name}[{}] <= {};",
+                c.r(*we),
+                c.r(*wa),
+                c.r(*wd)
+            );
+        }
+        for (id, addr, en) in &md.reads {
+            if !c.live[*id as usize] {
+                continue;
+            }
+            let rd = &c.names[*id as usize];
+            match en {
+                Some(e) => {
+                    let _ = writeln!(o, "    if ({}) {rd} <= {name}[{}];", c.r(*e), c.r(*addr));
+                }
+                None => {
+                    let _ = writeln!(o, "    {rd} <= {name}[{}];", c.r(*addr));
+                }
+            }
+        }
+        o.push_str("  end\n");
+    }
+
+    // Instances.
+    for inst in &m.insts {
+        let _ = writeln!(o, "\n  {} {} (", inst.module.name, inst.name);
+        let mut conns = Vec::new();
+        if inst.module.has_clock {
+            conns.push(".clk(clk)".to_string());
+        }
+        if inst.module.has_reset {
+            conns.push(".rst(rst)".to_string());
+        }
+        for (p, s) in inst.module.ports.iter().zip(&inst.conns) {
+            conns.push(format!(".{}({})", p.name, c.r(*s)));
+        }
+        let _ = writeln!(o, "    {}", conns.join(",\n    "));
+        o.push_str("  );\n");
+    }
+    o.push_str("\nendmodule\n\n`default_nettype wire\n");
+    o
+}

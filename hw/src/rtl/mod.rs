@@ -1,0 +1,34 @@
+//! A small typed RTL builder in the spirit of hardcaml and Chisel.
+//!
+//! Rust code builds a netlist at run time from config values; widths (1..=1024) and
+//! signedness are checked as each node is created, so a mismatch is an error naming
+//! the module and the signals, never silent truncation. [`emit`] turns a finished
+//! [`Module`] into Verilog-2001.
+//!
+//! ```
+//! use accgen_hw::rtl::{ModuleBuilder, RegOpts};
+//! let mut m = ModuleBuilder::new("acc8");
+//! let x = m.input("x", 8, true).unwrap();
+//! let acc = m.reg("acc", 8, true, RegOpts::new().reset_zero(8)).unwrap();
+//! let next = m.add(acc.q, x).unwrap();
+//! m.connect(acc, next).unwrap();
+//! m.output("y", acc.q).unwrap();
+//! let module = m.finish().unwrap();
+//! assert!(module.has_reset());
+//! assert!(accgen_hw::rtl::emit::module_verilog(&module).contains("acc <= _t0;"));
+//! ```
+
+mod design;
+pub mod emit;
+mod error;
+mod module;
+mod ops;
+mod value;
+
+pub use design::{Design, Library, VerilogFile};
+pub use error::{RtlError, RtlResult};
+pub use module::{
+    BinOp, CmpOp, Dir, Instance, Mem, MemSpec, Module, ModuleBuilder, PortInfo, ReduceOp, Reg,
+    RegOpts, ShiftAmt, ShiftOp, Sig,
+};
+pub use value::{RangeError, Value, MAX_WIDTH};

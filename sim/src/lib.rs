@@ -1,0 +1,1 @@
+//! accgen-sim: Verilator build cache, FFI harness and co-simulation drivers.

@@ -5,6 +5,7 @@
 //! file holds the state, the sequential elements and [`ModuleBuilder::finish`], which
 //! checks that everything declared is driven and freezes the builder into a [`Module`].
 
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -75,7 +76,7 @@ impl Sig {
 }
 
 /// Exact-width two-operand operators (both operands and the result share one width).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BinOp {
     /// Wrapping addition.
     Add,
@@ -90,7 +91,7 @@ pub enum BinOp {
 }
 
 /// Comparisons; the result is one unsigned bit. Ordering respects signedness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
     /// Equal.
     Eq,
@@ -107,7 +108,7 @@ pub enum CmpOp {
 }
 
 /// Shift kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ShiftOp {
     /// Left shift, zeros in.
     Shl,
@@ -118,7 +119,7 @@ pub enum ShiftOp {
 }
 
 /// Reduction operators over all bits of a signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
     /// 1 when every bit is 1.
     And,
@@ -129,7 +130,7 @@ pub enum ReduceOp {
 }
 
 /// Shift amount: a constant or an unsigned signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ShiftAmt {
     /// Fixed amount.
     Const(u32),
@@ -137,7 +138,7 @@ pub enum ShiftAmt {
     Sig(Sig),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum NodeKind {
     Input,
     Const(Value),
@@ -381,6 +382,9 @@ pub struct ModuleBuilder {
     insts: Vec<InstDef>,
     child_clock: bool,
     child_reset: bool,
+    /// Structural hashing of pure combinational nodes: building the same expression
+    /// twice yields one net.
+    cse: HashMap<(NodeKind, u32, bool), u32>,
 }
 
 pub(crate) fn is_identifier(s: &str) -> bool {
@@ -404,6 +408,7 @@ impl ModuleBuilder {
             insts: Vec::new(),
             child_clock: false,
             child_reset: false,
+            cse: HashMap::new(),
         }
     }
 
@@ -462,7 +467,30 @@ impl ModuleBuilder {
     }
 
     pub(crate) fn push(&mut self, kind: NodeKind, width: u32, signed: bool) -> Sig {
+        let pure = !matches!(
+            kind,
+            NodeKind::Input
+                | NodeKind::Alias(_)
+                | NodeKind::Wire(_)
+                | NodeKind::RegQ(_)
+                | NodeKind::MemRead { .. }
+                | NodeKind::InstOut
+        );
+        let key = (kind.clone(), width, signed);
+        if pure {
+            if let Some(&id) = self.cse.get(&key) {
+                return Sig {
+                    builder: self.id,
+                    id,
+                    width,
+                    signed,
+                };
+            }
+        }
         let id = self.nodes.len() as u32;
+        if pure {
+            self.cse.insert(key, id);
+        }
         self.nodes.push(Node {
             kind,
             width,

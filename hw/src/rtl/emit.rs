@@ -18,136 +18,19 @@ use std::fmt::Write;
 use super::module::{BinOp, CmpOp, Dir, Module, NodeKind, ReduceOp, ShiftAmt, ShiftOp, Sig};
 use super::value::Value;
 
-const KEYWORDS: &[&str] = &[
-    "always",
-    "and",
-    "assign",
-    "automatic",
-    "begin",
-    "buf",
-    "case",
-    "casex",
-    "casez",
-    "cell",
-    "cmos",
-    "config",
-    "deassign",
-    "default",
-    "defparam",
-    "design",
-    "disable",
-    "edge",
-    "else",
-    "end",
-    "endcase",
-    "endconfig",
-    "endfunction",
-    "endgenerate",
-    "endmodule",
-    "endprimitive",
-    "endspecify",
-    "endtable",
-    "endtask",
-    "event",
-    "for",
-    "force",
-    "forever",
-    "fork",
-    "function",
-    "generate",
-    "genvar",
-    "highz0",
-    "highz1",
-    "if",
-    "ifnone",
-    "incdir",
-    "include",
-    "initial",
-    "inout",
-    "input",
-    "instance",
-    "integer",
-    "join",
-    "large",
-    "liblist",
-    "library",
-    "localparam",
-    "macromodule",
-    "medium",
-    "module",
-    "nand",
-    "negedge",
-    "nmos",
-    "nor",
-    "not",
-    "notif0",
-    "notif1",
-    "or",
-    "output",
-    "parameter",
-    "pmos",
-    "posedge",
-    "primitive",
-    "pull0",
-    "pull1",
-    "pulldown",
-    "pullup",
-    "rcmos",
-    "real",
-    "realtime",
-    "reg",
-    "release",
-    "repeat",
-    "rnmos",
-    "rpmos",
-    "rtran",
-    "rtranif0",
-    "rtranif1",
-    "scalared",
-    "signed",
-    "small",
-    "specify",
-    "specparam",
-    "strong0",
-    "strong1",
-    "supply0",
-    "supply1",
-    "table",
-    "task",
-    "time",
-    "tran",
-    "tranif0",
-    "tranif1",
-    "tri",
-    "tri0",
-    "tri1",
-    "triand",
-    "trior",
-    "trireg",
-    "unsigned",
-    "use",
-    "vectored",
-    "wait",
-    "wand",
-    "weak0",
-    "weak1",
-    "while",
-    "wire",
-    "wor",
-    "xnor",
-    "xor",
-    // SystemVerilog keywords, so the output also reads cleanly in SV tools.
-    "bit",
-    "byte",
-    "int",
-    "logic",
-    "shortint",
-    "longint",
-    "string",
-    "type",
-    "clk",
-    "rst",
-];
+/// Verilog-2001 keywords, a few SystemVerilog ones, and the implicit ports.
+const KEYWORDS: &str = "always and assign automatic begin buf case casex casez cell cmos config \
+    deassign default defparam design disable edge else end endcase endconfig \
+    endfunction endgenerate endmodule endprimitive endspecify endtable endtask \
+    event for force forever fork function generate genvar highz0 highz1 if ifnone \
+    incdir include initial inout input instance integer join large liblist library \
+    localparam macromodule medium module nand negedge nmos nor not notif0 notif1 or \
+    output parameter pmos posedge primitive pull0 pull1 pulldown pullup rcmos real \
+    realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1 scalared signed \
+    small specify specparam strong0 strong1 supply0 supply1 table task time tran \
+    tranif0 tranif1 tri tri0 tri1 triand trior trireg unsigned use vectored wait \
+    wand weak0 weak1 while wire wor xnor xor bit byte int logic shortint longint \
+    string type clk rst";
 
 /// Render a constant as a sized Verilog literal.
 pub(crate) fn literal(v: &Value) -> String {
@@ -293,7 +176,7 @@ fn analyse(m: &Module) -> Ctx<'_> {
         .collect();
 
     // Names: ports verbatim; hints made unique; `_t<k>` for anonymous nets.
-    let mut taken: HashSet<String> = KEYWORDS.iter().map(|s| s.to_string()).collect();
+    let mut taken: HashSet<String> = KEYWORDS.split_whitespace().map(str::to_string).collect();
     taken.extend(m.ports.iter().map(|p| p.name.clone()));
     taken.extend(m.insts.iter().map(|i| i.name.clone()));
     let unique = |hint: &str, taken: &mut HashSet<String>| {
@@ -419,12 +302,20 @@ fn expr(c: &Ctx, kind: &NodeKind, width: u32) -> String {
     }
 }
 
-fn waived(out: &mut String, on: bool, line: &str) {
-    if on {
-        out.push_str("  /* verilator lint_off UNUSEDSIGNAL */\n");
+/// Print lines; each run of consecutive waived lines is wrapped in one
+/// `lint_off UNUSEDSIGNAL` / `lint_on` pair.
+fn print_waived(out: &mut String, lines: &[(bool, String)]) {
+    let mut open = false;
+    for (waive, line) in lines {
+        if *waive && !open {
+            out.push_str("  /* verilator lint_off UNUSEDSIGNAL */\n");
+        } else if !*waive && open {
+            out.push_str("  /* verilator lint_on UNUSEDSIGNAL */\n");
+        }
+        open = *waive;
+        out.push_str(line);
     }
-    out.push_str(line);
-    if on {
+    if open {
         out.push_str("  /* verilator lint_on UNUSEDSIGNAL */\n");
     }
 }
@@ -461,14 +352,19 @@ pub fn module_verilog(m: &Module) -> String {
         ));
     }
     let last = port_lines.len();
-    for (i, (unused, line)) in port_lines.into_iter().enumerate() {
-        let sep = if i + 1 == last { "" } else { "," };
-        waived(&mut o, unused, &format!("  {line}{sep}\n"));
-    }
+    let port_lines: Vec<(bool, String)> = port_lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, (unused, line))| {
+            let sep = if i + 1 == last { "" } else { "," };
+            (unused, format!("  {line}{sep}\n"))
+        })
+        .collect();
+    print_waived(&mut o, &port_lines);
     o.push_str(");\n");
 
     // Declarations.
-    let mut decls = String::new();
+    let mut decl_lines = Vec::new();
     for (id, node) in m.nodes.iter().enumerate() {
         if !c.live[id] || matches!(node.kind, NodeKind::Input | NodeKind::Const(_)) {
             continue;
@@ -478,8 +374,10 @@ pub fn module_verilog(m: &Module) -> String {
             _ => "wire",
         };
         let line = format!("  {kw} {}{};\n", range(node.width), c.names[id]);
-        waived(&mut decls, c.partly_unused[id], &line);
+        decl_lines.push((c.partly_unused[id], line));
     }
+    let mut decls = String::new();
+    print_waived(&mut decls, &decl_lines);
     for (i, md) in m.mems.iter().enumerate() {
         if md.reads.iter().any(|(id, _, _)| c.live[*id as usize]) {
             let _ = writeln!(

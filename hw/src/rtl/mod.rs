@@ -21,14 +21,17 @@
 mod design;
 pub mod emit;
 mod error;
+mod hier;
 mod module;
 mod ops;
+mod seq;
 mod value;
 
 pub use design::{Design, Library, VerilogFile};
 pub use error::{RtlError, RtlResult};
+pub use hier::Instance;
 pub use module::{
-    BinOp, CmpOp, Dir, Instance, Mem, MemSpec, Module, ModuleBuilder, PortInfo, ReduceOp, Reg,
-    RegOpts, ShiftAmt, ShiftOp, Sig,
+    BinOp, CmpOp, Dir, Module, ModuleBuilder, PortInfo, ReduceOp, ShiftAmt, ShiftOp, Sig,
 };
+pub use seq::{Mem, MemSpec, Reg, RegOpts};
 pub use value::{RangeError, Value, MAX_WIDTH};

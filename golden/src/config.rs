@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
+pub use crate::gemm::ArrayConfig;
 pub use crate::mac::MacConfig;
 
 /// A whole accgen configuration file.
@@ -16,6 +17,8 @@ pub use crate::mac::MacConfig;
 pub struct Config {
     /// `[mac]`: the pipelined multiply-accumulate example unit.
     pub mac: Option<MacConfig>,
+    /// `[array]`: a dense output-stationary systolic array.
+    pub array: Option<ArrayConfig>,
 }
 
 /// Why a configuration was rejected.
@@ -95,14 +98,17 @@ impl Config {
 
     /// Check every section; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.mac.is_none() {
+        if self.mac.is_none() && self.array.is_none() {
             return Err(ConfigError::Invalid {
                 field: "<root>".into(),
-                message: "has no unit section; add at least one of: [mac]".into(),
+                message: "has no unit section; add at least one of: [array], [mac]".into(),
             });
         }
         if let Some(m) = &self.mac {
             m.validate()?;
+        }
+        if let Some(a) = &self.array {
+            a.validate()?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! semantics (wrapping, rounding, saturation) are defined once, in [`num`].
 
 pub mod config;
+pub mod gemm;
 pub mod hash;
 pub mod mac;
 pub mod num;

@@ -4,9 +4,13 @@
 //! [`generate`] turns a whole [`Config`] into a [`Design`] with one top module per
 //! unit section present.
 
+pub mod drain;
 pub mod files;
+pub mod grid;
 pub mod mac;
+pub mod pe;
 pub mod rtl;
+pub mod systolic;
 
 use accgen_golden::config::Config;
 use rtl::{Design, Library, RtlResult};
@@ -15,6 +19,9 @@ use rtl::{Design, Library, RtlResult};
 pub fn generate(cfg: &Config) -> RtlResult<Design> {
     let mut lib = Library::new();
     let mut design = Design::new();
+    if let Some(a) = &cfg.array {
+        design.add_top(systolic::systolic_array(&mut lib, a)?);
+    }
     if let Some(m) = &cfg.mac {
         design.add_top(mac::mac(&mut lib, m)?);
     }

@@ -223,6 +223,38 @@ impl ModuleBuilder {
         Ok(out)
     }
 
+    /// `values[idx]` as a balanced tree of 2:1 muxes. `values` must share one type and
+    /// number 1..=2^idx.width; an index past the end selects the last value.
+    pub fn select(&mut self, idx: Sig, values: &[Sig]) -> RtlResult<Sig> {
+        self.own(idx, "select index")?;
+        if values.is_empty() || (idx.width < 32 && values.len() > 1usize << idx.width) {
+            return self.err(format!(
+                "select: {} values cannot be indexed by {}",
+                values.len(),
+                self.describe(idx)
+            ));
+        }
+        if idx.signed {
+            return self.err(format!("select: index {} must be UInt", self.describe(idx)));
+        }
+        let mut level: Vec<Sig> = values.to_vec();
+        let mut bit = 0;
+        while level.len() > 1 {
+            let sel = self.bit(idx, bit)?;
+            let mut next = Vec::with_capacity(level.len().div_ceil(2));
+            for pair in level.chunks(2) {
+                next.push(match pair {
+                    [lo, hi] => self.mux(sel, *hi, *lo)?,
+                    [only] => *only,
+                    _ => unreachable!(),
+                });
+            }
+            level = next;
+            bit += 1;
+        }
+        Ok(level[0])
+    }
+
     /// Bits `hi..=lo` of `a` as UInt.
     pub fn slice(&mut self, a: Sig, hi: u32, lo: u32) -> RtlResult<Sig> {
         self.own(a, "slice")?;

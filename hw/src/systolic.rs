@@ -1,0 +1,149 @@
+//! Dense output-stationary systolic array (`[array]`): input skew, PE grid, drain.
+//!
+//! Ports (besides `clk`, `rst`):
+//! - `in_valid`, `in_last` (1): one beat per cycle; `in_last` marks the last k of a
+//!   tile. The first valid beat after reset or after a `last` beat starts a tile;
+//! - `a_<i>` (SInt act_bits), i < R: column k of the A tile, `A[i][k]`, unskewed;
+//! - `b_<j>` (SInt weight_bits), j < C: row k of the B tile, `B[k][j]`, unskewed;
+//! - `out_valid`, `out_last` (1), `out_row` (UInt ceil(log2 R)), `out_<j>` (SInt
+//!   acc_bits): the drain port, one row of the C tile per cycle, rows 0..R-1 in order.
+//!
+//! Timing (measured in `tests/systolic.rs`): if a tile's last beat is at the inputs
+//! in cycle t, its row r leaves in cycle t + C + 2 + r, so a tile of K beats starting at
+//! cycle 0 finishes in cycle K + R + C, i.e. K + R + C + 1 cycles in all.
+//! Throughput: tiles stream back to back with no bubbles: the PEs compute tile t+1
+//! while tile t drains from their result buffers. Rule: consecutive tiles' last beats
+//! must be at least R cycles apart (the drain port carries R rows per tile), so tiles
+//! with K < R need R - K idle cycles after them; the `sim` driver inserts them.
+//!
+//! ```text
+//!   a_i ─▶[skew i]─▶┐         ┌──────────────┐
+//!   flags ▶[skew i]─▶├────────▶│  R x C grid  │──col_j──▶[out reg]─▶[deskew C-1-j]─▶ out_j
+//!   b_j ─▶[skew j]─────────────▶│              │◀─sel_j──[ctl delay j]◀─ drain ctl
+//!                               └──────────────┘
+//! ```
+
+use std::rc::Rc;
+
+use accgen_golden::gemm::ArrayConfig;
+
+use crate::drain::drain_ctl;
+use crate::grid::grid;
+use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig, Value};
+
+/// Cycles from a tile's last input beat to its row 0 on the drain port is `cols + 2`.
+pub fn first_row_latency(cfg: &ArrayConfig) -> u32 {
+    cfg.cols + 2
+}
+
+/// Cycles a single tile of `k` beats occupies, first beat to last row inclusive.
+pub fn tile_cycles(cfg: &ArrayConfig, k: u32) -> u32 {
+    k + cfg.rows + cfg.cols + 1
+}
+
+/// Module name: every parameter is in it.
+pub fn array_name(cfg: &ArrayConfig) -> String {
+    format!(
+        "accgen_array_r{}_c{}_a{}_w{}_acc{}",
+        cfg.rows, cfg.cols, cfg.act_bits, cfg.weight_bits, cfg.acc_bits
+    )
+}
+
+/// Build (or fetch) the array for `cfg`.
+pub fn systolic_array(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
+    let name = array_name(cfg);
+    lib.get_or_build(&name.clone(), |lib| {
+        let grid = grid(lib, cfg)?;
+        let ctl = drain_ctl(lib, cfg.rows)?;
+        let (rows, cols) = (cfg.rows as usize, cfg.cols as usize);
+        let mut m = ModuleBuilder::new(&name);
+        m.doc(&format!(
+            "Output-stationary {rows} x {cols} systolic array, int{} x int{} -> int{}.",
+            cfg.act_bits, cfg.weight_bits, cfg.acc_bits
+        ));
+        m.doc(&format!(
+            "Last beat at cycle t -> row r on the drain port at t + {} + r.",
+            first_row_latency(cfg)
+        ));
+        let in_valid = m.input("in_valid", 1, false)?;
+        let in_last = m.input("in_last", 1, false)?;
+        let a: Vec<Sig> = (0..rows)
+            .map(|i| m.input(&format!("a_{i}"), cfg.act_bits, true))
+            .collect::<RtlResult<_>>()?;
+        let b: Vec<Sig> = (0..cols)
+            .map(|j| m.input(&format!("b_{j}"), cfg.weight_bits, true))
+            .collect::<RtlResult<_>>()?;
+
+        // Tile framing: the beat after a `last` (or after reset) is a `first`.
+        let expect_first = m.reg(
+            "expect_first_q",
+            1,
+            false,
+            RegOpts::new()
+                .reset_to(Value::from_u128(1, 1).expect("1 fits in one bit"))
+                .enable(in_valid),
+        )?;
+        m.connect(expect_first, in_last)?;
+        let first = m.and(in_valid, expect_first.q)?;
+        let last = m.and(in_valid, in_last)?;
+
+        // Input skew: row i and its flags by i cycles, column j by j cycles.
+        let mut conns: Vec<(String, Sig)> = Vec::new();
+        for (i, &ai) in a.iter().enumerate() {
+            let d = i as u32;
+            conns.push((format!("a_{i}"), m.delay(ai, d, &format!("a{i}_skew"))?));
+            conns.push((
+                format!("valid_{i}"),
+                m.delay(in_valid, d, &format!("valid{i}_skew"))?,
+            ));
+            conns.push((
+                format!("first_{i}"),
+                m.delay(first, d, &format!("first{i}_skew"))?,
+            ));
+            conns.push((
+                format!("last_{i}"),
+                m.delay(last, d, &format!("last{i}_skew"))?,
+            ));
+        }
+        for (j, &bj) in b.iter().enumerate() {
+            conns.push((
+                format!("b_{j}"),
+                m.delay(bj, j as u32, &format!("b{j}_skew"))?,
+            ));
+        }
+
+        // Drain control: row 0 of column 0 is readable 2 cycles after the last beat;
+        // column j reads the same row j cycles later.
+        let start = m.delay(last, 1, "tile_done")?;
+        let c = m.instance(&ctl, "drain_ctl", &[("start", start)])?;
+        let (mut act, mut row, mut lastrow) = (c.out("active")?, c.out("row")?, c.out("last_row")?);
+        let mut col_ctl = Vec::with_capacity(cols);
+        for j in 0..cols {
+            if j > 0 {
+                act = m.reg_next(&format!("act_c{j}"), act, RegOpts::new().reset_zero(1))?;
+                row = m.reg_next(&format!("row_c{j}"), row, RegOpts::new())?;
+                lastrow = m.reg_next(&format!("lastrow_c{j}"), lastrow, RegOpts::new())?;
+            }
+            conns.push((format!("sel_{j}"), row));
+            col_ctl.push(act);
+        }
+        let conn_refs: Vec<(&str, Sig)> = conns.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        let g = m.instance(&grid, "grid", &conn_refs)?;
+
+        // Output register and deskew: column j waits C-1-j cycles for the last column.
+        for (j, &act_j) in col_ctl.iter().enumerate() {
+            let col = g.out(&format!("col_{j}"))?;
+            let q = m.reg_next(&format!("out{j}_q"), col, RegOpts::new().enable(act_j))?;
+            let d = m.delay(q, (cols - 1 - j) as u32, &format!("out{j}_deskew"))?;
+            m.output(&format!("out_{j}"), d)?;
+        }
+        let out_valid = m.reg_next("out_valid_q", act, RegOpts::new().reset_zero(1))?;
+        let out_row = m.reg_next("out_row_q", row, RegOpts::new())?;
+        let out_last = m.reg_next("out_last_q", lastrow, RegOpts::new())?;
+        let out_last = m.and(out_last, out_valid)?;
+        m.output("out_valid", out_valid)?;
+        m.output("out_last", out_last)?;
+        m.output("out_row", out_row)?;
+        m.finish()
+    })
+}

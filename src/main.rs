@@ -42,6 +42,46 @@ enum Command {
         #[arg(long)]
         no_synth: bool,
     },
+    /// Generate, lint and co-simulate every unit in the config (the README demo).
+    Demo {
+        /// TOML config file.
+        #[arg(long, default_value = "configs/default.toml")]
+        config: PathBuf,
+        /// Where the generated Verilog goes.
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+        /// Skip Yosys synthesis in the lint step.
+        #[arg(long)]
+        no_synth: bool,
+    },
+    /// Co-simulate a unit on .npy inputs and compare every output with golden.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// Tiled GEMM C = A x B on the [array] unit.
+    Gemm {
+        /// TOML config file with an [array] section.
+        #[arg(long)]
+        config: PathBuf,
+        /// A, M x K, int8 or int16 .npy.
+        #[arg(long)]
+        a: PathBuf,
+        /// B, K x N, int8 or int16 .npy.
+        #[arg(long)]
+        b: PathBuf,
+        /// Write C (int32, or int64 when acc_bits > 32) here after a clean comparison.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write a VCD waveform of the run.
+        #[arg(long)]
+        vcd: Option<PathBuf>,
+        /// Write statistics (cycles, macs, utilization, bit_exact, sim_cycles_per_s).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +94,28 @@ fn main() -> ExitCode {
             family,
             no_synth,
         } => cmd::lint::run(&config, out.as_deref(), &family, !no_synth),
+        Command::Demo {
+            config,
+            out,
+            no_synth,
+        } => cmd::demo::run(&config, &out, !no_synth),
+        Command::Sim(SimCommand::Gemm {
+            config,
+            a,
+            b,
+            out,
+            vcd,
+            json,
+        }) => cmd::sim::gemm(
+            &cmd::sim::SimArgs {
+                config,
+                out,
+                vcd,
+                json,
+            },
+            &a,
+            &b,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,8 +9,10 @@
 //!    `wrapper.cpp + V<top>__ALL.a + runtime archive` into `libaccgen_model.so`;
 //! 3. publish the directory atomically (see [`crate::cache`]) and `dlopen` it.
 //!
-//! Typical cost on a 2-core machine: 3-4 s per new design, a few milliseconds on a
-//! cache hit, plus about 15 s once per machine for the Verilator runtime.
+//! Measured on a 2-core machine (small MAC): about 3.5 s per new design (1.7 s
+//! Verilator, 1.7 s wrapper compile + link), 0.2 s for the first cache hit of a process
+//! (probing the tool versions) and 0.1 ms after that, plus about 17 s once per machine
+//! for the Verilator runtime.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -162,7 +164,9 @@ impl Model {
         &self.spec
     }
 
-    /// A fresh instance, tracing into the options' VCD path if one was given.
+    /// A fresh instance, tracing into the options' VCD path if one was given (every
+    /// such instance writes that same file; give each its own with
+    /// [`Model::instantiate_traced`]).
     pub fn instantiate(&self) -> SimResult<Dut> {
         Dut::create(self, self.trace.as_deref())
     }

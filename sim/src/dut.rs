@@ -283,8 +283,9 @@ impl Dut {
         let n = p.width.div_ceil(64) as usize;
         let mut w = [fill; MAX_WORDS];
         w[0] = v as u64;
-        if p.width % 64 != 0 {
-            w[n - 1] &= (1u64 << (p.width % 64)) - 1;
+        let top_bits = p.width % 64;
+        if top_bits != 0 {
+            w[n - 1] &= (1u64 << top_bits) - 1;
         }
         self.write(p, &w[..n]);
     }

@@ -33,6 +33,8 @@ pub mod error;
 mod ffi;
 pub mod gemm;
 pub mod lint;
+pub mod mac;
+pub mod npy;
 pub mod runtime;
 pub mod spec;
 pub mod toolchain;

@@ -96,7 +96,7 @@ pub fn ensure_runtime(tc: &Toolchain, root: &Path) -> SimResult<Runtime> {
     let entry = get_or_build(root, &format!("vlrt-{key}"), &tc.verilator_version, |dir| {
         eprintln!(
             "accgen-sim: compiling the Verilator runtime once for this machine \
-             (about 15 s) into {}",
+             (about 15-20 s) into {}",
             root.display()
         );
         let t0 = Instant::now();

@@ -95,7 +95,8 @@ pub fn lint_dir(
     Ok(out)
 }
 
-fn print_table(results: &[TopLint]) {
+/// Print the lint/synthesis table.
+pub fn print_table(results: &[TopLint]) {
     println!(
         "{:<40} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8}  status",
         "top", "LUT", "FF", "DSP", "BRAM18", "LUTRAM", "latches"

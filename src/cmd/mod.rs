@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod generate;
 pub mod lint;
+pub mod sim;

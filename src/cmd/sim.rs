@@ -1,0 +1,160 @@
+//! `accgen sim <unit>`: co-simulate a unit on .npy inputs against its golden model.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use accgen_golden::config::Config;
+use accgen_golden::gemm::{check_operands, ArrayConfig, Matrix};
+use accgen_hw::rtl::Library;
+use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, GemmRun, Issue};
+use accgen_sim::{Model, SimOptions};
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use accgen_sim::npy::{self, Dtype, NpyArray};
+
+/// Options shared by the `sim` subcommands.
+pub struct SimArgs {
+    /// Config path.
+    pub config: PathBuf,
+    /// Output array (written only after a clean comparison).
+    pub out: Option<PathBuf>,
+    /// VCD waveform path.
+    pub vcd: Option<PathBuf>,
+    /// Statistics JSON path.
+    pub json: Option<PathBuf>,
+}
+
+/// The `[array]` section of `cfg`, or an error naming the file.
+pub fn array_section(cfg: &Config, path: &Path) -> Result<ArrayConfig> {
+    cfg.array.clone().with_context(|| {
+        format!(
+            "config {} has no [array] section, which `sim gemm` needs",
+            path.display()
+        )
+    })
+}
+
+/// Read a 2-D signed int8/int16 matrix operand.
+pub fn read_matrix(path: &Path, name: &str, bits: u32, field: &str) -> Result<Matrix> {
+    let arr = npy::read(path).with_context(|| format!("reading {name}"))?;
+    if !matches!(arr.dtype, Dtype::I8 | Dtype::I16) {
+        bail!(
+            "{name} ({}) has dtype {}; expected int8 or int16 ({field} = {bits})",
+            path.display(),
+            arr.dtype.name()
+        );
+    }
+    if arr.shape.len() != 2 {
+        bail!(
+            "{name} ({}) has shape {:?}; expected a 2-D matrix",
+            path.display(),
+            arr.shape
+        );
+    }
+    Ok(Matrix::from_vec(arr.shape[0], arr.shape[1], arr.data))
+}
+
+/// Build the array model, printing progress.
+pub fn build_array_model(cfg: &ArrayConfig, vcd: Option<&Path>) -> Result<(Model, f64)> {
+    let mut lib = Library::new();
+    let top: Rc<_> = accgen_hw::systolic::systolic_array(&mut lib, cfg)?;
+    let mut opts = SimOptions::new();
+    if let Some(v) = vcd {
+        opts = opts.trace(v);
+    }
+    eprintln!("preparing Verilator model of {} ...", top.name());
+    let t = Instant::now();
+    let model = Model::build(&top, &opts)?;
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "model ready in {secs:.1} s ({})",
+        if model.info().cache_hit {
+            "cache hit"
+        } else {
+            "built"
+        }
+    );
+    Ok((model, secs))
+}
+
+/// Statistics JSON of a GEMM run.
+pub fn gemm_stats(
+    cfg: &ArrayConfig,
+    a: &Matrix,
+    b: &Matrix,
+    run: &GemmRun,
+    build_s: f64,
+) -> serde_json::Value {
+    json!({
+        "unit": "array",
+        "rows": cfg.rows,
+        "cols": cfg.cols,
+        "m": a.rows, "k": a.cols, "n": b.cols,
+        "tiles": run.tiles,
+        "cycles": run.cycles,
+        "macs": run.macs,
+        "utilization": run.utilization,
+        "bit_exact": run.bit_exact(),
+        "mismatches": run.mismatches,
+        "sim_cycles_per_s": run.sim_cycles_per_s,
+        "scalesim_os_cycles": scalesim_os_cycles(cfg, a.rows, a.cols, b.cols),
+        "verilator_build_s": build_s,
+    })
+}
+
+/// `accgen sim gemm`.
+pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
+    let cfg = super::generate::load_config(&args.config)?;
+    let acfg = array_section(&cfg, &args.config)?;
+    let a = read_matrix(a_path, "A", acfg.act_bits, "act_bits")?;
+    let b = read_matrix(b_path, "B", acfg.weight_bits, "weight_bits")?;
+    check_operands(&a, &b, acfg.format())?;
+    let (model, build_s) = build_array_model(&acfg, args.vcd.as_deref())?;
+    let mut drv = ArrayDriver::new(model.instantiate()?, &acfg)?;
+    eprintln!(
+        "running {}x{}x{} GEMM on the {}x{} array ...",
+        a.rows, a.cols, b.cols, acfg.rows, acfg.cols
+    );
+    let run = drv.run(&a, &b, Issue::BackToBack)?;
+    let stats = gemm_stats(&acfg, &a, &b, &run, build_s);
+    println!(
+        "cycles {}  macs {}  utilization {:.4}  bit_exact {}  sim {:.2} Mcycles/s",
+        run.cycles,
+        run.macs,
+        run.utilization,
+        run.bit_exact(),
+        run.sim_cycles_per_s / 1e6
+    );
+    if let Some(j) = &args.json {
+        accgen_hw::files::write_atomic(
+            j,
+            (serde_json::to_string_pretty(&stats)? + "\n").as_bytes(),
+        )
+        .with_context(|| format!("cannot write {}", j.display()))?;
+    }
+    if let Some(m) = &run.first_mismatch {
+        bail!(
+            "{} output element(s) differ from golden; first: {m}",
+            run.mismatches
+        );
+    }
+    if let Some(out) = &args.out {
+        let dtype = if acfg.acc_bits > 32 {
+            Dtype::I64
+        } else {
+            Dtype::I32
+        };
+        npy::write(
+            out,
+            &NpyArray {
+                dtype,
+                shape: vec![run.c.rows, run.c.cols],
+                data: run.c.data.clone(),
+            },
+        )?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}

@@ -1,13 +1,14 @@
-//! Co-simulation of the dense systolic array: random tiled GEMMs against golden,
-//! back-to-back versus one-at-a-time tiles, and exact cycle counts.
+//! Co-simulation of the dense systolic array: hundreds of random tiled GEMMs against
+//! golden on several array shapes, back-to-back versus one-at-a-time tiles, and cycle
+//! counts checked against the documented latency and throughput.
 
 use std::rc::Rc;
 
 use accgen_golden::gemm::{ArrayConfig, Matrix};
 use accgen_golden::rng::SplitMix64;
 use accgen_hw::rtl::Library;
-use accgen_hw::systolic::{first_row_latency, systolic_array, tile_cycles};
-use accgen_sim::gemm::{ArrayDriver, Issue};
+use accgen_hw::systolic::{stream_cycles, systolic_array, tile_cycles};
+use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, Issue};
 use accgen_sim::{Model, SimOptions};
 
 fn model(cfg: &ArrayConfig) -> Model {
@@ -21,6 +22,7 @@ fn random(rng: &mut SplitMix64, rows: usize, cols: usize, bits: u32) -> Matrix {
         .map(|_| match rng.range_i64(0, 9) {
             0 => -(1 << (bits - 1)),
             1 => (1 << (bits - 1)) - 1,
+            2 => 0,
             _ => rng.signed(bits),
         })
         .collect();
@@ -35,18 +37,147 @@ fn cfg(rows: u32, cols: u32) -> ArrayConfig {
     }
 }
 
-#[test]
-fn smoke_3x5() {
-    let c = cfg(3, 5);
+/// `count` random GEMMs with M, N up to min(100, 8 x array size) and K in 1..=100.
+fn random_gemms(c: ArrayConfig, count: usize, seed: u64) {
     let m = model(&c);
     let mut drv = ArrayDriver::new(m.instantiate().unwrap(), &c).unwrap();
-    let mut rng = SplitMix64::new(1);
-    for (mm, k, n) in [(3, 4, 5), (7, 9, 11), (1, 1, 1), (4, 2, 6)] {
+    let mut rng = SplitMix64::new(seed);
+    let max_m = (8 * c.rows as i64).min(100);
+    let max_n = (8 * c.cols as i64).min(100);
+    for i in 0..count {
+        let mm = rng.range_i64(1, max_m) as usize;
+        let k = rng.range_i64(1, 100) as usize;
+        let n = rng.range_i64(1, max_n) as usize;
+        let a = random(&mut rng, mm, k, c.act_bits);
+        let b = random(&mut rng, k, n, c.weight_bits);
+        let run = drv.run(&a, &b, Issue::BackToBack).unwrap();
+        assert!(
+            run.bit_exact(),
+            "GEMM {i} ({mm}x{k}x{n}) on {}x{}: {} mismatches, first {}",
+            c.rows,
+            c.cols,
+            run.mismatches,
+            run.first_mismatch.unwrap()
+        );
+        let tiles = mm.div_ceil(c.rows as usize) * n.div_ceil(c.cols as usize);
+        assert_eq!(
+            run.cycles,
+            stream_cycles(&c, k as u32, tiles as u32),
+            "cycles of GEMM {i}"
+        );
+    }
+}
+
+#[test]
+fn random_gemms_1x1() {
+    random_gemms(cfg(1, 1), 50, 1);
+}
+
+#[test]
+fn random_gemms_1x6() {
+    random_gemms(cfg(1, 6), 50, 2);
+}
+
+#[test]
+fn random_gemms_5x1() {
+    random_gemms(cfg(5, 1), 50, 3);
+}
+
+#[test]
+fn random_gemms_3x5() {
+    random_gemms(cfg(3, 5), 50, 4);
+}
+
+#[test]
+fn random_gemms_8x8_int4_acc12() {
+    // Narrow formats: wrap-around at a 12-bit accumulator is exercised constantly.
+    random_gemms(
+        ArrayConfig {
+            rows: 8,
+            cols: 8,
+            act_bits: 4,
+            weight_bits: 6,
+            acc_bits: 12,
+        },
+        50,
+        5,
+    );
+}
+
+#[test]
+fn random_gemms_16x16() {
+    random_gemms(cfg(16, 16), 50, 6);
+}
+
+#[test]
+fn random_gemms_wide_format() {
+    random_gemms(
+        ArrayConfig {
+            rows: 2,
+            cols: 3,
+            act_bits: 16,
+            weight_bits: 16,
+            acc_bits: 48,
+        },
+        20,
+        7,
+    );
+}
+
+#[test]
+fn back_to_back_equals_one_at_a_time_and_cycles_match_formulas() {
+    let c = cfg(4, 3);
+    let m = model(&c);
+    let mut drv = ArrayDriver::new(m.instantiate().unwrap(), &c).unwrap();
+    let mut rng = SplitMix64::new(9);
+    for (mm, k, n) in [(9, 7, 7), (13, 2, 5), (4, 4, 3), (1, 30, 10)] {
         let a = random(&mut rng, mm, k, 8);
         let b = random(&mut rng, k, n, 8);
-        let run = drv.run(&a, &b, Issue::BackToBack).unwrap();
-        assert!(run.bit_exact(), "{:?}", run.first_mismatch);
-        eprintln!("{mm}x{k}x{n}: cycles {} tiles {}", run.cycles, run.tiles);
+        let fast = drv.run(&a, &b, Issue::BackToBack).unwrap();
+        let slow = drv.run(&a, &b, Issue::OneAtATime).unwrap();
+        assert!(fast.bit_exact() && slow.bit_exact());
+        assert_eq!(fast.c, slow.c);
+        let tiles = (mm.div_ceil(4) * n.div_ceil(3)) as u64;
+        assert_eq!(fast.cycles, stream_cycles(&c, k as u32, tiles as u32));
+        if tiles > 1 {
+            assert!(slow.cycles > fast.cycles, "back-to-back must be faster");
+        }
     }
-    let _ = (first_row_latency(&c), tile_cycles(&c, 1));
+}
+
+#[test]
+fn single_tile_latency_is_exact() {
+    for c in [cfg(1, 1), cfg(4, 3), cfg(2, 7)] {
+        let m = model(&c);
+        let mut drv = ArrayDriver::new(m.instantiate().unwrap(), &c).unwrap();
+        let mut rng = SplitMix64::new(11);
+        for k in [1usize, 2, 5, 17] {
+            let a = random(&mut rng, c.rows as usize, k, 8);
+            let b = random(&mut rng, k, c.cols as usize, 8);
+            let run = drv.run(&a, &b, Issue::BackToBack).unwrap();
+            assert!(run.bit_exact());
+            assert_eq!(
+                run.cycles,
+                tile_cycles(&c, k as u32) as u64,
+                "{}x{} K={k}",
+                c.rows,
+                c.cols
+            );
+        }
+    }
+}
+
+#[test]
+fn long_k_streams_at_full_utilization_and_beats_scalesim() {
+    let c = cfg(4, 4);
+    let m = model(&c);
+    let mut drv = ArrayDriver::new(m.instantiate().unwrap(), &c).unwrap();
+    let mut rng = SplitMix64::new(12);
+    let (mm, k, n) = (16, 256, 16);
+    let a = random(&mut rng, mm, k, 8);
+    let b = random(&mut rng, k, n, 8);
+    let run = drv.run(&a, &b, Issue::BackToBack).unwrap();
+    assert!(run.bit_exact());
+    assert!(run.utilization > 0.99, "utilization {}", run.utilization);
+    assert!(run.cycles < scalesim_os_cycles(&c, mm, k, n));
 }

@@ -4,6 +4,8 @@
 //! models bit for bit; co-simulation checks every output against them. Integer
 //! semantics (wrapping, rounding, saturation) are defined once, in [`num`].
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod gemm;
 pub mod hash;

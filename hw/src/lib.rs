@@ -4,6 +4,8 @@
 //! [`generate`] turns a whole [`Config`] into a [`Design`] with one top module per
 //! unit section present.
 
+#![warn(missing_docs)]
+
 pub mod drain;
 pub mod files;
 pub mod grid;

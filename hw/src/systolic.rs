@@ -41,6 +41,13 @@ pub fn tile_cycles(cfg: &ArrayConfig, k: u32) -> u32 {
     k + cfg.rows + cfg.cols + 1
 }
 
+/// Cycles for `tiles` tiles of `k` beats issued back to back (tile interval
+/// max(k, R)), first beat to last row inclusive.
+pub fn stream_cycles(cfg: &ArrayConfig, k: u32, tiles: u32) -> u64 {
+    let interval = k.max(cfg.rows) as u64;
+    (tiles as u64 - 1) * interval + tile_cycles(cfg, k) as u64
+}
+
 /// Module name: every parameter is in it.
 pub fn array_name(cfg: &ArrayConfig) -> String {
     format!(

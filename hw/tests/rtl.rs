@@ -302,6 +302,10 @@ fn build_errors_name_module_and_signals() {
         "module `bad`: constant: 16 does not fit in 4 unsigned bits (allowed 0..=15)"
     );
     assert_eq!(
+        err(|m| m.input("new", 8, false)),
+        "module `bad`: port name `new` is a Verilog or C++ keyword or contains `__`; Verilator cannot simulate it"
+    );
+    assert_eq!(
         err(|m| m.input("wide", 1025, false)),
         "module `bad`: input `wide`: width 1025 is outside the allowed range 1..=1024"
     );

@@ -26,6 +26,8 @@
 //! Cache location: `ACCGEN_CACHE_DIR`, else `target/accgen-cache` next to the running
 //! executable, else `~/.cache/accgen` (see [`default_cache_root`]).
 
+#![warn(missing_docs)]
+
 pub mod build;
 pub mod cache;
 pub mod dut;

@@ -19,8 +19,26 @@ use accgen_hw::rtl::{Design, Library, Module, ModuleBuilder, RegOpts, Value};
 use accgen_sim::{Dut, Model, SimError, SimOptions, TopSpec};
 use num_bigint::BigUint;
 
-/// A fresh, empty directory for one test.
-fn scratch(name: &str) -> PathBuf {
+/// A fresh, empty directory for one test; removed when the test passes, kept when it
+/// fails so the build log and waveforms can be inspected.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -28,7 +46,7 @@ fn scratch(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("sim-{name}-{}-{nanos}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    d
+    Scratch(d)
 }
 
 fn opts(root: &Path) -> SimOptions {
@@ -431,7 +449,7 @@ fn concurrent_threads_build_the_same_design() {
     let barrier = Arc::new(Barrier::new(2));
     let handles: Vec<_> = (0..2)
         .map(|t| {
-            let (root, barrier) = (root.clone(), barrier.clone());
+            let (root, barrier) = (root.to_path_buf(), barrier.clone());
             std::thread::spawn(move || {
                 // Rc modules are per thread; both threads emit identical Verilog.
                 let top = counter("sim_counter6", 6);
@@ -602,7 +620,7 @@ fn child_without_verilator() {
 #[test]
 fn missing_verilator_names_the_install_command() {
     let empty = scratch("emptypath");
-    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::create_dir_all(&*empty).unwrap();
     let out = run_child(
         "child_without_verilator",
         &[

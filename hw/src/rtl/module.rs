@@ -261,6 +261,16 @@ pub struct ModuleBuilder {
     pub(crate) cse: HashMap<(NodeKind, u32, bool), u32>,
 }
 
+/// Port names Verilator mangles or rejects: Verilog keywords and C++ keywords.
+const RESERVED_PORT_NAMES: &str = "always and assign begin buf case default else end endcase \
+    endmodule for function if initial inout input integer module nand nor not or output \
+    parameter posedge negedge reg repeat signed task wire while xor xnor logic bit byte int \
+    alignas alignof asm auto bool break catch char class const constexpr continue decltype \
+    delete do double enum explicit export extern false float friend goto inline long mutable \
+    namespace new noexcept nullptr operator private protected public register return short \
+    sizeof static struct switch template this throw true try typedef typeid typename union \
+    unsigned using virtual void volatile";
+
 pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -390,6 +400,11 @@ impl ModuleBuilder {
         }
         if self.ports.iter().any(|p| p.name == name) {
             return self.err(format!("port `{name}` is declared twice"));
+        }
+        if name.contains("__") || RESERVED_PORT_NAMES.split_whitespace().any(|k| k == name) {
+            return self.err(format!(
+                "port name `{name}` is a Verilog or C++ keyword or contains `__`; Verilator cannot simulate it"
+            ));
         }
         Ok(())
     }

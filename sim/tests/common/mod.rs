@@ -8,12 +8,15 @@ use accgen_hw::rtl::{
 };
 use num_bigint::{BigInt, BigUint, Sign};
 
+/// Reference evaluation of one operator.
+pub type EvalFn = Box<dyn Fn(&Operands) -> BigInt>;
+
 /// A reference operation: output name, output width and the exact result given
 /// (a bits, b bits, shift amount, select) as unsigned patterns of width W.
 pub struct RefOp {
     pub name: String,
     pub width: u32,
-    pub eval: Box<dyn Fn(&Operands) -> BigInt>,
+    pub eval: EvalFn,
 }
 
 /// The operand patterns of one vector at one width.
@@ -84,6 +87,9 @@ pub fn big_to_value(x: &BigUint, w: u32) -> Value {
     Value::from_words(w, &d).expect("fits")
 }
 
+/// Reference ops per width, in output order.
+pub type RefTable = Vec<(u32, Vec<RefOp>)>;
+
 /// Widths the issue requires the operator conformance to cover.
 pub const CONFORMANCE_WIDTHS: [u32; 7] = [1, 7, 8, 33, 64, 65, 128];
 
@@ -119,7 +125,7 @@ fn build_width(m: &mut ModuleBuilder, w: u32, seed: u64) -> RtlResult<Vec<RefOp>
     let s = m.input(&format!("s_w{w}"), shift_bits(w), false)?;
     let sel = m.input(&format!("sel_w{w}"), 1, false)?;
     let (ua, ub) = (a.as_unsigned(), bb.as_unsigned());
-    let mut outs: Vec<(String, Sig, Box<dyn Fn(&Operands) -> BigInt>)> = Vec::new();
+    let mut outs: Vec<(String, Sig, EvalFn)> = Vec::new();
     macro_rules! op {
         ($name:expr, $sig:expr, $f:expr) => {
             outs.push(($name.to_string(), $sig, Box::new($f)));

@@ -4,12 +4,13 @@
 //! - `a_in` (SInt act_bits), `b_in` (SInt weight_bits): operands from the left / top;
 //! - `valid_in`, `first_in`, `last_in` (1 each): beat flags riding with `a_in`;
 //! - `a_out`, `b_out`, `valid_out`, `first_out`, `last_out`: the same, one cycle later,
-//!   for the right / lower neighbour (they are the PE's input registers);
+//!   for the right / lower neighbour (the systolic hop registers);
 //! - `res` (SInt acc_bits): the finished sum of the last tile (the drain buffer).
 //!
-//! Latency: operands are registered on entry; the product of a beat is accumulated at
-//! the end of the next cycle, and on a `last` beat the finished sum is copied into
-//! `res`, visible 2 cycles after the beat entered the PE. Throughput: one MAC per
+//! Latency: the product of a beat is accumulated at the end of the cycle in which the
+//! beat is at the PE's inputs (the inputs are the neighbour's hop registers, or the
+//! array's skew registers); on a `last` beat the finished sum is copied into `res` at
+//! the same edge, so it is visible 1 cycle after the beat. Throughput: one MAC per
 //! cycle, tiles back to back: `acc` computes tile t+1 while `res` holds tile t for the
 //! drain (double buffering, as in Gemmini's PE).
 //!
@@ -21,12 +22,12 @@
 //! ```text
 //!            b_in
 //!             │
-//!   a_in ─▶[a_q]──────────────▶ a_out
-//!   flags ▶[f_q]──────────────▶ flags out
-//!             │  [b_q]─▶ b_out
-//!             ▼    │
-//!            (×)◀──┘
-//!             │
+//!   a_in ──┬─────────[a_q]──▶ a_out
+//!   flags ─┼─────────[f_q]──▶ flags out
+//!          │   b_in ─┬─[b_q]─▶ b_out
+//!          ▼         │
+//!         (×)◀───────┘
+//!          │
 //!        (+)◀─┴─ first ? 0 : acc ──▶ [acc] ──(last)──▶ [res] ─▶ res
 //! ```
 
@@ -36,9 +37,9 @@ use accgen_golden::gemm::ArrayConfig;
 
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult};
 
-/// Cycles from a beat entering the PE to its contribution being in `acc`, and from a
-/// `last` beat entering to the finished sum in `res`.
-pub const PE_RES_LATENCY: u32 = 2;
+/// Cycles from a beat at the PE's inputs to its contribution being in `acc`, and from
+/// a `last` beat to the finished sum in `res`.
+pub const PE_RES_LATENCY: u32 = 1;
 
 /// Module name: every parameter is in it.
 pub fn pe_name(cfg: &ArrayConfig) -> String {
@@ -68,16 +69,16 @@ pub fn pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
         let f_q = m.reg_next("first_q", f, RegOpts::new())?;
         let l_q = m.reg_next("last_q", l, RegOpts::new())?;
 
-        let prod = m.mul(a_q, b_q)?;
+        let prod = m.mul(a, b)?;
         let prod = m.resize(prod, cfg.acc_bits)?;
         let prod = m.name_sig(prod, "prod")?;
-        let acc = m.reg("acc", cfg.acc_bits, true, RegOpts::new().enable(v_q))?;
+        let acc = m.reg("acc", cfg.acc_bits, true, RegOpts::new().enable(v))?;
         let zero = m.const_s(cfg.acc_bits, 0)?;
-        let base = m.mux(f_q, zero, acc.q)?;
+        let base = m.mux(f, zero, acc.q)?;
         let sum = m.add(base, prod)?;
         let sum = m.name_sig(sum, "sum")?;
         m.connect(acc, sum)?;
-        let done = m.and(v_q, l_q)?;
+        let done = m.and(v, l)?;
         let res = m.reg_next("res_q", sum, RegOpts::new().enable(done))?;
 
         m.output("a_out", a_q)?;

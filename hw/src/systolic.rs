@@ -9,8 +9,11 @@
 //!   acc_bits): the drain port, one row of the C tile per cycle, rows 0..R-1 in order.
 //!
 //! Timing (measured in `tests/systolic.rs`): if a tile's last beat is at the inputs
-//! in cycle t, its row r leaves in cycle t + C + 2 + r, so a tile of K beats starting at
-//! cycle 0 finishes in cycle K + R + C, i.e. K + R + C + 1 cycles in all.
+//! in cycle t, its row r leaves in cycle t + C + r, so a tile of K beats starting at
+//! cycle 0 finishes in cycle K + R + C - 2, i.e. K + R + C - 1 cycles in all. That is
+//! one cycle more than SCALE-Sim's zero-overhead fold model (R + C + K - 2): the last
+//! MAC happens in cycle K + R + C - 3 and a registered result is readable one cycle
+//! later, so no design with a registered accumulator can do better on one tile.
 //! Throughput: tiles stream back to back with no bubbles: the PEs compute tile t+1
 //! while tile t drains from their result buffers. Rule: consecutive tiles' last beats
 //! must be at least R cycles apart (the drain port carries R rows per tile), so tiles
@@ -18,7 +21,7 @@
 //!
 //! ```text
 //!   a_i ─▶[skew i]─▶┐         ┌──────────────┐
-//!   flags ▶[skew i]─▶├────────▶│  R x C grid  │──col_j──▶[out reg]─▶[deskew C-1-j]─▶ out_j
+//!   flags ▶[skew i]─▶├────────▶│  R x C grid  │──col_j──▶[deskew C-1-j]─▶ out_j
 //!   b_j ─▶[skew j]─────────────▶│              │◀─sel_j──[ctl delay j]◀─ drain ctl
 //!                               └──────────────┘
 //! ```
@@ -31,14 +34,14 @@ use crate::drain::drain_ctl;
 use crate::grid::grid;
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig, Value};
 
-/// Cycles from a tile's last input beat to its row 0 on the drain port is `cols + 2`.
+/// Cycles from a tile's last input beat to its row 0 on the drain port: `cols`.
 pub fn first_row_latency(cfg: &ArrayConfig) -> u32 {
-    cfg.cols + 2
+    cfg.cols
 }
 
 /// Cycles a single tile of `k` beats occupies, first beat to last row inclusive.
 pub fn tile_cycles(cfg: &ArrayConfig, k: u32) -> u32 {
-    k + cfg.rows + cfg.cols + 1
+    k + cfg.rows + cfg.cols - 1
 }
 
 /// Cycles for `tiles` tiles of `k` beats issued back to back (tile interval
@@ -119,12 +122,10 @@ pub fn systolic_array(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Modu
             ));
         }
 
-        // Drain control: row 0 of column 0 is readable 2 cycles after the last beat;
+        // Drain control: row 0 of column 0 is readable 1 cycle after the last beat;
         // column j reads the same row j cycles later.
-        let start = m.delay(last, 1, "tile_done")?;
-        let c = m.instance(&ctl, "drain_ctl", &[("start", start)])?;
+        let c = m.instance(&ctl, "drain_ctl", &[("start", last)])?;
         let (mut act, mut row, mut lastrow) = (c.out("active")?, c.out("row")?, c.out("last_row")?);
-        let mut col_ctl = Vec::with_capacity(cols);
         for j in 0..cols {
             if j > 0 {
                 act = m.reg_next(&format!("act_c{j}"), act, RegOpts::new().reset_zero(1))?;
@@ -132,25 +133,21 @@ pub fn systolic_array(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Modu
                 lastrow = m.reg_next(&format!("lastrow_c{j}"), lastrow, RegOpts::new())?;
             }
             conns.push((format!("sel_{j}"), row));
-            col_ctl.push(act);
         }
         let conn_refs: Vec<(&str, Sig)> = conns.iter().map(|(n, s)| (n.as_str(), *s)).collect();
         let g = m.instance(&grid, "grid", &conn_refs)?;
 
-        // Output register and deskew: column j waits C-1-j cycles for the last column.
-        for (j, &act_j) in col_ctl.iter().enumerate() {
+        // Deskew: column j waits C-1-j cycles for the last column. The last column's
+        // output is its read-out mux over the PEs' result registers.
+        for j in 0..cols {
             let col = g.out(&format!("col_{j}"))?;
-            let q = m.reg_next(&format!("out{j}_q"), col, RegOpts::new().enable(act_j))?;
-            let d = m.delay(q, (cols - 1 - j) as u32, &format!("out{j}_deskew"))?;
+            let d = m.delay(col, (cols - 1 - j) as u32, &format!("out{j}_deskew"))?;
             m.output(&format!("out_{j}"), d)?;
         }
-        let out_valid = m.reg_next("out_valid_q", act, RegOpts::new().reset_zero(1))?;
-        let out_row = m.reg_next("out_row_q", row, RegOpts::new())?;
-        let out_last = m.reg_next("out_last_q", lastrow, RegOpts::new())?;
-        let out_last = m.and(out_last, out_valid)?;
-        m.output("out_valid", out_valid)?;
+        let out_last = m.and(lastrow, act)?;
+        m.output("out_valid", act)?;
         m.output("out_last", out_last)?;
-        m.output("out_row", out_row)?;
+        m.output("out_row", row)?;
         m.finish()
     })
 }

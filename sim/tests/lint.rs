@@ -129,3 +129,36 @@ fn lint_reports_a_real_warning() {
         rep.diagnostics
     );
 }
+
+fn array_design(n: u32) -> (Design, String) {
+    let cfg = accgen_golden::gemm::ArrayConfig {
+        rows: n,
+        cols: n,
+        ..Default::default()
+    };
+    let mut lib = Library::new();
+    let top = accgen_hw::systolic::systolic_array(&mut lib, &cfg).unwrap();
+    let name = top.name().to_string();
+    let mut d = Design::new();
+    d.add_top(top);
+    (d, name)
+}
+
+#[test]
+fn array_4x4_maps_one_dsp_per_pe_without_latches() {
+    let (d, top) = array_design(4);
+    assert_lint_clean(&d, &top, false);
+    let (dir, files) = write(&d, "arr4");
+    let (rep, counts) = yosys_synth(&files, &top, "xcup", &dir.0.join("y")).unwrap();
+    assert!(rep.clean, "{:?}", rep.diagnostics);
+    assert_eq!(counts.dsps, 16, "cells: {:?}", counts.cells);
+    assert_eq!(counts.latches, 0);
+}
+
+#[test]
+fn arrays_16x16_and_32x32_are_lint_clean() {
+    for n in [16, 32] {
+        let (d, top) = array_design(n);
+        assert_lint_clean(&d, &top, false);
+    }
+}

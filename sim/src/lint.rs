@@ -29,9 +29,9 @@ pub struct SynthReport {
     pub ffs: u64,
     /// DSP48E1/DSP48E2 cells.
     pub dsps: u64,
-    /// Block RAM in RAMB36 equivalents x2 (RAMB18 counts 1, RAMB36 counts 2).
+    /// Block RAM in RAMB18 units (a RAMB18 counts 1, a RAMB36 counts 2).
     pub bram18: u64,
-    /// LUT-RAM cells (RAM32M, RAM64M, RAMxxX1x).
+    /// LUT-RAM and shift-register LUT cells (RAM32M, RAM64M, RAMxxX1x, SRL16E, SRLC32E).
     pub lutram: u64,
     /// Carry-chain cells (CARRY4/CARRY8).
     pub carry: u64,
@@ -175,7 +175,8 @@ pub fn yosys_synth(
                             || k.starts_with("RAM64")
                             || k.starts_with("RAM128")
                             || k.starts_with("RAM256")
-                            || k.starts_with("RAM16") =>
+                            || k.starts_with("RAM16")
+                            || k.starts_with("SRL") =>
                         {
                             rep.lutram += n
                         }

@@ -98,8 +98,8 @@ pub fn lint_dir(
 /// Print the lint/synthesis table.
 pub fn print_table(results: &[TopLint]) {
     println!(
-        "{:<40} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8}  status",
-        "top", "LUT", "FF", "DSP", "BRAM18", "LUTRAM", "latches"
+        "{:<40} {:>6} {:>6} {:>6} {:>6} {:>10} {:>8}  status",
+        "top", "LUT", "FF", "DSP", "BRAM18", "LUTRAM/SRL", "latches"
     );
     for r in results {
         let s = |f: fn(&SynthReport) -> u64| {
@@ -108,7 +108,7 @@ pub fn print_table(results: &[TopLint]) {
                 .map_or("-".to_string(), |x| f(x).to_string())
         };
         println!(
-            "{:<40} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8}  {}",
+            "{:<40} {:>6} {:>6} {:>6} {:>6} {:>10} {:>8}  {}",
             r.top,
             s(|x| x.luts),
             s(|x| x.ffs),

@@ -1,27 +1,26 @@
 //! The PE grid: R x C PE instances wired as a mesh, plus the per-column result
-//! read-out multiplexers.
+//! read-out multiplexers. The grid is generic over the PE ([`PeKind`]): the dense PE
+//! and the N:M sparse PE differ only in which operand lanes flow right and down.
 //!
 //! Ports:
-//! - `a_<p>` (SInt act_bits), `valid_<p>`, `first_<p>`, `last_<p>` for each row p: the
-//!   row's operand and beat flags, already skewed by p cycles; they flow right;
-//! - `b_<j>` (SInt weight_bits) for each column j, already skewed by j; flows down;
+//! - `<lane>_<p>` for each row lane and row p, and `valid_<p>`, `first_<p>`,
+//!   `last_<p>`: the row's operands and beat flags, already skewed by p cycles; they
+//!   flow right;
+//! - `<lane>_<j>` for each column lane and column j, already skewed by j; flows down;
 //! - `sel_<j>` (UInt ceil(log2 R), at least 1 bit): which row's `res` column j reads;
 //! - `col_<j>` (SInt acc_bits): `res` of PE(sel_j, j), combinational.
 //!
 //! A beat entering at row p / column j reaches PE(p, j) after p + j hops; the grid adds
-//! no latency of its own beyond the PEs' (see `pe.rs`).
+//! no latency of its own beyond the PEs'.
 //!
 //! ```text
-//!   a_0 ─▶ PE00 ─▶ PE01 ─▶ ...      b_0   b_1
-//!   a_1 ─▶ PE10 ─▶ PE11 ─▶ ...       ▼     ▼  (b flows down)
+//!   row lanes ─▶ PE00 ─▶ PE01 ─▶ ...     column lanes
+//!   row lanes ─▶ PE10 ─▶ PE11 ─▶ ...      ▼   ▼   (flow down)
 //!   res of each column ──▶ mux(sel_j) ──▶ col_j
 //! ```
 
 use std::rc::Rc;
 
-use accgen_golden::gemm::ArrayConfig;
-
-use crate::pe::pe;
 use crate::rtl::{Library, Module, ModuleBuilder, RtlResult, Sig};
 
 /// Width of a row-select signal for `rows` rows (at least 1).
@@ -29,61 +28,102 @@ pub fn row_bits(rows: u32) -> u32 {
     (32 - rows.saturating_sub(1).leading_zeros()).max(1)
 }
 
-/// Module name: every parameter is in it.
-pub fn grid_name(cfg: &ArrayConfig) -> String {
-    format!(
-        "accgen_grid_r{}_c{}_a{}_w{}_acc{}",
-        cfg.rows, cfg.cols, cfg.act_bits, cfg.weight_bits, cfg.acc_bits
-    )
+/// One operand lane of a PE: the PE has ports `<name>_in` and `<name>_out`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lane {
+    /// Lane name.
+    pub name: String,
+    /// Width in bits.
+    pub width: u32,
+    /// Signedness.
+    pub signed: bool,
 }
 
-/// Build (or fetch) the grid for `cfg`.
-pub fn grid(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
-    let name = grid_name(cfg);
-    lib.get_or_build(&name.clone(), |lib| {
-        let pe = pe(lib, cfg)?;
-        let (rows, cols) = (cfg.rows as usize, cfg.cols as usize);
+impl Lane {
+    /// A lane.
+    pub fn new(name: impl Into<String>, width: u32, signed: bool) -> Lane {
+        Lane {
+            name: name.into(),
+            width,
+            signed,
+        }
+    }
+}
+
+/// A PE module and its interface contract: row lanes flow right with the flags
+/// `valid`/`first`/`last`, column lanes flow down, and `res` (SInt `acc_bits`) holds
+/// the finished sum of the last tile, visible 1 cycle after its `last` beat.
+#[derive(Debug, Clone)]
+pub struct PeKind {
+    /// The PE module.
+    pub module: Rc<Module>,
+    /// Lanes flowing right.
+    pub row: Vec<Lane>,
+    /// Lanes flowing down.
+    pub col: Vec<Lane>,
+    /// Accumulator width.
+    pub acc_bits: u32,
+    /// Name fragment with every PE parameter, used in grid and array module names.
+    pub tag: String,
+}
+
+/// Build (or fetch) the `rows` x `cols` grid of `pe`.
+pub fn grid(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<Rc<Module>> {
+    let name = format!("accgen_grid_r{rows}_c{cols}_{}", pe.tag);
+    lib.get_or_build(&name.clone(), |_| {
+        let (rows, cols) = (rows as usize, cols as usize);
         let mut m = ModuleBuilder::new(&name);
         m.doc(&format!(
             "{rows} x {cols} PE grid with per-column read-out muxes."
         ));
-        let mut left: Vec<[Sig; 4]> = Vec::with_capacity(rows);
+        // Per row: the lanes, then valid/first/last.
+        let mut left: Vec<Vec<Sig>> = Vec::with_capacity(rows);
         for p in 0..rows {
-            left.push([
-                m.input(&format!("a_{p}"), cfg.act_bits, true)?,
-                m.input(&format!("valid_{p}"), 1, false)?,
-                m.input(&format!("first_{p}"), 1, false)?,
-                m.input(&format!("last_{p}"), 1, false)?,
-            ]);
+            let mut v = Vec::new();
+            for l in &pe.row {
+                v.push(m.input(&format!("{}_{p}", l.name), l.width, l.signed)?);
+            }
+            for f in ["valid", "first", "last"] {
+                v.push(m.input(&format!("{f}_{p}"), 1, false)?);
+            }
+            left.push(v);
         }
-        let mut top: Vec<Sig> = (0..cols)
-            .map(|j| m.input(&format!("b_{j}"), cfg.weight_bits, true))
-            .collect::<RtlResult<_>>()?;
+        let mut top: Vec<Vec<Sig>> = Vec::with_capacity(cols);
+        for j in 0..cols {
+            let v = pe
+                .col
+                .iter()
+                .map(|l| m.input(&format!("{}_{j}", l.name), l.width, l.signed))
+                .collect::<RtlResult<_>>()?;
+            top.push(v);
+        }
         let sel: Vec<Sig> = (0..cols)
-            .map(|j| m.input(&format!("sel_{j}"), row_bits(cfg.rows), false))
+            .map(|j| m.input(&format!("sel_{j}"), row_bits(rows as u32), false))
             .collect::<RtlResult<_>>()?;
+        let row_names: Vec<String> = pe
+            .row
+            .iter()
+            .map(|l| l.name.clone())
+            .chain(["valid", "first", "last"].map(String::from))
+            .collect();
+        let col_names: Vec<String> = pe.col.iter().map(|l| l.name.clone()).collect();
         let mut res: Vec<Vec<Sig>> = vec![Vec::with_capacity(rows); cols];
         for (p, row_in) in left.iter_mut().enumerate() {
             for j in 0..cols {
-                let [a, v, f, l] = *row_in;
-                let inst = m.instance(
-                    &pe,
-                    &format!("pe_{p}_{j}"),
-                    &[
-                        ("a_in", a),
-                        ("b_in", top[j]),
-                        ("valid_in", v),
-                        ("first_in", f),
-                        ("last_in", l),
-                    ],
-                )?;
-                *row_in = [
-                    inst.out("a_out")?,
-                    inst.out("valid_out")?,
-                    inst.out("first_out")?,
-                    inst.out("last_out")?,
-                ];
-                top[j] = inst.out("b_out")?;
+                let ins: Vec<(String, Sig)> = row_names
+                    .iter()
+                    .zip(row_in.iter())
+                    .chain(col_names.iter().zip(top[j].iter()))
+                    .map(|(n, s)| (format!("{n}_in"), *s))
+                    .collect();
+                let refs: Vec<(&str, Sig)> = ins.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+                let inst = m.instance(&pe.module, &format!("pe_{p}_{j}"), &refs)?;
+                for (k, n) in row_names.iter().enumerate() {
+                    row_in[k] = inst.out(&format!("{n}_out"))?;
+                }
+                for (k, n) in col_names.iter().enumerate() {
+                    top[j][k] = inst.out(&format!("{n}_out"))?;
+                }
                 res[j].push(inst.out("res")?);
             }
         }

@@ -1,10 +1,14 @@
-//! Dense output-stationary systolic array (`[array]`): input skew, PE grid, drain.
+//! Output-stationary systolic array (`[array]`): input skew, PE grid, drain. The same
+//! top serves the dense PE and the N:M sparse PE (`nm_pe.rs`); only the operand lanes
+//! differ. For the dense PE:
 //!
 //! Ports (besides `clk`, `rst`):
 //! - `in_valid`, `in_last` (1): one beat per cycle; `in_last` marks the last k of a
 //!   tile. The first valid beat after reset or after a `last` beat starts a tile;
 //! - `a_<i>` (SInt act_bits), i < R: column k of the A tile, `A[i][k]`, unskewed;
 //! - `b_<j>` (SInt weight_bits), j < C: row k of the B tile, `B[k][j]`, unskewed;
+//!   (in general `<lane>_<i>` for every row lane and `<lane>_<j>` for every column lane
+//!   of the PE, see [`PeKind`]);
 //! - `out_valid`, `out_last` (1), `out_row` (UInt ceil(log2 R)), `out_<j>` (SInt
 //!   acc_bits): the drain port, one row of the C tile per cycle, rows 0..R-1 in order.
 //!
@@ -31,7 +35,8 @@ use std::rc::Rc;
 use accgen_golden::gemm::ArrayConfig;
 
 use crate::drain::drain_ctl;
-use crate::grid::grid;
+use crate::grid::{grid, Lane, PeKind};
+use crate::pe::pe;
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig, Value};
 
 /// Cycles from a tile's last input beat to its row 0 on the drain port: `cols`.
@@ -51,7 +56,18 @@ pub fn stream_cycles(cfg: &ArrayConfig, k: u32, tiles: u32) -> u64 {
     (tiles as u64 - 1) * interval + tile_cycles(cfg, k) as u64
 }
 
-/// Module name: every parameter is in it.
+/// The dense PE of `cfg` as a [`PeKind`]: row lane `a`, column lane `b`.
+pub fn dense_pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<PeKind> {
+    Ok(PeKind {
+        module: pe(lib, cfg)?,
+        row: vec![Lane::new("a", cfg.act_bits, true)],
+        col: vec![Lane::new("b", cfg.weight_bits, true)],
+        acc_bits: cfg.acc_bits,
+        tag: format!("a{}_w{}_acc{}", cfg.act_bits, cfg.weight_bits, cfg.acc_bits),
+    })
+}
+
+/// Module name of the dense array: every parameter is in it.
 pub fn array_name(cfg: &ArrayConfig) -> String {
     format!(
         "accgen_array_r{}_c{}_a{}_w{}_acc{}",
@@ -59,39 +75,55 @@ pub fn array_name(cfg: &ArrayConfig) -> String {
     )
 }
 
-/// Build (or fetch) the array for `cfg`.
+/// Build (or fetch) the dense array for `cfg`.
 pub fn systolic_array(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
-    let name = array_name(cfg);
+    let kind = dense_pe(lib, cfg)?;
+    array_of(lib, cfg.rows, cfg.cols, &kind)
+}
+
+/// Build (or fetch) a `rows` x `cols` array of `pe`.
+pub fn array_of(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<Rc<Module>> {
+    let name = format!("accgen_array_r{rows}_c{cols}_{}", pe.tag);
     lib.get_or_build(&name.clone(), |lib| {
-        let grid = grid(lib, cfg)?;
-        let ctl = drain_ctl(lib, cfg.rows)?;
-        let (rows, cols) = (cfg.rows as usize, cfg.cols as usize);
+        let grid = grid(lib, rows, cols, pe)?;
+        let ctl = drain_ctl(lib, rows)?;
+        let (rows, cols) = (rows as usize, cols as usize);
         let mut m = ModuleBuilder::new(&name);
         m.doc(&format!(
-            "Output-stationary {rows} x {cols} systolic array, int{} x int{} -> int{}.",
-            cfg.act_bits, cfg.weight_bits, cfg.acc_bits
+            "Output-stationary {rows} x {cols} systolic array of {}.",
+            pe.module.name()
         ));
         m.doc(&format!(
-            "Last beat at cycle t -> row r on the drain port at t + {} + r.",
-            first_row_latency(cfg)
+            "Last beat at cycle t -> row r on the drain port at t + {cols} + r."
         ));
         let in_valid = m.input("in_valid", 1, false)?;
         let in_last = m.input("in_last", 1, false)?;
-        let a: Vec<Sig> = (0..rows)
-            .map(|i| m.input(&format!("a_{i}"), cfg.act_bits, true))
-            .collect::<RtlResult<_>>()?;
-        let b: Vec<Sig> = (0..cols)
-            .map(|j| m.input(&format!("b_{j}"), cfg.weight_bits, true))
-            .collect::<RtlResult<_>>()?;
+        let mut row_in: Vec<Vec<Sig>> = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let v = pe
+                .row
+                .iter()
+                .map(|l| m.input(&format!("{}_{i}", l.name), l.width, l.signed))
+                .collect::<RtlResult<_>>()?;
+            row_in.push(v);
+        }
+        let mut col_in: Vec<Vec<Sig>> = Vec::with_capacity(cols);
+        for j in 0..cols {
+            let v = pe
+                .col
+                .iter()
+                .map(|l| m.input(&format!("{}_{j}", l.name), l.width, l.signed))
+                .collect::<RtlResult<_>>()?;
+            col_in.push(v);
+        }
 
         // Tile framing: the beat after a `last` (or after reset) is a `first`.
+        let one = Value::from_u128(1, 1).expect("1 fits in one bit");
         let expect_first = m.reg(
             "expect_first_q",
             1,
             false,
-            RegOpts::new()
-                .reset_to(Value::from_u128(1, 1).expect("1 fits in one bit"))
-                .enable(in_valid),
+            RegOpts::new().reset_to(one).enable(in_valid),
         )?;
         m.connect(expect_first, in_last)?;
         let first = m.and(in_valid, expect_first.q)?;
@@ -99,27 +131,21 @@ pub fn systolic_array(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Modu
 
         // Input skew: row i and its flags by i cycles, column j by j cycles.
         let mut conns: Vec<(String, Sig)> = Vec::new();
-        for (i, &ai) in a.iter().enumerate() {
+        for (i, lanes) in row_in.iter().enumerate() {
             let d = i as u32;
-            conns.push((format!("a_{i}"), m.delay(ai, d, &format!("a{i}_skew"))?));
-            conns.push((
-                format!("valid_{i}"),
-                m.delay(in_valid, d, &format!("valid{i}_skew"))?,
-            ));
-            conns.push((
-                format!("first_{i}"),
-                m.delay(first, d, &format!("first{i}_skew"))?,
-            ));
-            conns.push((
-                format!("last_{i}"),
-                m.delay(last, d, &format!("last{i}_skew"))?,
-            ));
+            for (l, &s) in pe.row.iter().zip(lanes) {
+                let n = format!("{}_{i}", l.name);
+                conns.push((n.clone(), m.delay(s, d, &format!("{n}_skew"))?));
+            }
+            for (f, s) in [("valid", in_valid), ("first", first), ("last", last)] {
+                conns.push((format!("{f}_{i}"), m.delay(s, d, &format!("{f}{i}_skew"))?));
+            }
         }
-        for (j, &bj) in b.iter().enumerate() {
-            conns.push((
-                format!("b_{j}"),
-                m.delay(bj, j as u32, &format!("b{j}_skew"))?,
-            ));
+        for (j, lanes) in col_in.iter().enumerate() {
+            for (l, &s) in pe.col.iter().zip(lanes) {
+                let n = format!("{}_{j}", l.name);
+                conns.push((n.clone(), m.delay(s, j as u32, &format!("{n}_skew"))?));
+            }
         }
 
         // Drain control: row 0 of column 0 is readable 1 cycle after the last beat;

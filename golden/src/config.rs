@@ -10,6 +10,7 @@ use std::path::Path;
 
 pub use crate::gemm::ArrayConfig;
 pub use crate::mac::MacConfig;
+pub use crate::nm_sparse::SparsityConfig;
 
 /// A whole accgen configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -19,6 +20,8 @@ pub struct Config {
     pub mac: Option<MacConfig>,
     /// `[array]`: a dense output-stationary systolic array.
     pub array: Option<ArrayConfig>,
+    /// `[sparsity]`: makes the `[array]` an N:M structured-sparse array.
+    pub sparsity: Option<SparsityConfig>,
 }
 
 /// Why a configuration was rejected.
@@ -109,6 +112,15 @@ impl Config {
         }
         if let Some(a) = &self.array {
             a.validate()?;
+        }
+        if let Some(sp) = &self.sparsity {
+            sp.validate()?;
+            if self.array.is_none() {
+                return Err(ConfigError::Invalid {
+                    field: "sparsity".into(),
+                    message: "needs an [array] section: it describes that array's weights".into(),
+                });
+            }
         }
         Ok(())
     }

@@ -10,5 +10,6 @@ pub mod config;
 pub mod gemm;
 pub mod hash;
 pub mod mac;
+pub mod nm_sparse;
 pub mod num;
 pub mod rng;

@@ -10,6 +10,7 @@ pub mod drain;
 pub mod files;
 pub mod grid;
 pub mod mac;
+pub mod nm_pe;
 pub mod pe;
 pub mod rtl;
 pub mod systolic;
@@ -17,12 +18,26 @@ pub mod systolic;
 use accgen_golden::config::Config;
 use rtl::{Design, Library, RtlResult};
 
+/// The N:M sparse array for `[array]` + `[sparsity]`.
+pub fn sparse_array(
+    lib: &mut Library,
+    cfg: &accgen_golden::gemm::ArrayConfig,
+    sp: &accgen_golden::nm_sparse::SparsityConfig,
+) -> RtlResult<std::rc::Rc<rtl::Module>> {
+    let kind = nm_pe::nm_pe(lib, cfg, sp)?;
+    systolic::array_of(lib, cfg.rows, cfg.cols, &kind)
+}
+
 /// Build every unit section of `cfg` as its own top module.
 pub fn generate(cfg: &Config) -> RtlResult<Design> {
     let mut lib = Library::new();
     let mut design = Design::new();
     if let Some(a) = &cfg.array {
-        design.add_top(systolic::systolic_array(&mut lib, a)?);
+        let top = match &cfg.sparsity {
+            Some(sp) => sparse_array(&mut lib, a, sp)?,
+            None => systolic::systolic_array(&mut lib, a)?,
+        };
+        design.add_top(top);
     }
     if let Some(m) = &cfg.mac {
         design.add_top(mac::mac(&mut lib, m)?);

@@ -162,3 +162,44 @@ fn arrays_16x16_and_32x32_are_lint_clean() {
         assert_lint_clean(&d, &top, false);
     }
 }
+
+#[test]
+fn sparse_4x4_2of4_maps_n_dsps_per_pe_and_is_lint_clean() {
+    let cfg = accgen_golden::gemm::ArrayConfig {
+        rows: 4,
+        cols: 4,
+        ..Default::default()
+    };
+    let sp = accgen_golden::nm_sparse::SparsityConfig { n: 2, m: 4 };
+    let mut lib = Library::new();
+    let top = accgen_hw::sparse_array(&mut lib, &cfg, &sp).unwrap();
+    let name = top.name().to_string();
+    let mut d = Design::new();
+    d.add_top(top);
+    assert_lint_clean(&d, &name, false);
+    let (dir, files) = write(&d, "sparse4");
+    let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
+    assert!(rep.clean, "{:?}", rep.diagnostics);
+    assert_eq!(
+        counts.dsps,
+        16 * 2,
+        "N = 2 DSPs per PE; cells: {:?}",
+        counts.cells
+    );
+}
+
+#[test]
+fn sparse_8x8_2of8_is_lint_clean() {
+    let cfg = accgen_golden::gemm::ArrayConfig {
+        rows: 8,
+        cols: 8,
+        ..Default::default()
+    };
+    let sp = accgen_golden::nm_sparse::SparsityConfig { n: 2, m: 8 };
+    let mut lib = Library::new();
+    let top = accgen_hw::sparse_array(&mut lib, &cfg, &sp).unwrap();
+    let name = top.name().to_string();
+    let mut d = Design::new();
+    d.add_top(top);
+    assert_lint_clean(&d, &name, false);
+}

@@ -54,6 +54,22 @@ enum Command {
         #[arg(long)]
         no_synth: bool,
     },
+    /// Magnitude-prune B to the config's N:M pattern ([sparsity]); ties keep the lower index.
+    Prune {
+        /// TOML config file with a [sparsity] section.
+        #[arg(long)]
+        config: PathBuf,
+        /// B, K x N, int8 or int16 .npy.
+        #[arg(long)]
+        b: PathBuf,
+        /// Pruned B (same shape and dtype).
+        #[arg(long)]
+        out: PathBuf,
+        /// Packed indices per (group, column): sum of idx_s << (s * log2 m); for 2:4 the
+        /// nibble idx0 | idx1 << 2.
+        #[arg(long)]
+        meta: Option<PathBuf>,
+    },
     /// Co-simulate a unit on .npy inputs and compare every output with golden.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -82,6 +98,31 @@ enum SimCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// N:M sparse GEMM C = A x B on the [array] + [sparsity] unit, with the speedup over
+    /// the dense array of the same multiplier count measured in the same run.
+    SparseGemm {
+        /// TOML config file with [array] and [sparsity] sections.
+        #[arg(long)]
+        config: PathBuf,
+        /// A, M x K, int8 or int16 .npy.
+        #[arg(long)]
+        a: PathBuf,
+        /// B, K x N, int8 or int16 .npy; must satisfy N:M unless --prune is given.
+        #[arg(long)]
+        b: PathBuf,
+        /// Prune B to N:M first instead of rejecting it.
+        #[arg(long)]
+        prune: bool,
+        /// Write C here after a clean comparison.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write a VCD waveform of the sparse run.
+        #[arg(long)]
+        vcd: Option<PathBuf>,
+        /// Write statistics, including speedup_vs_dense.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -99,6 +140,31 @@ fn main() -> ExitCode {
             out,
             no_synth,
         } => cmd::demo::run(&config, &out, !no_synth),
+        Command::Prune {
+            config,
+            b,
+            out,
+            meta,
+        } => cmd::prune::run(&config, &b, &out, meta.as_deref()),
+        Command::Sim(SimCommand::SparseGemm {
+            config,
+            a,
+            b,
+            prune,
+            out,
+            vcd,
+            json,
+        }) => cmd::sim::sparse_gemm(
+            &cmd::sim::SimArgs {
+                config,
+                out,
+                vcd,
+                json,
+            },
+            &a,
+            &b,
+            prune,
+        ),
         Command::Sim(SimCommand::Gemm {
             config,
             a,

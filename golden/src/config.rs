@@ -101,6 +101,12 @@ impl Config {
 
     /// Check every section; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.sparsity.is_some() && self.array.is_none() {
+            return Err(ConfigError::Invalid {
+                field: "sparsity".into(),
+                message: "needs an [array] section: it describes that array's weights".into(),
+            });
+        }
         if self.mac.is_none() && self.array.is_none() {
             return Err(ConfigError::Invalid {
                 field: "<root>".into(),
@@ -115,12 +121,6 @@ impl Config {
         }
         if let Some(sp) = &self.sparsity {
             sp.validate()?;
-            if self.array.is_none() {
-                return Err(ConfigError::Invalid {
-                    field: "sparsity".into(),
-                    message: "needs an [array] section: it describes that array's weights".into(),
-                });
-            }
         }
         Ok(())
     }

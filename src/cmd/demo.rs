@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use accgen_golden::gemm::Matrix;
+use accgen_golden::nm_sparse::{compress, prune};
 use accgen_golden::rng::SplitMix64;
 use accgen_hw::rtl::Library;
 use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, Issue};
@@ -53,36 +54,58 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
     let mut rows: Vec<[String; 6]> = Vec::new();
     let mut lib = Library::new();
     if let Some(acfg) = &cfg.array {
-        let top = accgen_hw::systolic::systolic_array(&mut lib, acfg)?;
+        let top = match &cfg.sparsity {
+            Some(sp) => accgen_hw::sparse_array(&mut lib, acfg, sp)?,
+            None => accgen_hw::systolic::systolic_array(&mut lib, acfg)?,
+        };
         let t = Instant::now();
         eprintln!("building Verilator model of {} ...", top.name());
         let model = Model::build(&top, &SimOptions::new())?;
         let build_s = t.elapsed().as_secs_f64();
+        let build_txt = format!(
+            "{build_s:.1} s{}",
+            if model.info().cache_hit {
+                " (cached)"
+            } else {
+                ""
+            }
+        );
         let (m, k, n) = DEMO_GEMM;
         let mut rng = SplitMix64::new(2026);
         let a = random_matrix(&mut rng, m, k, acfg.act_bits);
         let b = random_matrix(&mut rng, k, n, acfg.weight_bits);
         eprintln!("running {m}x{k}x{n} GEMM ...");
-        let mut drv = ArrayDriver::new(model.instantiate()?, acfg)?;
-        let run = drv.run(&a, &b, Issue::BackToBack)?;
-        let ss = scalesim_os_cycles(acfg, m, k, n);
+        let (run, label) = match &cfg.sparsity {
+            Some(sp) => {
+                let c = compress(&prune(&b, *sp), *sp).map_err(|v| anyhow::anyhow!("{v}"))?;
+                let mut drv = ArrayDriver::new_sparse(model.instantiate()?, acfg, sp)?;
+                (
+                    drv.run_sparse(&a, &c, Issue::BackToBack)?,
+                    format!("{}:{} sparse ", sp.n, sp.m),
+                )
+            }
+            None => {
+                let mut drv = ArrayDriver::new(model.instantiate()?, acfg)?;
+                (drv.run(&a, &b, Issue::BackToBack)?, String::new())
+            }
+        };
+        let cycles = match &cfg.sparsity {
+            Some(_) => run.cycles.to_string(),
+            None => {
+                let ss = scalesim_os_cycles(acfg, m, k, n);
+                format!(
+                    "{} (SCALE-Sim OS model {ss}, ratio {:.3})",
+                    run.cycles,
+                    run.cycles as f64 / ss as f64
+                )
+            }
+        };
         rows.push([
-            format!("{} ({m}x{k}x{n} GEMM)", top.name()),
-            format!(
-                "{} (SCALE-Sim OS model {ss}, ratio {:.3})",
-                run.cycles,
-                run.cycles as f64 / ss as f64
-            ),
+            format!("{} ({m}x{k}x{n} {label}GEMM)", top.name()),
+            cycles,
             format!("{:.4}", run.utilization),
             run.bit_exact().to_string(),
-            format!(
-                "{build_s:.1} s{}",
-                if model.info().cache_hit {
-                    " (cached)"
-                } else {
-                    ""
-                }
-            ),
+            build_txt,
             format!("{:.2} M", run.sim_cycles_per_s / 1e6),
         ]);
         if let Some(mm) = &run.first_mismatch {

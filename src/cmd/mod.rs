@@ -3,4 +3,5 @@
 pub mod demo;
 pub mod generate;
 pub mod lint;
+pub mod prune;
 pub mod sim;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use accgen_golden::config::Config;
 use accgen_golden::gemm::{check_operands, ArrayConfig, Matrix};
+use accgen_golden::nm_sparse::{check, compress, prune, SparsityConfig};
 use accgen_hw::rtl::Library;
 use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, GemmRun, Issue};
 use accgen_sim::{Model, SimOptions};
@@ -152,6 +153,135 @@ pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
                 dtype,
                 shape: vec![run.c.rows, run.c.cols],
                 data: run.c.data.clone(),
+            },
+        )?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// Dense array with the same multiplier count as the sparse `cfg` with `sp`:
+/// C * N columns (or R * N rows when that would exceed 128 columns).
+pub fn dense_equivalent(cfg: &ArrayConfig, sp: &SparsityConfig) -> Option<ArrayConfig> {
+    let (r, c, n) = (cfg.rows, cfg.cols, sp.n);
+    if c * n <= 128 {
+        Some(ArrayConfig {
+            cols: c * n,
+            ..cfg.clone()
+        })
+    } else if r * n <= 128 {
+        Some(ArrayConfig {
+            rows: r * n,
+            ..cfg.clone()
+        })
+    } else {
+        None
+    }
+}
+
+/// `accgen sim sparse-gemm`.
+pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool) -> Result<()> {
+    let cfg = super::generate::load_config(&args.config)?;
+    let acfg = array_section(&cfg, &args.config)?;
+    let sp = super::prune::sparsity_section(&cfg, &args.config)?;
+    let a = read_matrix(a_path, "A", acfg.act_bits, "act_bits")?;
+    let mut b = read_matrix(b_path, "B", acfg.weight_bits, "weight_bits")?;
+    check_operands(&a, &b, acfg.format())?;
+    if let Err(v) = check(&b, sp) {
+        if !do_prune {
+            let m = sp.m as usize;
+            bail!(
+                "B violates {}:{} sparsity: {v} (rows {}..{}); pass --prune, or prune it first with `accgen prune`",
+                sp.n,
+                sp.m,
+                v.group * m,
+                ((v.group + 1) * m).min(b.rows)
+            );
+        }
+        b = prune(&b, sp);
+        eprintln!("pruned B to {}:{}", sp.n, sp.m);
+    }
+    let compressed = compress(&b, sp).map_err(|v| anyhow::anyhow!("{v}"))?;
+    let mut lib = Library::new();
+    let top = accgen_hw::sparse_array(&mut lib, &acfg, &sp)?;
+    let mut opts = SimOptions::new();
+    if let Some(v) = &args.vcd {
+        opts = opts.trace(v);
+    }
+    eprintln!("preparing Verilator model of {} ...", top.name());
+    let t = Instant::now();
+    let model = Model::build(&top, &opts)?;
+    let build_s = t.elapsed().as_secs_f64();
+    let mut drv = ArrayDriver::new_sparse(model.instantiate()?, &acfg, &sp)?;
+    eprintln!("running {}x{}x{} sparse GEMM ...", a.rows, a.cols, b.cols);
+    let run = drv.run_sparse(&a, &compressed, Issue::BackToBack)?;
+    // Same GEMM on the dense array with the same number of multipliers.
+    let dense = dense_equivalent(&acfg, &sp);
+    let dense_run = match &dense {
+        Some(dcfg) => {
+            let (dmodel, _) = build_array_model(dcfg, None)?;
+            let mut ddrv = ArrayDriver::new(dmodel.instantiate()?, dcfg)?;
+            eprintln!(
+                "running the same GEMM on the dense {}x{} array ...",
+                dcfg.rows, dcfg.cols
+            );
+            Some(ddrv.run(&a, &b, Issue::BackToBack)?)
+        }
+        None => None,
+    };
+    let speedup = dense_run
+        .as_ref()
+        .map(|d| d.cycles as f64 / run.cycles as f64);
+    let mut stats = gemm_stats(&acfg, &a, &b, &run, build_s);
+    stats["unit"] = json!("sparse_array");
+    stats["n"] = json!(sp.n);
+    stats["m"] = json!(sp.m);
+    stats["multipliers"] = json!(run.multipliers);
+    stats["speedup_vs_dense"] = json!(speedup);
+    stats["dense_cycles"] = json!(dense_run.as_ref().map(|d| d.cycles));
+    stats["dense_shape"] = json!(dense.as_ref().map(|d| [d.rows, d.cols]));
+    stats["dense_bit_exact"] = json!(dense_run.as_ref().map(|d| d.bit_exact()));
+    println!(
+        "cycles {}  nonzero macs {}  multiplier utilization {:.4}  bit_exact {}  speedup vs dense {}",
+        run.cycles,
+        run.macs,
+        run.utilization,
+        run.bit_exact(),
+        speedup.map_or("n/a".to_string(), |s| format!("{s:.3}x"))
+    );
+    if let Some(j) = &args.json {
+        accgen_hw::files::write_atomic(
+            j,
+            (serde_json::to_string_pretty(&stats)? + "\n").as_bytes(),
+        )
+        .with_context(|| format!("cannot write {}", j.display()))?;
+    }
+    if let Some(m) = &run.first_mismatch {
+        bail!(
+            "{} output element(s) differ from golden; first: {m}",
+            run.mismatches
+        );
+    }
+    if let Some(d) = dense_run.as_ref().and_then(|d| d.first_mismatch.clone()) {
+        bail!("dense reference run mismatched golden: {d}");
+    }
+    write_c(args, &acfg, &run.c)
+}
+
+/// Write C to `--out` (int32, or int64 when acc_bits > 32).
+pub fn write_c(args: &SimArgs, acfg: &ArrayConfig, c: &Matrix) -> Result<()> {
+    if let Some(out) = &args.out {
+        let dtype = if acfg.acc_bits > 32 {
+            Dtype::I64
+        } else {
+            Dtype::I32
+        };
+        npy::write(
+            out,
+            &NpyArray {
+                dtype,
+                shape: vec![c.rows, c.cols],
+                data: c.data.clone(),
             },
         )?;
         eprintln!("wrote {}", out.display());

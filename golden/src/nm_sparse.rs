@@ -92,7 +92,9 @@ pub fn check(b: &Matrix, sp: SparsityConfig) -> Result<(), Violation> {
     let m = sp.m as usize;
     for col in 0..b.cols {
         for group in 0..sp.groups(b.rows) {
-            let count = group_rows(b.rows, m, group).filter(|&r| b.at(r, col) != 0).count();
+            let count = group_rows(b.rows, m, group)
+                .filter(|&r| b.at(r, col) != 0)
+                .count();
             if count > sp.n as usize {
                 return Err(Violation { col, group, count });
             }
@@ -179,13 +181,23 @@ pub fn compress(b: &Matrix, sp: SparsityConfig) -> Result<Compressed, Violation>
             }
             slots.sort_unstable();
             for i in slots {
-                let v = if base + i < b.rows { b.at(base + i, col) } else { 0 };
+                let v = if base + i < b.rows {
+                    b.at(base + i, col)
+                } else {
+                    0
+                };
                 values.push(v);
                 indices.push(i as u8);
             }
         }
     }
-    Ok(Compressed { sp, k: b.rows, cols: b.cols, values, indices })
+    Ok(Compressed {
+        sp,
+        k: b.rows,
+        cols: b.cols,
+        values,
+        indices,
+    })
 }
 
 /// Expand back to a dense K x cols matrix.
@@ -248,11 +260,21 @@ mod tests {
     fn mat(rows: usize, cols: usize) -> impl Strategy<Value = Matrix> {
         // Many zeros and many ties, so pruning and padding slots are exercised.
         let elem = prop_oneof![3 => Just(0i64), 1 => Just(-128i64), 1 => Just(127i64), 2 => -3i64..=3, 3 => -128i64..=127];
-        proptest::collection::vec(elem, rows * cols).prop_map(move |d| Matrix::from_vec(rows, cols, d))
+        proptest::collection::vec(elem, rows * cols)
+            .prop_map(move |d| Matrix::from_vec(rows, cols, d))
     }
 
     fn pattern() -> impl Strategy<Value = SparsityConfig> {
-        prop_oneof![Just(sp(1, 2)), Just(sp(1, 4)), Just(sp(2, 4)), Just(sp(3, 4)), Just(sp(1, 8)), Just(sp(2, 8)), Just(sp(4, 8)), Just(sp(7, 8))]
+        prop_oneof![
+            Just(sp(1, 2)),
+            Just(sp(1, 4)),
+            Just(sp(2, 4)),
+            Just(sp(3, 4)),
+            Just(sp(1, 8)),
+            Just(sp(2, 8)),
+            Just(sp(4, 8)),
+            Just(sp(7, 8))
+        ]
     }
 
     proptest! {
@@ -303,7 +325,14 @@ mod tests {
     #[test]
     fn check_reports_first_violating_group() {
         let b = Matrix::from_vec(8, 2, vec![1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0]);
-        assert_eq!(check(&b, sp(2, 4)), Err(Violation { col: 1, group: 1, count: 3 }));
+        assert_eq!(
+            check(&b, sp(2, 4)),
+            Err(Violation {
+                col: 1,
+                group: 1,
+                count: 3
+            })
+        );
         assert_eq!(check(&b, sp(3, 4)), Ok(()));
     }
 
@@ -315,7 +344,9 @@ mod tests {
             if mask.count_ones() > 2 {
                 continue;
             }
-            let col: Vec<i64> = (0..4).map(|i| ((mask >> i) & 1) as i64 * (i as i64 + 1)).collect();
+            let col: Vec<i64> = (0..4)
+                .map(|i| ((mask >> i) & 1) as i64 * (i as i64 + 1))
+                .collect();
             let c = compress(&Matrix::from_vec(4, 1, col), sp(2, 4)).unwrap();
             seen.insert(c.meta(0, 0));
         }
@@ -326,8 +357,14 @@ mod tests {
     #[test]
     fn sparsity_config_errors() {
         let e = SparsityConfig { n: 2, m: 6 }.validate().unwrap_err();
-        assert_eq!(e.to_string(), "config field `sparsity.m` = 6 must be one of 2, 4, 8, 16 (a power of two)");
+        assert_eq!(
+            e.to_string(),
+            "config field `sparsity.m` = 6 must be one of 2, 4, 8, 16 (a power of two)"
+        );
         let e = SparsityConfig { n: 4, m: 4 }.validate().unwrap_err();
-        assert_eq!(e.to_string(), "config field `sparsity.n` = 4 is outside the allowed range 1..=3");
+        assert_eq!(
+            e.to_string(),
+            "config field `sparsity.n` = 4 is outside the allowed range 1..=3"
+        );
     }
 }

@@ -156,7 +156,8 @@ fn build_width(m: &mut ModuleBuilder, w: u32, seed: u64) -> RtlResult<Vec<RefOp>
         .count_ones()
         % 2
         == 1));
-    let cmps: [(CmpOp, &str, fn(&BigInt, &BigInt) -> bool); 6] = [
+    type Ord2 = fn(&BigInt, &BigInt) -> bool;
+    let cmps: [(CmpOp, &str, Ord2); 6] = [
         (CmpOp::Eq, "eq", |x, y| x == y),
         (CmpOp::Ne, "ne", |x, y| x != y),
         (CmpOp::Lt, "lt", |x, y| x < y),

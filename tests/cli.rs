@@ -1,60 +1,17 @@
 //! End-to-end tests through the `accgen` binary: generate, lint, sim gemm on .npy
 //! files, and the error paths (each with a clear message, non-zero exit, no output).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::*;
 
 use accgen_golden::gemm::{gemm, ArrayConfig, Matrix};
 use accgen_golden::rng::SplitMix64;
-use accgen_sim::npy::{self, Dtype, NpyArray};
-
-fn accgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_accgen"))
-        .args(args)
-        .output()
-        .expect("run accgen")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-struct Tmp(PathBuf);
-impl Tmp {
-    fn new(tag: &str) -> Tmp {
-        let p = std::env::temp_dir().join(format!("accgen-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Tmp(p)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn s(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-}
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use accgen_sim::npy::{self, Dtype};
 
 fn write_cfg(t: &Tmp, text: &str) -> String {
     std::fs::write(t.path("cfg.toml"), text).unwrap();
     t.s("cfg.toml")
-}
-
-fn save(path: &Path, dtype: Dtype, m: &Matrix) {
-    npy::write(
-        path,
-        &NpyArray {
-            dtype,
-            shape: vec![m.rows, m.cols],
-            data: m.data.clone(),
-        },
-    )
-    .unwrap();
 }
 
 fn random(rng: &mut SplitMix64, rows: usize, cols: usize, bits: u32) -> Matrix {

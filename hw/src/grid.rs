@@ -67,6 +67,18 @@ pub struct PeKind {
     pub tag: String,
 }
 
+/// Declare input ports `<lane>_<index>` for every lane.
+pub(crate) fn lane_inputs(
+    m: &mut ModuleBuilder,
+    lanes: &[Lane],
+    index: usize,
+) -> RtlResult<Vec<Sig>> {
+    lanes
+        .iter()
+        .map(|l| m.input(&format!("{}_{index}", l.name), l.width, l.signed))
+        .collect()
+}
+
 /// Build (or fetch) the `rows` x `cols` grid of `pe`.
 pub fn grid(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<Rc<Module>> {
     let name = format!("accgen_grid_r{rows}_c{cols}_{}", pe.tag);
@@ -79,10 +91,7 @@ pub fn grid(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<R
         // Per row: the lanes, then valid/first/last.
         let mut left: Vec<Vec<Sig>> = Vec::with_capacity(rows);
         for p in 0..rows {
-            let mut v = Vec::new();
-            for l in &pe.row {
-                v.push(m.input(&format!("{}_{p}", l.name), l.width, l.signed)?);
-            }
+            let mut v = lane_inputs(&mut m, &pe.row, p)?;
             for f in ["valid", "first", "last"] {
                 v.push(m.input(&format!("{f}_{p}"), 1, false)?);
             }
@@ -90,12 +99,7 @@ pub fn grid(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<R
         }
         let mut top: Vec<Vec<Sig>> = Vec::with_capacity(cols);
         for j in 0..cols {
-            let v = pe
-                .col
-                .iter()
-                .map(|l| m.input(&format!("{}_{j}", l.name), l.width, l.signed))
-                .collect::<RtlResult<_>>()?;
-            top.push(v);
+            top.push(lane_inputs(&mut m, &pe.col, j)?);
         }
         let sel: Vec<Sig> = (0..cols)
             .map(|j| m.input(&format!("sel_{j}"), row_bits(rows as u32), false))

@@ -35,7 +35,7 @@ use std::rc::Rc;
 use accgen_golden::gemm::ArrayConfig;
 
 use crate::drain::drain_ctl;
-use crate::grid::{grid, Lane, PeKind};
+use crate::grid::{grid, lane_inputs, Lane, PeKind};
 use crate::pe::pe;
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig, Value};
 
@@ -98,24 +98,12 @@ pub fn array_of(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResu
         ));
         let in_valid = m.input("in_valid", 1, false)?;
         let in_last = m.input("in_last", 1, false)?;
-        let mut row_in: Vec<Vec<Sig>> = Vec::with_capacity(rows);
-        for i in 0..rows {
-            let v = pe
-                .row
-                .iter()
-                .map(|l| m.input(&format!("{}_{i}", l.name), l.width, l.signed))
-                .collect::<RtlResult<_>>()?;
-            row_in.push(v);
-        }
-        let mut col_in: Vec<Vec<Sig>> = Vec::with_capacity(cols);
-        for j in 0..cols {
-            let v = pe
-                .col
-                .iter()
-                .map(|l| m.input(&format!("{}_{j}", l.name), l.width, l.signed))
-                .collect::<RtlResult<_>>()?;
-            col_in.push(v);
-        }
+        let row_in: Vec<Vec<Sig>> = (0..rows)
+            .map(|i| lane_inputs(&mut m, &pe.row, i))
+            .collect::<RtlResult<_>>()?;
+        let col_in: Vec<Vec<Sig>> = (0..cols)
+            .map(|j| lane_inputs(&mut m, &pe.col, j))
+            .collect::<RtlResult<_>>()?;
 
         // Tile framing: the beat after a `last` (or after reset) is a `first`.
         let one = Value::from_u128(1, 1).expect("1 fits in one bit");

@@ -60,14 +60,18 @@ pub fn read_matrix(path: &Path, name: &str, bits: u32, field: &str) -> Result<Ma
 /// Build the array model, printing progress.
 pub fn build_array_model(cfg: &ArrayConfig, vcd: Option<&Path>) -> Result<(Model, f64)> {
     let mut lib = Library::new();
-    let top: Rc<_> = accgen_hw::systolic::systolic_array(&mut lib, cfg)?;
+    build_model(&accgen_hw::systolic::systolic_array(&mut lib, cfg)?, vcd)
+}
+
+/// Build (or fetch from the cache) the Verilator model of `top`, printing progress.
+pub fn build_model(top: &Rc<accgen_hw::rtl::Module>, vcd: Option<&Path>) -> Result<(Model, f64)> {
     let mut opts = SimOptions::new();
     if let Some(v) = vcd {
         opts = opts.trace(v);
     }
     eprintln!("preparing Verilator model of {} ...", top.name());
     let t = Instant::now();
-    let model = Model::build(&top, &opts)?;
+    let model = Model::build(top, &opts)?;
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
         "model ready in {secs:.1} s ({})",
@@ -204,14 +208,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     let compressed = compress(&b, sp).map_err(|v| anyhow::anyhow!("{v}"))?;
     let mut lib = Library::new();
     let top = accgen_hw::sparse_array(&mut lib, &acfg, &sp)?;
-    let mut opts = SimOptions::new();
-    if let Some(v) = &args.vcd {
-        opts = opts.trace(v);
-    }
-    eprintln!("preparing Verilator model of {} ...", top.name());
-    let t = Instant::now();
-    let model = Model::build(&top, &opts)?;
-    let build_s = t.elapsed().as_secs_f64();
+    let (model, build_s) = build_model(&top, args.vcd.as_deref())?;
     let mut drv = ArrayDriver::new_sparse(model.instantiate()?, &acfg, &sp)?;
     eprintln!("running {}x{}x{} sparse GEMM ...", a.rows, a.cols, b.cols);
     let run = drv.run_sparse(&a, &compressed, Issue::BackToBack)?;

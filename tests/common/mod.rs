@@ -1,0 +1,70 @@
+//! Shared helpers for the CLI end-to-end tests: run the binary, temp dirs, .npy files.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use accgen_golden::gemm::Matrix;
+use accgen_sim::npy::{self, Dtype, NpyArray};
+
+/// Run the `accgen` binary with `args`.
+pub fn accgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_accgen"))
+        .args(args)
+        .output()
+        .expect("run accgen")
+}
+
+/// Standard error of a run, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A temporary directory removed on drop.
+pub struct Tmp(pub PathBuf);
+
+impl Tmp {
+    /// Fresh directory named after `tag` and the process.
+    pub fn new(tag: &str) -> Tmp {
+        let p = std::env::temp_dir().join(format!("accgen-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Tmp(p)
+    }
+
+    /// Path of `name` inside.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Path of `name` inside, as a string argument.
+    pub fn s(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Save a matrix as a 2-D .npy of `dtype`.
+pub fn save(path: &Path, dtype: Dtype, m: &Matrix) {
+    npy::write(
+        path,
+        &NpyArray {
+            dtype,
+            shape: vec![m.rows, m.cols],
+            data: m.data.clone(),
+        },
+    )
+    .unwrap();
+}
+
+/// Load a 2-D .npy as a matrix.
+pub fn load(path: &Path) -> Matrix {
+    let a = npy::read(path).unwrap();
+    Matrix::from_vec(a.shape[0], a.shape[1], a.data)
+}

@@ -11,7 +11,11 @@ use accgen_sim::gemm::{ArrayDriver, GemmRun, Issue};
 use accgen_sim::{Model, SimOptions};
 
 fn random(rng: &mut SplitMix64, rows: usize, cols: usize) -> Matrix {
-    Matrix::from_vec(rows, cols, (0..rows * cols).map(|_| rng.signed(8) | 1).collect())
+    Matrix::from_vec(
+        rows,
+        cols,
+        (0..rows * cols).map(|_| rng.signed(8) | 1).collect(),
+    )
 }
 
 fn dense_run(cfg: &ArrayConfig, a: &Matrix, b: &Matrix) -> GemmRun {
@@ -29,21 +33,35 @@ fn main() {
         "array", "N:M", "MxKxN", "dense", "dense cyc", "sparse cyc", "speedup", "mult util"
     );
     for n in [8u32, 16] {
-        let cfg = ArrayConfig { rows: n, cols: n, ..ArrayConfig::default() };
+        let cfg = ArrayConfig {
+            rows: n,
+            cols: n,
+            ..ArrayConfig::default()
+        };
         for (sn, sm) in [(2u32, 4u32), (2, 8), (1, 4)] {
             let sp = SparsityConfig { n: sn, m: sm };
             let mut lib = Library::new();
             let top = accgen_hw::sparse_array(&mut lib, &cfg, &sp).unwrap();
             let model = Model::build(&top, &SimOptions::new()).unwrap();
             let mut drv = ArrayDriver::new_sparse(model.instantiate().unwrap(), &cfg, &sp).unwrap();
-            let dcfg = ArrayConfig { cols: n * sn, ..cfg.clone() };
-            for (m, k, nn) in [(64usize, 512usize, 64usize), (128, 1024, 64), (100, 768, 90)] {
+            let dcfg = ArrayConfig {
+                cols: n * sn,
+                ..cfg.clone()
+            };
+            for (m, k, nn) in [
+                (64usize, 512usize, 64usize),
+                (128, 1024, 64),
+                (100, 768, 90),
+            ] {
                 let a = random(&mut rng, m, k);
                 let b = prune(&random(&mut rng, k, nn), sp);
                 let c = compress(&b, sp).unwrap();
                 let s = drv.run_sparse(&a, &c, Issue::BackToBack).unwrap();
                 let d = dense_run(&dcfg, &a, &b);
-                assert!(s.bit_exact() && d.bit_exact(), "bench runs must be bit-exact");
+                assert!(
+                    s.bit_exact() && d.bit_exact(),
+                    "bench runs must be bit-exact"
+                );
                 println!(
                     "{:<6} {:<5} {:<15} {:>7} {:>9} {:>9} {:>7.2}x {:>10.4}",
                     format!("{n}x{n}"),

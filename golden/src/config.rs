@@ -8,9 +8,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
+pub use crate::gelu::GeluConfig;
 pub use crate::gemm::ArrayConfig;
 pub use crate::mac::MacConfig;
 pub use crate::nm_sparse::SparsityConfig;
+pub use crate::requant::RequantConfig;
+pub use crate::softmax::SoftmaxConfig;
 
 /// A whole accgen configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -22,6 +25,12 @@ pub struct Config {
     pub array: Option<ArrayConfig>,
     /// `[sparsity]`: makes the `[array]` an N:M structured-sparse array.
     pub sparsity: Option<SparsityConfig>,
+    /// `[requant]`: a power-of-two re-quantizer.
+    pub requant: Option<RequantConfig>,
+    /// `[gelu]`: a GELU unit.
+    pub gelu: Option<GeluConfig>,
+    /// `[softmax]`: a single-pass softmax unit.
+    pub softmax: Option<SoftmaxConfig>,
 }
 
 /// Why a configuration was rejected.
@@ -107,10 +116,15 @@ impl Config {
                 message: "needs an [array] section: it describes that array's weights".into(),
             });
         }
-        if self.mac.is_none() && self.array.is_none() {
+        if self.mac.is_none()
+            && self.array.is_none()
+            && self.requant.is_none()
+            && self.gelu.is_none()
+            && self.softmax.is_none()
+        {
             return Err(ConfigError::Invalid {
                 field: "<root>".into(),
-                message: "has no unit section; add at least one of: [array], [mac]".into(),
+                message: "has no unit section; add at least one of: [array], [gelu], [mac], [requant], [softmax]".into(),
             });
         }
         if let Some(m) = &self.mac {
@@ -121,6 +135,15 @@ impl Config {
         }
         if let Some(sp) = &self.sparsity {
             sp.validate()?;
+        }
+        if let Some(r) = &self.requant {
+            r.validate()?;
+        }
+        if let Some(g) = &self.gelu {
+            g.validate()?;
+        }
+        if let Some(s) = &self.softmax {
+            s.validate()?;
         }
         Ok(())
     }

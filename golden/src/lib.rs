@@ -7,9 +7,14 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod gelu;
 pub mod gemm;
 pub mod hash;
 pub mod mac;
 pub mod nm_sparse;
 pub mod num;
+pub mod requant;
 pub mod rng;
+pub mod softmax;
+pub mod special;
+pub mod stats;

@@ -89,6 +89,25 @@ fn mac_memories_and_hierarchy_are_lint_clean_and_synthesise() {
 }
 
 #[test]
+fn memories_are_inferred_as_ram_not_registers() {
+    let d = common::mem_hier_design();
+    let (dir, files) = write(&d, "meminfer");
+    let (rep, counts) = yosys_synth(&files, "memhier", "xcup", &dir.0.join("y")).unwrap();
+    assert!(rep.clean, "{:?}", rep.diagnostics);
+    // Two 16 x 8 memories: distributed RAM (LUTRAM) or block RAM, never 256 flip-flops.
+    assert!(
+        counts.lutram + counts.bram18 > 0,
+        "no RAM inferred: {:?}",
+        counts.cells
+    );
+    assert!(
+        counts.ffs < 128,
+        "memories became registers: {:?}",
+        counts.cells
+    );
+}
+
+#[test]
 fn mac_maps_to_one_dsp() {
     let mut lib = Library::new();
     let mac = accgen_hw::mac::mac(&mut lib, &MacConfig::default()).unwrap();

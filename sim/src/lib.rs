@@ -39,6 +39,7 @@ pub mod mac;
 pub mod npy;
 pub mod runtime;
 pub mod spec;
+pub mod stream;
 pub mod toolchain;
 pub mod wrapper;
 

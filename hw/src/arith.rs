@@ -1,0 +1,85 @@
+//! Shared arithmetic building blocks that mirror `accgen_golden::num`: the rounding
+//! right shift and saturation. Units call these instead of writing their own rules, so
+//! the hardware has no rounding or saturation rule that golden does not define.
+
+use accgen_golden::num::Rounding;
+
+use crate::rtl::{CmpOp, ModuleBuilder, ReduceOp, RtlResult, Sig};
+
+/// `golden::num::round_shift` for a constant shift `s` on a signed signal `v`.
+///
+/// - `s > 0`: `floor(v / 2^s)` plus the round-up bit, which needs only the half bit
+///   `v[s-1]`, the sticky OR of `v[s-2:0]`, the quotient LSB `v[s]` and the sign;
+/// - `s == 0`: `v`;
+/// - `s < 0`: the exact product `v * 2^-s` (`-s` bits wider), for the caller to clamp.
+///
+/// The result is signed and wide enough to be exact.
+pub fn round_shift(m: &mut ModuleBuilder, v: Sig, s: i32, mode: Rounding) -> RtlResult<Sig> {
+    let v = v.as_signed();
+    if s == 0 {
+        return Ok(v);
+    }
+    if s < 0 {
+        let k = (-s) as u32;
+        let wide = m.resize(v, v.width() + k)?;
+        return m.shl(wide, k);
+    }
+    let s = s as u32;
+    // Widen so that bits s and s-1 exist and the top bit is the sign.
+    let w = v.width().max(s + 1) + 1;
+    let x = m.resize(v, w)?;
+    let q = m.sra(x, s)?;
+    let up = match mode {
+        Rounding::Floor => return Ok(q),
+        Rounding::NearestEven | Rounding::HalfAway => {
+            let half = m.bit(x, s - 1)?;
+            let sticky = if s >= 2 {
+                let low = m.slice(x, s - 2, 0)?;
+                m.reduce(ReduceOp::Or, low)?
+            } else {
+                m.const_u(1, 0)?
+            };
+            let tie_up = if mode == Rounding::NearestEven {
+                m.bit(x, s)?
+            } else {
+                let sign = m.bit(x, w - 1)?;
+                m.not(sign)?
+            };
+            let either = m.or(sticky, tie_up)?;
+            m.and(half, either)?
+        }
+    };
+    // q + up cannot overflow: |q| < 2^(w-1-s) and s >= 1.
+    let up = m.zext(up, w)?;
+    m.add(q, up.as_signed())
+}
+
+/// `clamp(v, lo, hi)` for constants, on a signed signal; the result keeps `v`'s width.
+/// Bounds outside `v`'s range are ignored (nothing to clamp on that side).
+pub fn clamp_const(m: &mut ModuleBuilder, v: Sig, lo: i128, hi: i128) -> RtlResult<Sig> {
+    let v = v.as_signed();
+    let w = v.width();
+    let (vmin, vmax) = (-(1i128 << (w - 1)), (1i128 << (w - 1)) - 1);
+    let mut out = v;
+    if lo > vmin {
+        let c = m.const_s(w, lo.min(vmax))?;
+        let below = m.cmp(CmpOp::Lt, v, c)?;
+        out = m.mux(below, c, out)?;
+    }
+    if hi < vmax {
+        let c = m.const_s(w, hi.max(vmin))?;
+        let above = m.cmp(CmpOp::Gt, v, c)?;
+        out = m.mux(above, c, out)?;
+    }
+    Ok(out)
+}
+
+/// Saturate a signed signal into `bits` signed bits (clamp, then keep the low bits).
+pub fn saturate_signed(m: &mut ModuleBuilder, v: Sig, bits: u32) -> RtlResult<Sig> {
+    let v = v.as_signed();
+    if v.width() <= bits {
+        return m.resize(v, bits);
+    }
+    let c = clamp_const(m, v, -(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)?;
+    m.resize(c, bits)
+}

@@ -222,3 +222,21 @@ fn sparse_8x8_2of8_is_lint_clean() {
     d.add_top(top);
     assert_lint_clean(&d, &name, false);
 }
+
+#[test]
+fn requant_is_lint_clean_and_synthesises() {
+    use accgen_golden::requant::{PerChannel, RequantConfig};
+    let cfg = RequantConfig {
+        lanes: 4,
+        shift: PerChannel::Channel(vec![-3, 0, 5, 40]),
+        bias: Some(PerChannel::Tensor(-77)),
+        relu: true,
+        ..RequantConfig::default()
+    };
+    let mut lib = Library::new();
+    let top = accgen_hw::requant::requant(&mut lib, &cfg).unwrap();
+    let name = top.name().to_string();
+    let mut d = Design::new();
+    d.add_top(top);
+    assert_lint_clean(&d, &name, true);
+}

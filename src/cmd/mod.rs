@@ -5,3 +5,4 @@ pub mod generate;
 pub mod lint;
 pub mod prune;
 pub mod sim;
+pub mod stream;

@@ -44,6 +44,14 @@ impl ModuleBuilder {
         self.own(a, what)?;
         self.own(b, what)?;
         self.same_type(what, a, b)?;
+        // x + 0, x - 0, x | 0, x ^ 0 are x; 0 + x, 0 | x, 0 ^ x are x.
+        let zero = |s: Sig| self.const_of(s).is_some_and(Value::is_zero);
+        if op != BinOp::And && zero(b) {
+            return Ok(a);
+        }
+        if matches!(op, BinOp::Add | BinOp::Or | BinOp::Xor) && zero(a) {
+            return Ok(b);
+        }
         Ok(self.push(NodeKind::Bin(op, a, b), a.width, a.signed))
     }
 
@@ -136,6 +144,9 @@ impl ModuleBuilder {
     /// Reduction to one unsigned bit.
     pub fn reduce(&mut self, op: ReduceOp, a: Sig) -> RtlResult<Sig> {
         self.own(a, "reduce")?;
+        if a.width == 1 {
+            return Ok(a.as_unsigned());
+        }
         Ok(self.push(NodeKind::Reduce(op, a), 1, false))
     }
 

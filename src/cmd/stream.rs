@@ -1,0 +1,149 @@
+//! `accgen sim requant`: stream a tensor through a lane-parallel unit and compare with
+//! golden. The channel is the last axis; elements stream in row-major order, element i
+//! on lane i % lanes.
+
+use std::path::Path;
+
+use accgen_golden::requant::{requant_stream, PerChannel};
+use accgen_sim::npy::{self, Dtype, NpyArray};
+use accgen_sim::stream::run_lanes;
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use super::sim::{build_model, SimArgs};
+
+/// Read a signed integer tensor of at least one dimension.
+pub fn read_tensor(path: &Path) -> Result<NpyArray> {
+    let x = npy::read(path).context("reading X")?;
+    if !matches!(x.dtype, Dtype::I8 | Dtype::I16 | Dtype::I32 | Dtype::I64) {
+        bail!(
+            "X ({}) has dtype {}; expected a signed integer array (int8, int16, int32 or int64)",
+            path.display(),
+            x.dtype.name()
+        );
+    }
+    if x.shape.is_empty() || x.data.is_empty() {
+        bail!(
+            "X ({}) has shape {:?}; expected at least one element in at least one dimension",
+            path.display(),
+            x.shape
+        );
+    }
+    Ok(x)
+}
+
+/// The element at flat index `i` as `X[a, b, c]`.
+pub fn index_of(shape: &[usize], mut i: usize) -> String {
+    let mut idx = vec![0; shape.len()];
+    for d in (0..shape.len()).rev() {
+        idx[d] = i % shape[d];
+        i /= shape[d];
+    }
+    format!(
+        "X[{}]",
+        idx.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Check every element against a signed `bits` range; the message names the element.
+pub fn check_range(x: &NpyArray, bits: u32, field: &str) -> Result<()> {
+    let (lo, hi) = (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
+    if let Some(i) = x
+        .data
+        .iter()
+        .position(|&v| (v as i128) < lo || (v as i128) > hi)
+    {
+        bail!(
+            "{} = {} is outside the signed {bits}-bit range {lo}..={hi} ({field} = {bits})",
+            index_of(&x.shape, i),
+            x.data[i]
+        );
+    }
+    Ok(())
+}
+
+/// Output dtype for `out_bits` and signedness: 8-bit when it fits, else 16-bit.
+pub fn out_dtype(out_bits: u32, signed: bool) -> Dtype {
+    match (out_bits <= 8, signed) {
+        (true, true) => Dtype::I8,
+        (true, false) => Dtype::U8,
+        (false, true) => Dtype::I16,
+        (false, false) => Dtype::U16,
+    }
+}
+
+/// `accgen sim requant`.
+pub fn requant(args: &SimArgs, x_path: &Path) -> Result<()> {
+    let cfg = super::generate::load_config(&args.config)?;
+    let rq = cfg
+        .requant
+        .clone()
+        .with_context(|| format!("config {} has no [requant] section", args.config.display()))?;
+    let x = read_tensor(x_path)?;
+    check_range(&x, rq.in_bits, "requant.in_bits")?;
+    let per_channel = matches!(rq.shift, PerChannel::Channel(_))
+        || matches!(rq.bias, Some(PerChannel::Channel(_)));
+    let channels = *x.shape.last().expect("non-empty shape");
+    if per_channel && channels != rq.lanes as usize {
+        bail!(
+            "X has shape {:?}: its last axis (channels) has {channels} entries, but [requant] has per-channel shift or bias for lanes = {}",
+            x.shape,
+            rq.lanes
+        );
+    }
+    let expected = requant_stream(&rq, &x.data)?;
+    let mut lib = accgen_hw::rtl::Library::new();
+    let top = accgen_hw::requant::requant(&mut lib, &rq)?;
+    let (model, build_s) = build_model(&top, args.vcd.as_deref())?;
+    let mut dut = model.instantiate()?;
+    eprintln!(
+        "streaming {} elements through {} lanes ...",
+        x.data.len(),
+        rq.lanes
+    );
+    let run = run_lanes(&mut dut, rq.lanes as usize, &x.data, &expected)?;
+    println!(
+        "cycles {}  elements {}  elements/cycle {:.3}  bit_exact {}",
+        run.cycles,
+        run.elements,
+        run.elements_per_cycle,
+        run.bit_exact()
+    );
+    if let Some(j) = &args.json {
+        let stats = json!({
+            "unit": "requant",
+            "lanes": rq.lanes,
+            "cycles": run.cycles,
+            "elements": run.elements,
+            "elements_per_cycle": run.elements_per_cycle,
+            "bit_exact": run.bit_exact(),
+            "mismatches": run.mismatches,
+            "sim_cycles_per_s": run.sim_cycles_per_s,
+            "verilator_build_s": build_s,
+        });
+        accgen_hw::files::write_atomic(
+            j,
+            (serde_json::to_string_pretty(&stats)? + "\n").as_bytes(),
+        )
+        .with_context(|| format!("cannot write {}", j.display()))?;
+    }
+    if let Some(m) = &run.first_mismatch {
+        bail!(
+            "{} output element(s) differ from golden; first: {m}",
+            run.mismatches
+        );
+    }
+    if let Some(out) = &args.out {
+        let arr = NpyArray {
+            dtype: out_dtype(rq.out_bits, rq.out_signed),
+            shape: x.shape.clone(),
+            data: run.outputs,
+        };
+        npy::write(out, &arr)?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! End-to-end tests of `accgen sim requant`: a good run writes Y with the documented
+//! dtype and the golden values; bad shapes, dtypes and values fail cleanly.
+
+mod common;
+
+use accgen_golden::config::Config;
+use accgen_golden::requant::requant_stream;
+use accgen_sim::npy::{self, Dtype, NpyArray};
+use common::*;
+
+const CFG: &str = "[requant]\nlanes = 4\nin_bits = 16\nout_bits = 6\nout_signed = false\nrounding = \"half-away\"\nshift = [3, -2, 0, 9]\nbias = 5\nzero_point = 10\n";
+
+fn write_x(t: &Tmp, name: &str, dtype: Dtype, shape: Vec<usize>, data: Vec<i64>) -> String {
+    npy::write(&t.path(name), &NpyArray { dtype, shape, data }).unwrap();
+    t.s(name)
+}
+
+#[test]
+fn requant_good_run_and_bad_inputs() {
+    let t = Tmp::new("rq");
+    std::fs::write(t.path("c.toml"), CFG).unwrap();
+    let cfg = t.s("c.toml");
+    let data: Vec<i64> = (0..3 * 5 * 4).map(|i| (i * 977 % 60000) - 30000).collect();
+    let x = write_x(&t, "x.npy", Dtype::I16, vec![3, 5, 4], data.clone());
+    let o = accgen(&[
+        "sim",
+        "requant",
+        "--config",
+        &cfg,
+        "--x",
+        &x,
+        "--out",
+        &t.s("y.npy"),
+        "--json",
+        &t.s("s.json"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = npy::read(&t.path("y.npy")).unwrap();
+    assert_eq!(y.dtype, Dtype::U8, "out_bits 6 unsigned -> uint8");
+    assert_eq!(y.shape, vec![3, 5, 4]);
+    let rq = Config::from_toml_str(CFG).unwrap().requant.unwrap();
+    assert_eq!(y.data, requant_stream(&rq, &data).unwrap());
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["bit_exact"], true);
+    assert_eq!(s["elements"], 60);
+    assert!(s["elements_per_cycle"].as_f64().unwrap() > 0.0);
+
+    let fail = |x: &str, needle: &str| {
+        let o = accgen(&[
+            "sim",
+            "requant",
+            "--config",
+            &cfg,
+            "--x",
+            x,
+            "--out",
+            &t.s("bad.npy"),
+        ]);
+        assert!(!o.status.success(), "expected failure for {x}");
+        assert!(
+            stderr(&o).contains(needle),
+            "stderr lacks {needle:?}: {}",
+            stderr(&o)
+        );
+        assert!(!t.path("bad.npy").exists());
+    };
+    let x5 = write_x(&t, "x5.npy", Dtype::I16, vec![2, 5], vec![0; 10]);
+    fail(&x5, "last axis (channels) has 5 entries, but [requant] has per-channel shift or bias for lanes = 4");
+    let xu = write_x(&t, "xu.npy", Dtype::U16, vec![4], vec![0; 4]);
+    fail(&xu, "has dtype uint16; expected a signed integer array");
+    let xr = write_x(
+        &t,
+        "xr.npy",
+        Dtype::I32,
+        vec![2, 4],
+        vec![0, 0, 0, 0, 0, 40000, 0, 0],
+    );
+    fail(
+        &xr,
+        "X[1, 1] = 40000 is outside the signed 16-bit range -32768..=32767 (requant.in_bits = 16)",
+    );
+    fail(&t.s("missing.npy"), "cannot read");
+}

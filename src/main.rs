@@ -116,6 +116,24 @@ enum SimCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// GELU of X on the [gelu] unit.
+    Gelu {
+        /// TOML config file with a [gelu] section.
+        #[arg(long)]
+        config: PathBuf,
+        /// X: int8/int16/int32/int64 .npy of any shape; values must fit in_bits.
+        #[arg(long)]
+        x: PathBuf,
+        /// Write Y (int8 when out_bits <= 8, else int16) after a clean comparison.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write a VCD waveform of the run.
+        #[arg(long)]
+        vcd: Option<PathBuf>,
+        /// Write statistics (cycles, elements, elements_per_cycle, bit_exact).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// N:M sparse GEMM C = A x B on the [array] + [sparsity] unit, with the speedup over
     /// the dense array of the same multiplier count measured in the same run.
     SparseGemm {
@@ -190,6 +208,21 @@ fn main() -> ExitCode {
             vcd,
             json,
         }) => cmd::stream::requant(
+            &cmd::sim::SimArgs {
+                config,
+                out,
+                vcd,
+                json,
+            },
+            &x,
+        ),
+        Command::Sim(SimCommand::Gelu {
+            config,
+            x,
+            out,
+            vcd,
+            json,
+        }) => cmd::stream::gelu(
             &cmd::sim::SimArgs {
                 config,
                 out,

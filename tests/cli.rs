@@ -136,11 +136,11 @@ fn bad_config_names_field_and_range() {
         stderr(&o)
     );
     assert!(!t.path("gen").exists());
-    let cfg = write_cfg(&t, "[gelu]\n");
+    let cfg = write_cfg(&t, "[softmax]\n");
     let o = accgen(&["generate", "--config", &cfg, "--out", &t.s("gen")]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("[gelu] has a golden model but no hardware generator yet"),
+        stderr(&o).contains("[softmax] has a golden model but no hardware generator yet"),
         "{}",
         stderr(&o)
     );

@@ -240,3 +240,48 @@ fn requant_is_lint_clean_and_synthesises() {
     d.add_top(top);
     assert_lint_clean(&d, &name, true);
 }
+
+#[test]
+fn gelu_is_lint_clean_and_its_rom_is_not_registers() {
+    let cfg = accgen_golden::gelu::GeluConfig {
+        lanes: 2,
+        ..Default::default()
+    };
+    let mut lib = Library::new();
+    let top = accgen_hw::gelu::gelu(&mut lib, &cfg).unwrap();
+    let name = top.name().to_string();
+    let mut d = Design::new();
+    d.add_top(top);
+    assert_lint_clean(&d, &name, false);
+    let (dir, files) = write(&d, "gelurom");
+    let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
+    assert!(rep.clean, "{:?}", rep.diagnostics);
+    // 278 x 24-bit words per lane: Yosys maps a ROM this small to LUTs (a distributed
+    // ROM); it must never become 2 x 6672 flip-flops.
+    assert!(
+        counts.ffs < 1000,
+        "ROM became registers: {:?}",
+        counts.cells
+    );
+}
+
+#[test]
+fn large_gelu_rom_maps_to_block_ram() {
+    // out_frac 15 over a +-8 input range needs about 1150 entries: a BRAM36 per lane.
+    let cfg = accgen_golden::gelu::GeluConfig {
+        lanes: 1,
+        in_bits: 16,
+        in_frac: 12,
+        out_bits: 16,
+        out_frac: 15,
+    };
+    let mut lib = Library::new();
+    let top = accgen_hw::gelu::gelu(&mut lib, &cfg).unwrap();
+    let name = top.name().to_string();
+    let mut d = Design::new();
+    d.add_top(top);
+    let (dir, files) = write(&d, "gelubram");
+    let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
+    assert!(rep.clean, "{:?}", rep.diagnostics);
+    assert!(counts.bram18 > 0, "no block RAM: {:?}", counts.cells);
+}

@@ -1,5 +1,5 @@
-//! `accgen sim requant`: stream a tensor through a lane-parallel unit and compare with
-//! golden. The channel is the last axis; elements stream in row-major order, element i
+//! `accgen sim requant` and `accgen sim gelu`: stream a tensor through a lane-parallel
+//! unit and compare with golden. The channel is the last axis; elements stream in row-major order, element i
 //! on lane i % lanes.
 
 use std::path::Path;
@@ -97,14 +97,51 @@ pub fn requant(args: &SimArgs, x_path: &Path) -> Result<()> {
     let expected = requant_stream(&rq, &x.data)?;
     let mut lib = accgen_hw::rtl::Library::new();
     let top = accgen_hw::requant::requant(&mut lib, &rq)?;
-    let (model, build_s) = build_model(&top, args.vcd.as_deref())?;
+    let dtype = out_dtype(rq.out_bits, rq.out_signed);
+    stream_and_report(args, "requant", &top, rq.lanes, &x, &expected, dtype)
+}
+
+/// `accgen sim gelu`.
+pub fn gelu(args: &SimArgs, x_path: &Path) -> Result<()> {
+    let cfg = super::generate::load_config(&args.config)?;
+    let g = cfg
+        .gelu
+        .clone()
+        .with_context(|| format!("config {} has no [gelu] section", args.config.display()))?;
+    let x = read_tensor(x_path)?;
+    check_range(&x, g.in_bits, "gelu.in_bits")?;
+    let expected = accgen_golden::gelu::GeluUnit::new(&g).eval_stream(&x.data)?;
+    let mut lib = accgen_hw::rtl::Library::new();
+    let top = accgen_hw::gelu::gelu(&mut lib, &g)?;
+    stream_and_report(
+        args,
+        "gelu",
+        &top,
+        g.lanes,
+        &x,
+        &expected,
+        out_dtype(g.out_bits, true),
+    )
+}
+
+/// Build the model, stream `x`, print and write statistics, and write Y only after a
+/// clean comparison.
+fn stream_and_report(
+    args: &SimArgs,
+    unit: &str,
+    top: &std::rc::Rc<accgen_hw::rtl::Module>,
+    lanes: u32,
+    x: &NpyArray,
+    expected: &[i64],
+    dtype: Dtype,
+) -> Result<()> {
+    let (model, build_s) = build_model(top, args.vcd.as_deref())?;
     let mut dut = model.instantiate()?;
     eprintln!(
-        "streaming {} elements through {} lanes ...",
-        x.data.len(),
-        rq.lanes
+        "streaming {} elements through {lanes} lanes ...",
+        x.data.len()
     );
-    let run = run_lanes(&mut dut, rq.lanes as usize, &x.data, &expected)?;
+    let run = run_lanes(&mut dut, lanes as usize, &x.data, expected)?;
     println!(
         "cycles {}  elements {}  elements/cycle {:.3}  bit_exact {}",
         run.cycles,
@@ -114,8 +151,8 @@ pub fn requant(args: &SimArgs, x_path: &Path) -> Result<()> {
     );
     if let Some(j) = &args.json {
         let stats = json!({
-            "unit": "requant",
-            "lanes": rq.lanes,
+            "unit": unit,
+            "lanes": lanes,
             "cycles": run.cycles,
             "elements": run.elements,
             "elements_per_cycle": run.elements_per_cycle,
@@ -138,7 +175,7 @@ pub fn requant(args: &SimArgs, x_path: &Path) -> Result<()> {
     }
     if let Some(out) = &args.out {
         let arr = NpyArray {
-            dtype: out_dtype(rq.out_bits, rq.out_signed),
+            dtype,
             shape: x.shape.clone(),
             data: run.outputs,
         };

@@ -1,4 +1,4 @@
-//! End-to-end tests of `accgen sim requant`: a good run writes Y with the documented
+//! End-to-end tests of `accgen sim requant` and `sim gelu`: a good run writes Y with the documented
 //! dtype and the golden values; bad shapes, dtypes and values fail cleanly.
 
 mod common;
@@ -81,4 +81,59 @@ fn requant_good_run_and_bad_inputs() {
         "X[1, 1] = 40000 is outside the signed 16-bit range -32768..=32767 (requant.in_bits = 16)",
     );
     fail(&t.s("missing.npy"), "cannot read");
+}
+
+#[test]
+fn gelu_good_run_matches_golden() {
+    let t = Tmp::new("gelu");
+    std::fs::write(
+        t.path("c.toml"),
+        "[gelu]\nlanes = 3\nin_bits = 10\nin_frac = 6\nout_bits = 8\nout_frac = 5\n",
+    )
+    .unwrap();
+    let cfg = t.s("c.toml");
+    let data: Vec<i64> = (-512..512).collect();
+    let x = write_x(&t, "x.npy", Dtype::I16, vec![8, 128], data.clone());
+    let o = accgen(&[
+        "sim",
+        "gelu",
+        "--config",
+        &cfg,
+        "--x",
+        &x,
+        "--out",
+        &t.s("y.npy"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = npy::read(&t.path("y.npy")).unwrap();
+    assert_eq!((y.dtype, y.shape.clone()), (Dtype::I8, vec![8, 128]));
+    let g = Config::from_toml_str(&std::fs::read_to_string(t.path("c.toml")).unwrap())
+        .unwrap()
+        .gelu
+        .unwrap();
+    assert_eq!(
+        y.data,
+        accgen_golden::gelu::GeluUnit::new(&g)
+            .eval_stream(&data)
+            .unwrap()
+    );
+    let bad = write_x(&t, "bad.npy", Dtype::I16, vec![2], vec![0, 600]);
+    let o = accgen(&[
+        "sim",
+        "gelu",
+        "--config",
+        &cfg,
+        "--x",
+        &bad,
+        "--out",
+        &t.s("z.npy"),
+    ]);
+    assert!(
+        stderr(&o).contains(
+            "X[1] = 600 is outside the signed 10-bit range -512..=511 (gelu.in_bits = 10)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!t.path("z.npy").exists());
 }

@@ -113,6 +113,60 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
             bail!("{} mismatches; first: {mm}", run.mismatches);
         }
     }
+    // Streaming units: requant on random inputs, GELU on every representable input.
+    let mut streams: Vec<(
+        std::rc::Rc<accgen_hw::rtl::Module>,
+        u32,
+        Vec<i64>,
+        Vec<i64>,
+        String,
+    )> = Vec::new();
+    if let Some(rq) = &cfg.requant {
+        let mut rng = SplitMix64::new(5);
+        let xs: Vec<i64> = (0..rq.lanes as usize * 4096)
+            .map(|_| rng.signed(rq.in_bits))
+            .collect();
+        let expected = accgen_golden::requant::requant_stream(rq, &xs)?;
+        let top = accgen_hw::requant::requant(&mut lib, rq)?;
+        streams.push((top, rq.lanes, xs, expected, "random elements".into()));
+    }
+    if let Some(g) = &cfg.gelu {
+        let lo = -(1i64 << (g.in_bits - 1));
+        let xs: Vec<i64> = (lo..-lo).collect();
+        let expected = accgen_golden::gelu::GeluUnit::new(g).eval_stream(&xs)?;
+        let top = accgen_hw::gelu::gelu(&mut lib, g)?;
+        streams.push((top, g.lanes, xs, expected, "every input".into()));
+    }
+    for (top, lanes, xs, expected, what) in streams {
+        let t = Instant::now();
+        eprintln!("building Verilator model of {} ...", top.name());
+        let model = Model::build(&top, &SimOptions::new())?;
+        let build_s = t.elapsed().as_secs_f64();
+        let mut dut = model.instantiate()?;
+        let run = accgen_sim::stream::run_lanes(&mut dut, lanes as usize, &xs, &expected)?;
+        rows.push([
+            format!("{} ({} {what})", top.name(), xs.len()),
+            format!(
+                "{} ({:.2} elements/cycle)",
+                run.cycles, run.elements_per_cycle
+            ),
+            "-".into(),
+            run.bit_exact().to_string(),
+            format!(
+                "{build_s:.1} s{}",
+                if model.info().cache_hit {
+                    " (cached)"
+                } else {
+                    ""
+                }
+            ),
+            format!("{:.2} M", run.sim_cycles_per_s / 1e6),
+        ]);
+        if let Some(mm) = &run.first_mismatch {
+            print_summary(&rows);
+            bail!("{} mismatches; first: {mm}", run.mismatches);
+        }
+    }
     if let Some(mcfg) = &cfg.mac {
         let top = accgen_hw::mac::mac(&mut lib, mcfg)?;
         let t = Instant::now();

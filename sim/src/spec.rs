@@ -4,7 +4,7 @@
 //! The C++ wrapper addresses ports as members of the model class. Verilator names a
 //! member after the port, except that it escapes a `_` following another `_` as
 //! `__05F` (and prefixes C++ keywords with `__SYM__`, behind a fatal lint warning).
-//! [`member_name`] mirrors that rule; [`check_header`] reads the `VL_IN*`/`VL_OUT*`
+//! [`member_name`] mirrors that rule; `check_header` reads the `VL_IN*`/`VL_OUT*`
 //! declarations of `V<top>.h` so that a disagreement is a clear error instead of a C++
 //! compile failure or, worse, an undriven clock.
 

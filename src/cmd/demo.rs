@@ -12,6 +12,15 @@ use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, Issue};
 use accgen_sim::{Model, SimOptions};
 use anyhow::{bail, Result};
 
+/// A streaming unit to co-simulate: top module, lanes, inputs, golden outputs, label.
+type StreamCase = (
+    std::rc::Rc<accgen_hw::rtl::Module>,
+    u32,
+    Vec<i64>,
+    Vec<i64>,
+    String,
+);
+
 /// GEMM shape the demo runs on an `[array]` unit.
 pub const DEMO_GEMM: (usize, usize, usize) = (256, 512, 256);
 
@@ -114,13 +123,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
         }
     }
     // Streaming units: requant on random inputs, GELU on every representable input.
-    let mut streams: Vec<(
-        std::rc::Rc<accgen_hw::rtl::Module>,
-        u32,
-        Vec<i64>,
-        Vec<i64>,
-        String,
-    )> = Vec::new();
+    let mut streams: Vec<StreamCase> = Vec::new();
     if let Some(rq) = &cfg.requant {
         let mut rng = SplitMix64::new(5);
         let xs: Vec<i64> = (0..rq.lanes as usize * 4096)

@@ -18,6 +18,7 @@
 //! assert!(accgen_hw::rtl::emit::module_verilog(&module).contains("acc <= _t0;"));
 //! ```
 
+mod analyse;
 mod design;
 pub mod emit;
 mod error;
@@ -25,13 +26,13 @@ mod hier;
 mod module;
 mod ops;
 mod seq;
+mod sig;
 mod value;
 
 pub use design::{Design, Library, VerilogFile};
 pub use error::{RtlError, RtlResult};
 pub use hier::Instance;
-pub use module::{
-    BinOp, CmpOp, Dir, Module, ModuleBuilder, PortInfo, ReduceOp, ShiftAmt, ShiftOp, Sig,
-};
+pub use module::{Module, ModuleBuilder};
 pub use seq::{Mem, MemSpec, Reg, RegOpts};
+pub use sig::{BinOp, CmpOp, Dir, PortInfo, ReduceOp, ShiftAmt, ShiftOp, Sig};
 pub use value::{RangeError, Value, MAX_WIDTH};

@@ -79,67 +79,20 @@ enum Command {
 enum SimCommand {
     /// Tiled GEMM C = A x B on the [array] unit.
     Gemm {
-        /// TOML config file with an [array] section.
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        common: cmd::sim::SimArgs,
         /// A, M x K, int8 or int16 .npy.
         #[arg(long)]
         a: PathBuf,
         /// B, K x N, int8 or int16 .npy.
         #[arg(long)]
         b: PathBuf,
-        /// Write C (int32, or int64 when acc_bits > 32) here after a clean comparison.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Write a VCD waveform of the run.
-        #[arg(long)]
-        vcd: Option<PathBuf>,
-        /// Write statistics (cycles, macs, utilization, bit_exact, sim_cycles_per_s).
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
-    /// Power-of-two re-quantization of X on the [requant] unit (channel = last axis).
-    Requant {
-        /// TOML config file with a [requant] section.
-        #[arg(long)]
-        config: PathBuf,
-        /// X: int8/int16/int32/int64 .npy of any shape; values must fit in_bits.
-        #[arg(long)]
-        x: PathBuf,
-        /// Write Y (int8/uint8 when out_bits <= 8, else int16/uint16) after a clean comparison.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Write a VCD waveform of the run.
-        #[arg(long)]
-        vcd: Option<PathBuf>,
-        /// Write statistics (cycles, elements, elements_per_cycle, bit_exact).
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
-    /// GELU of X on the [gelu] unit.
-    Gelu {
-        /// TOML config file with a [gelu] section.
-        #[arg(long)]
-        config: PathBuf,
-        /// X: int8/int16/int32/int64 .npy of any shape; values must fit in_bits.
-        #[arg(long)]
-        x: PathBuf,
-        /// Write Y (int8 when out_bits <= 8, else int16) after a clean comparison.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Write a VCD waveform of the run.
-        #[arg(long)]
-        vcd: Option<PathBuf>,
-        /// Write statistics (cycles, elements, elements_per_cycle, bit_exact).
-        #[arg(long)]
-        json: Option<PathBuf>,
     },
     /// N:M sparse GEMM C = A x B on the [array] + [sparsity] unit, with the speedup over
     /// the dense array of the same multiplier count measured in the same run.
     SparseGemm {
-        /// TOML config file with [array] and [sparsity] sections.
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        common: cmd::sim::SimArgs,
         /// A, M x K, int8 or int16 .npy.
         #[arg(long)]
         a: PathBuf,
@@ -149,15 +102,22 @@ enum SimCommand {
         /// Prune B to N:M first instead of rejecting it.
         #[arg(long)]
         prune: bool,
-        /// Write C here after a clean comparison.
+    },
+    /// Power-of-two re-quantization of X on the [requant] unit (channel = last axis).
+    Requant {
+        #[command(flatten)]
+        common: cmd::sim::SimArgs,
+        /// X: int8/int16/int32/int64 .npy of any shape; values must fit in_bits.
         #[arg(long)]
-        out: Option<PathBuf>,
-        /// Write a VCD waveform of the sparse run.
+        x: PathBuf,
+    },
+    /// GELU of X on the [gelu] unit.
+    Gelu {
+        #[command(flatten)]
+        common: cmd::sim::SimArgs,
+        /// X: int8/int16/int32/int64 .npy of any shape; values must fit in_bits.
         #[arg(long)]
-        vcd: Option<PathBuf>,
-        /// Write statistics, including speedup_vs_dense.
-        #[arg(long)]
-        json: Option<PathBuf>,
+        x: PathBuf,
     },
 }
 
@@ -182,72 +142,15 @@ fn main() -> ExitCode {
             out,
             meta,
         } => cmd::prune::run(&config, &b, &out, meta.as_deref()),
+        Command::Sim(SimCommand::Gemm { common, a, b }) => cmd::sim::gemm(&common, &a, &b),
         Command::Sim(SimCommand::SparseGemm {
-            config,
+            common,
             a,
             b,
             prune,
-            out,
-            vcd,
-            json,
-        }) => cmd::sim::sparse_gemm(
-            &cmd::sim::SimArgs {
-                config,
-                out,
-                vcd,
-                json,
-            },
-            &a,
-            &b,
-            prune,
-        ),
-        Command::Sim(SimCommand::Requant {
-            config,
-            x,
-            out,
-            vcd,
-            json,
-        }) => cmd::stream::requant(
-            &cmd::sim::SimArgs {
-                config,
-                out,
-                vcd,
-                json,
-            },
-            &x,
-        ),
-        Command::Sim(SimCommand::Gelu {
-            config,
-            x,
-            out,
-            vcd,
-            json,
-        }) => cmd::stream::gelu(
-            &cmd::sim::SimArgs {
-                config,
-                out,
-                vcd,
-                json,
-            },
-            &x,
-        ),
-        Command::Sim(SimCommand::Gemm {
-            config,
-            a,
-            b,
-            out,
-            vcd,
-            json,
-        }) => cmd::sim::gemm(
-            &cmd::sim::SimArgs {
-                config,
-                out,
-                vcd,
-                json,
-            },
-            &a,
-            &b,
-        ),
+        }) => cmd::sim::sparse_gemm(&common, &a, &b, prune),
+        Command::Sim(SimCommand::Requant { common, x }) => cmd::stream::requant(&common, &x),
+        Command::Sim(SimCommand::Gelu { common, x }) => cmd::stream::gelu(&common, &x),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

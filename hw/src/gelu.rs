@@ -22,6 +22,7 @@ use accgen_golden::gelu::{gelu_table, GeluConfig};
 use accgen_golden::num::Rounding;
 
 use crate::arith::{clamp_const, round_shift};
+use crate::lanes::lane_array;
 use crate::rtl::{CmpOp, Library, MemSpec, Module, ModuleBuilder, RegOpts, RtlResult, Value};
 
 /// Cycles from `x` at the inputs to `y` at the outputs.
@@ -144,33 +145,15 @@ pub fn gelu_name(cfg: &GeluConfig) -> String {
 
 /// Build (or fetch) the GELU unit for `cfg`.
 pub fn gelu(lib: &mut Library, cfg: &GeluConfig) -> RtlResult<Rc<Module>> {
-    let name = gelu_name(cfg);
-    lib.get_or_build(&name.clone(), |lib| {
-        let l = lane(lib, cfg)?;
-        let mut m = ModuleBuilder::new(&name);
-        m.doc(&format!(
-            "GELU: {} lanes, Q{}.{} -> Q{}.{}, latency {GELU_LATENCY}.",
-            cfg.lanes,
-            cfg.in_bits - cfg.in_frac,
-            cfg.in_frac,
-            cfg.out_bits - cfg.out_frac,
-            cfg.out_frac
-        ));
-        let valid = m.input("in_valid", 1, false)?;
-        let mut outs = Vec::new();
-        for c in 0..cfg.lanes as usize {
-            let x = m.input(&format!("x_{c}"), cfg.in_bits, true)?;
-            let inst = m.instance(&l, &format!("lane_{c}"), &[("x", x)])?;
-            outs.push(inst.out("y")?);
-        }
-        let mut v = valid;
-        for i in 1..=GELU_LATENCY {
-            v = m.reg_next(&format!("valid_s{i}"), v, RegOpts::new().reset_zero(1))?;
-        }
-        m.output("out_valid", v)?;
-        for (c, y) in outs.into_iter().enumerate() {
-            m.output(&format!("y_{c}"), y)?;
-        }
-        m.finish()
-    })
+    let l = lane(lib, cfg)?;
+    let doc = format!(
+        "GELU: {} lanes, Q{}.{} -> Q{}.{}, latency {GELU_LATENCY}.",
+        cfg.lanes,
+        cfg.in_bits - cfg.in_frac,
+        cfg.in_frac,
+        cfg.out_bits - cfg.out_frac,
+        cfg.out_frac
+    );
+    let lanes = vec![l; cfg.lanes as usize];
+    lane_array(lib, &gelu_name(cfg), &doc, &lanes, GELU_LATENCY)
 }

@@ -11,6 +11,7 @@ pub mod drain;
 pub mod files;
 pub mod gelu;
 pub mod grid;
+pub mod lanes;
 pub mod mac;
 pub mod nm_pe;
 pub mod pe;

@@ -22,6 +22,7 @@ use accgen_golden::num::Rounding;
 use accgen_golden::requant::RequantConfig;
 
 use crate::arith::{clamp_const, round_shift, saturate_signed};
+use crate::lanes::lane_array;
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult};
 
 /// Cycles from `x` at the inputs to `y` at the outputs.
@@ -112,32 +113,15 @@ pub fn requant_name(cfg: &RequantConfig) -> String {
 
 /// Build (or fetch) the re-quantizer for `cfg`.
 pub fn requant(lib: &mut Library, cfg: &RequantConfig) -> RtlResult<Rc<Module>> {
-    let name = requant_name(cfg);
-    lib.get_or_build(&name.clone(), |lib| {
-        let mut m = ModuleBuilder::new(&name);
-        m.doc(&format!(
-            "PoT re-quantizer: {} lanes, int{} -> {}{}, latency {REQUANT_LATENCY}.",
-            cfg.lanes,
-            cfg.in_bits,
-            if cfg.out_signed { "int" } else { "uint" },
-            cfg.out_bits
-        ));
-        let valid = m.input("in_valid", 1, false)?;
-        let mut outs = Vec::new();
-        for c in 0..cfg.lanes as usize {
-            let x = m.input(&format!("x_{c}"), cfg.in_bits, true)?;
-            let l = lane(lib, cfg, c)?;
-            let inst = m.instance(&l, &format!("lane_{c}"), &[("x", x)])?;
-            outs.push(inst.out("y")?);
-        }
-        let mut v = valid;
-        for i in 1..=REQUANT_LATENCY {
-            v = m.reg_next(&format!("valid_s{i}"), v, RegOpts::new().reset_zero(1))?;
-        }
-        m.output("out_valid", v)?;
-        for (c, y) in outs.into_iter().enumerate() {
-            m.output(&format!("y_{c}"), y)?;
-        }
-        m.finish()
-    })
+    let lanes = (0..cfg.lanes as usize)
+        .map(|c| lane(lib, cfg, c))
+        .collect::<RtlResult<Vec<_>>>()?;
+    let doc = format!(
+        "PoT re-quantizer: {} lanes, int{} -> {}{}, latency {REQUANT_LATENCY}.",
+        cfg.lanes,
+        cfg.in_bits,
+        if cfg.out_signed { "int" } else { "uint" },
+        cfg.out_bits
+    );
+    lane_array(lib, &requant_name(cfg), &doc, &lanes, REQUANT_LATENCY)
 }

@@ -16,15 +16,29 @@ use serde_json::json;
 use accgen_sim::npy::{self, Dtype, NpyArray};
 
 /// Options shared by the `sim` subcommands.
+#[derive(clap::Args)]
 pub struct SimArgs {
-    /// Config path.
+    /// TOML config file with the unit's section.
+    #[arg(long)]
     pub config: PathBuf,
-    /// Output array (written only after a clean comparison).
+    /// Write the result .npy here, atomically, only after a clean comparison.
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// VCD waveform path.
+    /// Write a VCD waveform of the run.
+    #[arg(long)]
     pub vcd: Option<PathBuf>,
-    /// Statistics JSON path.
+    /// Write run statistics as JSON (cycles, bit_exact, ...).
+    #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// Write `stats` as pretty JSON to `path`, atomically.
+pub fn write_stats(path: &Path, stats: &serde_json::Value) -> Result<()> {
+    accgen_hw::files::write_atomic(
+        path,
+        (serde_json::to_string_pretty(stats)? + "\n").as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The `[array]` section of `cfg`, or an error naming the file.
@@ -133,11 +147,7 @@ pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
         run.sim_cycles_per_s / 1e6
     );
     if let Some(j) = &args.json {
-        accgen_hw::files::write_atomic(
-            j,
-            (serde_json::to_string_pretty(&stats)? + "\n").as_bytes(),
-        )
-        .with_context(|| format!("cannot write {}", j.display()))?;
+        write_stats(j, &stats)?;
     }
     if let Some(m) = &run.first_mismatch {
         bail!(
@@ -247,11 +257,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
         speedup.map_or("n/a".to_string(), |s| format!("{s:.3}x"))
     );
     if let Some(j) = &args.json {
-        accgen_hw::files::write_atomic(
-            j,
-            (serde_json::to_string_pretty(&stats)? + "\n").as_bytes(),
-        )
-        .with_context(|| format!("cannot write {}", j.display()))?;
+        write_stats(j, &stats)?;
     }
     if let Some(m) = &run.first_mismatch {
         bail!(

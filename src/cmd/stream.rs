@@ -161,11 +161,7 @@ fn stream_and_report(
             "sim_cycles_per_s": run.sim_cycles_per_s,
             "verilator_build_s": build_s,
         });
-        accgen_hw::files::write_atomic(
-            j,
-            (serde_json::to_string_pretty(&stats)? + "\n").as_bytes(),
-        )
-        .with_context(|| format!("cannot write {}", j.display()))?;
+        super::sim::write_stats(j, &stats)?;
     }
     if let Some(m) = &run.first_mismatch {
         bail!(

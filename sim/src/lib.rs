@@ -23,6 +23,10 @@
 //! published atomically), [`build`] ([`Model`]: build + load) and [`dut`] ([`Dut`]: one
 //! running instance).
 //!
+//! On top of the harness: [`lint`] (Verilator/Icarus/Yosys checks), co-simulation
+//! drivers per unit family ([`gemm`] for the dense and sparse arrays, [`stream`] for
+//! lane-parallel units, [`mac`]) and [`npy`] (integer `.npy` I/O for the CLI).
+//!
 //! Cache location: `ACCGEN_CACHE_DIR`, else `target/accgen-cache` next to the running
 //! executable, else `~/.cache/accgen` (see [`default_cache_root`]).
 

@@ -181,3 +181,22 @@ fn long_k_streams_at_full_utilization_and_beats_scalesim() {
     assert!(run.utilization > 0.99, "utilization {}", run.utilization);
     assert!(run.cycles < scalesim_os_cycles(&c, mm, k, n));
 }
+
+#[test]
+fn progress_reports_end_with_all_tiles() {
+    use std::cell::RefCell;
+    use std::rc::Rc as StdRc;
+    let c = cfg(2, 2);
+    let m = model(&c);
+    let mut drv = ArrayDriver::new(m.instantiate().unwrap(), &c).unwrap();
+    let seen: StdRc<RefCell<Vec<(usize, usize)>>> = StdRc::default();
+    let s2 = seen.clone();
+    drv.on_progress(move |d, t| s2.borrow_mut().push((d, t)));
+    let mut rng = SplitMix64::new(1);
+    let a = random(&mut rng, 5, 3, 8);
+    let b = random(&mut rng, 3, 7, 8);
+    assert!(drv.run(&a, &b, Issue::BackToBack).unwrap().bit_exact());
+    let seen = seen.borrow();
+    assert_eq!(seen.last(), Some(&(12, 12)), "3 x 4 tiles");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
+}

@@ -127,7 +127,11 @@ pub struct ArrayDriver {
     out_row: OutPort,
     out_last: OutPort,
     out: Vec<OutPort>,
+    progress: Option<Box<dyn FnMut(usize, usize)>>,
 }
+
+/// Report progress at most this often (wall clock).
+const PROGRESS_PERIOD: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Operand source of one GEMM.
 enum Operands<'a> {
@@ -187,7 +191,14 @@ impl ArrayDriver {
             cfg: cfg.clone(),
             unit,
             dut,
+            progress: None,
         })
+    }
+
+    /// Call `f(tiles issued, tiles total)` about twice a second during long runs (and
+    /// once at the end), so a CLI can show progress.
+    pub fn on_progress(&mut self, f: impl FnMut(usize, usize) + 'static) {
+        self.progress = Some(Box::new(f));
     }
 
     /// The underlying DUT (for extra probing in tests).
@@ -317,7 +328,14 @@ impl ArrayDriver {
         };
         let t0 = self.dut.cycle();
         let wall = Instant::now();
-        for &(mt, nt) in &tiles {
+        let mut last_report = Instant::now();
+        for (done, &(mt, nt)) in tiles.iter().enumerate() {
+            if let Some(p) = self.progress.as_mut() {
+                if last_report.elapsed() >= PROGRESS_PERIOD {
+                    p(done, tiles.len());
+                    last_report = Instant::now();
+                }
+            }
             st.pending.push_back((mt, nt));
             for kk in 0..interval {
                 if kk < beats {
@@ -337,6 +355,9 @@ impl ArrayDriver {
             }
         }
         self.drain(&mut st, golden, t0);
+        if let Some(p) = self.progress.as_mut() {
+            p(tiles.len(), tiles.len());
+        }
         let cycles = st.last_out - t0 + 1;
         let secs = wall.elapsed().as_secs_f64().max(1e-9);
         let per_pe = match &self.lanes {

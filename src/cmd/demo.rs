@@ -88,6 +88,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
             Some(sp) => {
                 let c = compress(&prune(&b, *sp), *sp).map_err(|v| anyhow::anyhow!("{v}"))?;
                 let mut drv = ArrayDriver::new_sparse(model.instantiate()?, acfg, sp)?;
+                super::sim::show_progress(&mut drv, "sparse gemm");
                 (
                     drv.run_sparse(&a, &c, Issue::BackToBack)?,
                     format!("{}:{} sparse ", sp.n, sp.m),
@@ -95,6 +96,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
             }
             None => {
                 let mut drv = ArrayDriver::new(model.instantiate()?, acfg)?;
+                super::sim::show_progress(&mut drv, "gemm");
                 (drv.run(&a, &b, Issue::BackToBack)?, String::new())
             }
         };

@@ -98,6 +98,16 @@ pub fn build_model(top: &Rc<accgen_hw::rtl::Module>, vcd: Option<&Path>) -> Resu
     Ok((model, secs))
 }
 
+/// Print `tiles done/total` on one stderr line while a GEMM runs.
+pub fn show_progress(drv: &mut ArrayDriver, what: &'static str) {
+    drv.on_progress(move |done, total| {
+        eprint!("\r{what}: {done}/{total} tiles");
+        if done == total {
+            eprintln!();
+        }
+    });
+}
+
 /// Statistics JSON of a GEMM run.
 pub fn gemm_stats(
     cfg: &ArrayConfig,
@@ -132,6 +142,7 @@ pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
     check_operands(&a, &b, acfg.format())?;
     let (model, build_s) = build_array_model(&acfg, args.vcd.as_deref())?;
     let mut drv = ArrayDriver::new(model.instantiate()?, &acfg)?;
+    show_progress(&mut drv, "gemm");
     eprintln!(
         "running {}x{}x{} GEMM on the {}x{} array ...",
         a.rows, a.cols, b.cols, acfg.rows, acfg.cols
@@ -220,6 +231,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     let top = accgen_hw::sparse_array(&mut lib, &acfg, &sp)?;
     let (model, build_s) = build_model(&top, args.vcd.as_deref())?;
     let mut drv = ArrayDriver::new_sparse(model.instantiate()?, &acfg, &sp)?;
+    show_progress(&mut drv, "sparse gemm");
     eprintln!("running {}x{}x{} sparse GEMM ...", a.rows, a.cols, b.cols);
     let run = drv.run_sparse(&a, &compressed, Issue::BackToBack)?;
     // Same GEMM on the dense array with the same number of multipliers.
@@ -228,6 +240,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
         Some(dcfg) => {
             let (dmodel, _) = build_array_model(dcfg, None)?;
             let mut ddrv = ArrayDriver::new(dmodel.instantiate()?, dcfg)?;
+            show_progress(&mut ddrv, "dense reference");
             eprintln!(
                 "running the same GEMM on the dense {}x{} array ...",
                 dcfg.rows, dcfg.cols

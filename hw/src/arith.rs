@@ -83,3 +83,26 @@ pub fn saturate_signed(m: &mut ModuleBuilder, v: Sig, bits: u32) -> RtlResult<Si
     let c = clamp_const(m, v, -(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)?;
     m.resize(c, bits)
 }
+
+/// `golden::num::round_shift(v, sh, NearestEven)` for a non-negative (unsigned) `v`
+/// and a run-time shift `sh >= 1` (UInt). The result has `v`'s width.
+pub fn round_shift_ne_var(m: &mut ModuleBuilder, v: Sig, sh: Sig) -> RtlResult<Sig> {
+    use crate::rtl::{ShiftAmt, ShiftOp};
+    let v = v.as_unsigned();
+    let w = v.width();
+    let q = m.shift(ShiftOp::Shr, v, ShiftAmt::Sig(sh))?;
+    let one = m.const_u(sh.width(), 1)?;
+    let sh1 = m.sub(sh, one)?;
+    let hv = m.shift(ShiftOp::Shr, v, ShiftAmt::Sig(sh1))?;
+    let half = m.bit(hv, 0)?;
+    let ones = m.constant(crate::rtl::Value::from_i128_wrapping(w, -1), false);
+    let hi_mask = m.shift(ShiftOp::Shl, ones, ShiftAmt::Sig(sh1))?;
+    let lo_mask = m.not(hi_mask)?;
+    let low = m.and(v, lo_mask)?;
+    let sticky = m.reduce(ReduceOp::Or, low)?;
+    let lsb = m.bit(q, 0)?;
+    let either = m.or(sticky, lsb)?;
+    let up = m.and(half, either)?;
+    let up = m.zext(up, w)?;
+    m.add(q, up)
+}

@@ -17,6 +17,7 @@ pub mod nm_pe;
 pub mod pe;
 pub mod requant;
 pub mod rtl;
+pub mod softmax;
 pub mod systolic;
 
 use accgen_golden::config::Config;
@@ -34,13 +35,6 @@ pub fn sparse_array(
 
 /// Build every unit section of `cfg` as its own top module.
 pub fn generate(cfg: &Config) -> RtlResult<Design> {
-    // The softmax golden model exists; its generator does not yet.
-    if cfg.softmax.is_some() {
-        return Err(rtl::RtlError {
-            module: "<config>".into(),
-            message: "[softmax] has a golden model but no hardware generator yet; remove the section to generate the other units".into(),
-        });
-    }
     let mut lib = Library::new();
     let mut design = Design::new();
     if let Some(a) = &cfg.array {
@@ -49,6 +43,9 @@ pub fn generate(cfg: &Config) -> RtlResult<Design> {
             None => systolic::systolic_array(&mut lib, a)?,
         };
         design.add_top(top);
+    }
+    if let Some(sm) = &cfg.softmax {
+        design.add_top(softmax::softmax(&mut lib, sm)?);
     }
     if let Some(g) = &cfg.gelu {
         design.add_top(gelu::gelu(&mut lib, g)?);

@@ -42,6 +42,7 @@ pub mod lint;
 pub mod mac;
 pub mod npy;
 pub mod runtime;
+pub mod softmax;
 pub mod spec;
 pub mod stream;
 pub mod toolchain;

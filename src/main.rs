@@ -111,6 +111,14 @@ enum SimCommand {
         #[arg(long)]
         x: PathBuf,
     },
+    /// Softmax of every row of X (rows along the last axis) on the [softmax] unit.
+    Softmax {
+        #[command(flatten)]
+        common: cmd::sim::SimArgs,
+        /// X: int8/int16/int32/int64 .npy; last axis = row, at most max_len long.
+        #[arg(long)]
+        x: PathBuf,
+    },
     /// GELU of X on the [gelu] unit.
     Gelu {
         #[command(flatten)]
@@ -151,6 +159,7 @@ fn main() -> ExitCode {
         }) => cmd::sim::sparse_gemm(&common, &a, &b, prune),
         Command::Sim(SimCommand::Requant { common, x }) => cmd::stream::requant(&common, &x),
         Command::Sim(SimCommand::Gelu { common, x }) => cmd::stream::gelu(&common, &x),
+        Command::Sim(SimCommand::Softmax { common, x }) => cmd::stream::softmax(&common, &x),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -137,3 +137,59 @@ fn gelu_good_run_matches_golden() {
     );
     assert!(!t.path("z.npy").exists());
 }
+
+#[test]
+fn softmax_good_run_and_row_length_error() {
+    let t = Tmp::new("sm");
+    std::fs::write(
+        t.path("c.toml"),
+        "[softmax]\nmax_len = 16\nin_bits = 8\nin_frac = 4\nout_bits = 8\n",
+    )
+    .unwrap();
+    let cfg = t.s("c.toml");
+    let data: Vec<i64> = (0..3 * 4 * 10).map(|i| (i * 53 % 256) - 128).collect();
+    let x = write_x(&t, "x.npy", Dtype::I8, vec![3, 4, 10], data.clone());
+    let o = accgen(&[
+        "sim",
+        "softmax",
+        "--config",
+        &cfg,
+        "--x",
+        &x,
+        "--out",
+        &t.s("y.npy"),
+        "--json",
+        &t.s("s.json"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = npy::read(&t.path("y.npy")).unwrap();
+    assert_eq!((y.dtype, y.shape.clone()), (Dtype::U8, vec![3, 4, 10]));
+    let sm = Config::from_toml_str(&std::fs::read_to_string(t.path("c.toml")).unwrap())
+        .unwrap()
+        .softmax
+        .unwrap();
+    let unit = accgen_golden::softmax::SoftmaxUnit::new(&sm);
+    let want: Vec<i64> = data.chunks(10).flat_map(|r| unit.row(r).unwrap()).collect();
+    assert_eq!(y.data, want);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["bit_exact"], true);
+    assert_eq!(s["input_stalls"], 0);
+    let long = write_x(&t, "long.npy", Dtype::I8, vec![2, 17], vec![0; 34]);
+    let o = accgen(&[
+        "sim",
+        "softmax",
+        "--config",
+        &cfg,
+        "--x",
+        &long,
+        "--out",
+        &t.s("z.npy"),
+    ]);
+    assert!(
+        stderr(&o).contains("rows (the last axis) have 17 elements, but softmax.max_len = 16"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!t.path("z.npy").exists());
+}

@@ -58,6 +58,24 @@ fn check(
         run.first_mismatch
     );
     assert_eq!(run.outputs, want);
+    // Within 1 LSB of the f64 softmax (1.0 saturates to the top code).
+    let scale = (cfg.out_bits as f64).exp2();
+    let top = scale - 1.0;
+    for (x, y) in xs.iter().zip(&run.outputs) {
+        let reals: Vec<f64> = x
+            .iter()
+            .map(|&v| v as f64 / (cfg.in_frac as f64).exp2())
+            .collect();
+        let mx = reals.iter().cloned().fold(f64::MIN, f64::max);
+        let sum: f64 = reals.iter().map(|r| (r - mx).exp()).sum();
+        for (r, &code) in reals.iter().zip(y) {
+            let exact = ((r - mx).exp() / sum * scale).min(top);
+            assert!(
+                (code as f64 - exact).abs() <= 1.0,
+                "code {code} vs exact {exact}"
+            );
+        }
+    }
     let elements: u64 = xs.iter().map(|r| r.len() as u64).sum();
     assert_eq!(run.accepted, elements, "each element enters exactly once");
     run

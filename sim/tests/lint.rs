@@ -285,3 +285,20 @@ fn large_gelu_rom_maps_to_block_ram() {
     assert!(rep.clean, "{:?}", rep.diagnostics);
     assert!(counts.bram18 > 0, "no block RAM: {:?}", counts.cells);
 }
+
+#[test]
+fn softmax_is_lint_clean_and_synthesises_without_latches() {
+    let cfg = accgen_golden::softmax::SoftmaxConfig {
+        lanes: 1,
+        max_len: 64,
+        in_bits: 8,
+        in_frac: 4,
+        out_bits: 8,
+    };
+    let mut lib = Library::new();
+    let top = accgen_hw::softmax::softmax(&mut lib, &cfg).unwrap();
+    let name = top.name().to_string();
+    let mut d = Design::new();
+    d.add_top(top);
+    assert_lint_clean(&d, &name, true);
+}

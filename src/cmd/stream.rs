@@ -1,5 +1,5 @@
-//! `accgen sim requant` and `accgen sim gelu`: stream a tensor through a lane-parallel
-//! unit and compare with golden. The channel is the last axis; elements stream in row-major order, element i
+//! `accgen sim requant`, `sim gelu` and `sim softmax`: stream a tensor through a unit
+//! and compare with golden. The channel is the last axis; elements stream in row-major order, element i
 //! on lane i % lanes.
 
 use std::path::Path;
@@ -174,6 +174,85 @@ fn stream_and_report(
             dtype,
             shape: x.shape.clone(),
             data: run.outputs,
+        };
+        npy::write(out, &arr)?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// `accgen sim softmax`: rows along the last axis.
+pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
+    let cfg = super::generate::load_config(&args.config)?;
+    let sm = cfg
+        .softmax
+        .clone()
+        .with_context(|| format!("config {} has no [softmax] section", args.config.display()))?;
+    let x = read_tensor(x_path)?;
+    check_range(&x, sm.in_bits, "softmax.in_bits")?;
+    let len = *x.shape.last().expect("non-empty shape");
+    if len == 0 || len > sm.max_len as usize {
+        bail!(
+            "X has shape {:?}: rows (the last axis) have {len} elements, but softmax.max_len = {} (rows need 1..={})",
+            x.shape,
+            sm.max_len,
+            sm.max_len
+        );
+    }
+    let unit = accgen_golden::softmax::SoftmaxUnit::new(&sm);
+    let rows: Vec<Vec<i64>> = x.data.chunks(len).map(<[i64]>::to_vec).collect();
+    let expected = rows
+        .iter()
+        .map(|r| unit.row(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut lib = accgen_hw::rtl::Library::new();
+    let top = accgen_hw::softmax::softmax(&mut lib, &sm)?;
+    let (model, build_s) = build_model(&top, args.vcd.as_deref())?;
+    let mut dut = model.instantiate()?;
+    eprintln!(
+        "streaming {} rows of {len} through {} lane(s) ...",
+        rows.len(),
+        sm.lanes
+    );
+    let run = accgen_sim::softmax::run_rows(&mut dut, sm.lanes as usize, &rows, &expected)?;
+    println!(
+        "cycles {}  elements {}  elements/cycle {:.3}  input stalls {}  bit_exact {}",
+        run.cycles,
+        run.elements,
+        run.elements_per_cycle,
+        run.stalls,
+        run.bit_exact()
+    );
+    if let Some(j) = &args.json {
+        let stats = json!({
+            "unit": "softmax",
+            "lanes": sm.lanes,
+            "rows": rows.len(),
+            "cycles": run.cycles,
+            "elements": run.elements,
+            "elements_per_cycle": run.elements_per_cycle,
+            "input_stalls": run.stalls,
+            "bit_exact": run.bit_exact(),
+            "mismatches": run.mismatches,
+            "sim_cycles_per_s": run.sim_cycles_per_s,
+            "verilator_build_s": build_s,
+        });
+        super::sim::write_stats(j, &stats)?;
+    }
+    if let Some(m) = &run.first_mismatch {
+        bail!(
+            "{} output element(s) differ from golden; first: {m}",
+            run.mismatches
+        );
+    }
+    if run.mismatches > 0 {
+        bail!("{} output(s) missing or out of place", run.mismatches);
+    }
+    if let Some(out) = &args.out {
+        let arr = NpyArray {
+            dtype: out_dtype(sm.out_bits, false),
+            shape: x.shape.clone(),
+            data: run.outputs.concat(),
         };
         npy::write(out, &arr)?;
         eprintln!("wrote {}", out.display());

@@ -172,6 +172,37 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
             bail!("{} mismatches; first: {mm}", run.mismatches);
         }
     }
+    if let Some(sm) = &cfg.softmax {
+        let top = accgen_hw::softmax::softmax(&mut lib, sm)?;
+        let t = Instant::now();
+        eprintln!("building Verilator model of {} ...", top.name());
+        let model = Model::build(&top, &SimOptions::new())?;
+        let build_s = t.elapsed().as_secs_f64();
+        let mut rng = SplitMix64::new(11);
+        let hi = (1i64 << (sm.in_bits - 1)) - 1;
+        let row_data: Vec<Vec<i64>> = (0..1000)
+            .map(|_| {
+                let len = rng.range_i64(1, sm.max_len as i64) as usize;
+                (0..len).map(|_| rng.range_i64(-hi - 1, hi)).collect()
+            })
+            .collect();
+        let unit = accgen_golden::softmax::SoftmaxUnit::new(sm);
+        let want = row_data.iter().map(|r| unit.row(r)).collect::<Result<Vec<_>, _>>()?;
+        let mut dut = model.instantiate()?;
+        let run = accgen_sim::softmax::run_rows(&mut dut, sm.lanes as usize, &row_data, &want)?;
+        rows.push([
+            format!("{} (1000 random rows, {} elements)", top.name(), run.elements),
+            format!("{} ({:.2} elements/cycle)", run.cycles, run.elements_per_cycle),
+            "-".into(),
+            run.bit_exact().to_string(),
+            format!("{build_s:.1} s{}", if model.info().cache_hit { " (cached)" } else { "" }),
+            format!("{:.2} M", run.sim_cycles_per_s / 1e6),
+        ]);
+        if !run.bit_exact() {
+            print_summary(&rows);
+            bail!("softmax: {} mismatches; first: {:?}", run.mismatches, run.first_mismatch);
+        }
+    }
     if let Some(mcfg) = &cfg.mac {
         let top = accgen_hw::mac::mac(&mut lib, mcfg)?;
         let t = Instant::now();

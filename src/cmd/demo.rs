@@ -71,14 +71,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
         eprintln!("building Verilator model of {} ...", top.name());
         let model = Model::build(&top, &SimOptions::new())?;
         let build_s = t.elapsed().as_secs_f64();
-        let build_txt = format!(
-            "{build_s:.1} s{}",
-            if model.info().cache_hit {
-                " (cached)"
-            } else {
-                ""
-            }
-        );
+        let build_txt = build_txt(build_s, model.info().cache_hit);
         let (m, k, n) = DEMO_GEMM;
         let mut rng = SplitMix64::new(2026);
         let a = random_matrix(&mut rng, m, k, acfg.act_bits);
@@ -157,14 +150,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
             ),
             "-".into(),
             run.bit_exact().to_string(),
-            format!(
-                "{build_s:.1} s{}",
-                if model.info().cache_hit {
-                    " (cached)"
-                } else {
-                    ""
-                }
-            ),
+            build_txt(build_s, model.info().cache_hit),
             format!("{:.2} M", run.sim_cycles_per_s / 1e6),
         ]);
         if let Some(mm) = &run.first_mismatch {
@@ -187,20 +173,34 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
             })
             .collect();
         let unit = accgen_golden::softmax::SoftmaxUnit::new(sm);
-        let want = row_data.iter().map(|r| unit.row(r)).collect::<Result<Vec<_>, _>>()?;
+        let want = row_data
+            .iter()
+            .map(|r| unit.row(r))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut dut = model.instantiate()?;
         let run = accgen_sim::softmax::run_rows(&mut dut, sm.lanes as usize, &row_data, &want)?;
         rows.push([
-            format!("{} (1000 random rows, {} elements)", top.name(), run.elements),
-            format!("{} ({:.2} elements/cycle)", run.cycles, run.elements_per_cycle),
+            format!(
+                "{} (1000 random rows, {} elements)",
+                top.name(),
+                run.elements
+            ),
+            format!(
+                "{} ({:.2} elements/cycle)",
+                run.cycles, run.elements_per_cycle
+            ),
             "-".into(),
             run.bit_exact().to_string(),
-            format!("{build_s:.1} s{}", if model.info().cache_hit { " (cached)" } else { "" }),
+            build_txt(build_s, model.info().cache_hit),
             format!("{:.2} M", run.sim_cycles_per_s / 1e6),
         ]);
         if !run.bit_exact() {
             print_summary(&rows);
-            bail!("softmax: {} mismatches; first: {:?}", run.mismatches, run.first_mismatch);
+            bail!(
+                "softmax: {} mismatches; first: {:?}",
+                run.mismatches,
+                run.first_mismatch
+            );
         }
     }
     if let Some(mcfg) = &cfg.mac {
@@ -216,14 +216,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
             run.cycles.to_string(),
             "-".into(),
             (run.mismatches == 0).to_string(),
-            format!(
-                "{build_s:.1} s{}",
-                if model.info().cache_hit {
-                    " (cached)"
-                } else {
-                    ""
-                }
-            ),
+            build_txt(build_s, model.info().cache_hit),
             format!(
                 "{:.2} M",
                 run.cycles as f64 / w.elapsed().as_secs_f64() / 1e6
@@ -243,6 +236,11 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
     print_summary(&rows);
     println!("demo passed: every output bit-exact against the golden model");
     Ok(())
+}
+
+/// "12.3 s", or "12.3 s (cached)" when the model came from the build cache.
+fn build_txt(secs: f64, cache_hit: bool) -> String {
+    format!("{secs:.1} s{}", if cache_hit { " (cached)" } else { "" })
 }
 
 fn print_summary(rows: &[[String; 6]]) {

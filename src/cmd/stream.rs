@@ -149,34 +149,46 @@ fn stream_and_report(
         run.elements_per_cycle,
         run.bit_exact()
     );
+    let stats = json!({
+        "unit": unit,
+        "lanes": lanes,
+        "cycles": run.cycles,
+        "elements": run.elements,
+        "elements_per_cycle": run.elements_per_cycle,
+        "bit_exact": run.bit_exact(),
+        "mismatches": run.mismatches,
+        "sim_cycles_per_s": run.sim_cycles_per_s,
+        "verilator_build_s": build_s,
+    });
+    let first = run.first_mismatch.as_ref().map(ToString::to_string);
+    let arr = NpyArray {
+        dtype,
+        shape: x.shape.clone(),
+        data: run.outputs,
+    };
+    finish(args, &stats, run.mismatches, first, arr)
+}
+
+/// Write the statistics, fail on any mismatch, and only then write the output array.
+fn finish(
+    args: &SimArgs,
+    stats: &serde_json::Value,
+    mismatches: u64,
+    first: Option<String>,
+    out: NpyArray,
+) -> Result<()> {
     if let Some(j) = &args.json {
-        let stats = json!({
-            "unit": unit,
-            "lanes": lanes,
-            "cycles": run.cycles,
-            "elements": run.elements,
-            "elements_per_cycle": run.elements_per_cycle,
-            "bit_exact": run.bit_exact(),
-            "mismatches": run.mismatches,
-            "sim_cycles_per_s": run.sim_cycles_per_s,
-            "verilator_build_s": build_s,
-        });
-        super::sim::write_stats(j, &stats)?;
+        super::sim::write_stats(j, stats)?;
     }
-    if let Some(m) = &run.first_mismatch {
-        bail!(
-            "{} output element(s) differ from golden; first: {m}",
-            run.mismatches
-        );
+    if let Some(m) = first {
+        bail!("{mismatches} output element(s) differ from golden; first: {m}");
     }
-    if let Some(out) = &args.out {
-        let arr = NpyArray {
-            dtype,
-            shape: x.shape.clone(),
-            data: run.outputs,
-        };
-        npy::write(out, &arr)?;
-        eprintln!("wrote {}", out.display());
+    if mismatches > 0 {
+        bail!("{mismatches} output(s) missing or out of place");
+    }
+    if let Some(path) = &args.out {
+        npy::write(path, &out)?;
+        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }
@@ -223,39 +235,24 @@ pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
         run.stalls,
         run.bit_exact()
     );
-    if let Some(j) = &args.json {
-        let stats = json!({
-            "unit": "softmax",
-            "lanes": sm.lanes,
-            "rows": rows.len(),
-            "cycles": run.cycles,
-            "elements": run.elements,
-            "elements_per_cycle": run.elements_per_cycle,
-            "input_stalls": run.stalls,
-            "bit_exact": run.bit_exact(),
-            "mismatches": run.mismatches,
-            "sim_cycles_per_s": run.sim_cycles_per_s,
-            "verilator_build_s": build_s,
-        });
-        super::sim::write_stats(j, &stats)?;
-    }
-    if let Some(m) = &run.first_mismatch {
-        bail!(
-            "{} output element(s) differ from golden; first: {m}",
-            run.mismatches
-        );
-    }
-    if run.mismatches > 0 {
-        bail!("{} output(s) missing or out of place", run.mismatches);
-    }
-    if let Some(out) = &args.out {
-        let arr = NpyArray {
-            dtype: out_dtype(sm.out_bits, false),
-            shape: x.shape.clone(),
-            data: run.outputs.concat(),
-        };
-        npy::write(out, &arr)?;
-        eprintln!("wrote {}", out.display());
-    }
-    Ok(())
+    let stats = json!({
+        "unit": "softmax",
+        "lanes": sm.lanes,
+        "rows": rows.len(),
+        "cycles": run.cycles,
+        "elements": run.elements,
+        "elements_per_cycle": run.elements_per_cycle,
+        "input_stalls": run.stalls,
+        "bit_exact": run.bit_exact(),
+        "mismatches": run.mismatches,
+        "sim_cycles_per_s": run.sim_cycles_per_s,
+        "verilator_build_s": build_s,
+    });
+    let first = run.first_mismatch.as_ref().map(ToString::to_string);
+    let arr = NpyArray {
+        dtype: out_dtype(sm.out_bits, false),
+        shape: x.shape.clone(),
+        data: run.outputs.concat(),
+    };
+    finish(args, &stats, run.mismatches, first, arr)
 }

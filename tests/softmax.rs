@@ -131,3 +131,29 @@ fn back_to_back_equal_rows_never_stall_and_stream_one_per_cycle() {
         );
     }
 }
+
+#[test]
+fn backpressure_when_short_rows_queue_behind_a_long_row() {
+    // A full-length row followed by 120 one-element rows: the short rows queue behind
+    // it (outputs are in order), the row queue fills, `in_ready` falls, and every output
+    // is still exact and every element still enters exactly once.
+    let cfg = SoftmaxConfig {
+        lanes: 1,
+        max_len: 64,
+        in_bits: 8,
+        in_frac: 4,
+        out_bits: 8,
+    };
+    let mut lib = Library::new();
+    let top = softmax(&mut lib, &cfg).unwrap();
+    let model = Model::build(&top, &SimOptions::new()).unwrap();
+    let mut dut = model.instantiate().unwrap();
+    let unit = SoftmaxUnit::new(&cfg);
+    let mut xs = rows(&cfg, 1, 9, Some(64));
+    xs.extend(rows(&cfg, 120, 10, Some(1)));
+    let want: Vec<Vec<i64>> = xs.iter().map(|r| unit.row(r).unwrap()).collect();
+    let run = run_rows(&mut dut, 1, &xs, &want).unwrap();
+    assert!(run.bit_exact(), "{:?}", run.first_mismatch);
+    assert_eq!(run.accepted, 64 + 120);
+    assert!(run.stalls > 0, "the row queue should have filled");
+}

@@ -34,6 +34,14 @@ mod tempdir {
     }
 }
 
+/// A design holding just `top`, and its name.
+fn design_of(top: Rc<accgen_hw::rtl::Module>) -> (Design, String) {
+    let name = top.name().to_string();
+    let mut d = Design::new();
+    d.add_top(top);
+    (d, name)
+}
+
 fn assert_lint_clean(d: &Design, top: &str, synth: bool) {
     let (dir, files) = write(d, top);
     let v = verilator_lint(&files, top).expect("verilator runs");
@@ -157,9 +165,7 @@ fn array_design(n: u32) -> (Design, String) {
     };
     let mut lib = Library::new();
     let top = accgen_hw::systolic::systolic_array(&mut lib, &cfg).unwrap();
-    let name = top.name().to_string();
-    let mut d = Design::new();
-    d.add_top(top);
+    let (d, name) = design_of(top);
     (d, name)
 }
 
@@ -192,9 +198,7 @@ fn sparse_4x4_2of4_maps_n_dsps_per_pe_and_is_lint_clean() {
     let sp = accgen_golden::nm_sparse::SparsityConfig { n: 2, m: 4 };
     let mut lib = Library::new();
     let top = accgen_hw::sparse_array(&mut lib, &cfg, &sp).unwrap();
-    let name = top.name().to_string();
-    let mut d = Design::new();
-    d.add_top(top);
+    let (d, name) = design_of(top);
     assert_lint_clean(&d, &name, false);
     let (dir, files) = write(&d, "sparse4");
     let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
@@ -217,9 +221,7 @@ fn sparse_8x8_2of8_is_lint_clean() {
     let sp = accgen_golden::nm_sparse::SparsityConfig { n: 2, m: 8 };
     let mut lib = Library::new();
     let top = accgen_hw::sparse_array(&mut lib, &cfg, &sp).unwrap();
-    let name = top.name().to_string();
-    let mut d = Design::new();
-    d.add_top(top);
+    let (d, name) = design_of(top);
     assert_lint_clean(&d, &name, false);
 }
 
@@ -235,9 +237,7 @@ fn requant_is_lint_clean_and_synthesises() {
     };
     let mut lib = Library::new();
     let top = accgen_hw::requant::requant(&mut lib, &cfg).unwrap();
-    let name = top.name().to_string();
-    let mut d = Design::new();
-    d.add_top(top);
+    let (d, name) = design_of(top);
     assert_lint_clean(&d, &name, true);
 }
 
@@ -249,9 +249,7 @@ fn gelu_is_lint_clean_and_its_rom_is_not_registers() {
     };
     let mut lib = Library::new();
     let top = accgen_hw::gelu::gelu(&mut lib, &cfg).unwrap();
-    let name = top.name().to_string();
-    let mut d = Design::new();
-    d.add_top(top);
+    let (d, name) = design_of(top);
     assert_lint_clean(&d, &name, false);
     let (dir, files) = write(&d, "gelurom");
     let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
@@ -277,9 +275,7 @@ fn large_gelu_rom_maps_to_block_ram() {
     };
     let mut lib = Library::new();
     let top = accgen_hw::gelu::gelu(&mut lib, &cfg).unwrap();
-    let name = top.name().to_string();
-    let mut d = Design::new();
-    d.add_top(top);
+    let (d, name) = design_of(top);
     let (dir, files) = write(&d, "gelubram");
     let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
     assert!(rep.clean, "{:?}", rep.diagnostics);
@@ -297,8 +293,6 @@ fn softmax_is_lint_clean_and_synthesises_without_latches() {
     };
     let mut lib = Library::new();
     let top = accgen_hw::softmax::softmax(&mut lib, &cfg).unwrap();
-    let name = top.name().to_string();
-    let mut d = Design::new();
-    d.add_top(top);
+    let (d, name) = design_of(top);
     assert_lint_clean(&d, &name, true);
 }

@@ -166,23 +166,7 @@ pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
             run.mismatches
         );
     }
-    if let Some(out) = &args.out {
-        let dtype = if acfg.acc_bits > 32 {
-            Dtype::I64
-        } else {
-            Dtype::I32
-        };
-        npy::write(
-            out,
-            &NpyArray {
-                dtype,
-                shape: vec![run.c.rows, run.c.cols],
-                data: run.c.data.clone(),
-            },
-        )?;
-        eprintln!("wrote {}", out.display());
-    }
-    Ok(())
+    write_c(args, &acfg, &run.c)
 }
 
 /// Dense array with the same multiplier count as the sparse `cfg` with `sp`:

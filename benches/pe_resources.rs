@@ -6,7 +6,7 @@ use accgen_golden::nm_sparse::SparsityConfig;
 use accgen_hw::nm_pe::nm_pe;
 use accgen_hw::pe::pe;
 use accgen_hw::rtl::{Design, Library};
-use accgen_sim::lint::yosys_synth;
+use accgen_sim::lint::{yosys_synth, XilinxFamily};
 
 fn main() {
     let cfg = ArrayConfig::default();
@@ -17,7 +17,7 @@ fn main() {
         let k = nm_pe(&mut lib, &cfg, &SparsityConfig { n, m }).unwrap();
         mods.push((format!("{n}:{m}"), k.module, n));
     }
-    for family in ["xcup", "xc7"] {
+    for family in [XilinxFamily::Xcup, XilinxFamily::Xc7] {
         println!("== one PE, int8 x int8 -> int32, yosys synth_xilinx -family {family} ==");
         println!(
             "{:<7} {:>5} {:>6} {:>6} {:>6} {:>12} {:>14}",

@@ -1,6 +1,8 @@
 //! accgen command-line interface.
 
 mod cmd;
+mod outdir;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,9 +37,10 @@ enum Command {
         /// Keep the generated files and tool logs here instead of a temporary directory.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Yosys synth_xilinx family (xcup = UltraScale+, xc7 = 7-series).
-        #[arg(long, default_value = "xcup")]
-        family: String,
+        /// Yosys synth_xilinx family: xcup = UltraScale+, xcu = UltraScale, xc7 =
+        /// 7-series, xc6s = Spartan-6, xc6v = Virtex-6.
+        #[arg(long, value_enum, default_value_t = Family::Xcup)]
+        family: Family,
         /// Skip Yosys synthesis.
         #[arg(long)]
         no_synth: bool,
@@ -69,10 +72,36 @@ enum Command {
         /// nibble idx0 | idx1 << 2.
         #[arg(long)]
         meta: Option<PathBuf>,
+        /// Replace existing --out/--meta files.
+        #[arg(long)]
+        force: bool,
     },
     /// Co-simulate a unit on .npy inputs and compare every output with golden.
     #[command(subcommand)]
     Sim(SimCommand),
+}
+
+/// Yosys `synth_xilinx -family` values (the non-experimental ones).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Family {
+    Xcup,
+    Xcu,
+    Xc7,
+    Xc6s,
+    Xc6v,
+}
+
+impl From<Family> for accgen_sim::lint::XilinxFamily {
+    fn from(f: Family) -> Self {
+        use accgen_sim::lint::XilinxFamily as X;
+        match f {
+            Family::Xcup => X::Xcup,
+            Family::Xcu => X::Xcu,
+            Family::Xc7 => X::Xc7,
+            Family::Xc6s => X::Xc6s,
+            Family::Xc6v => X::Xc6v,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -138,7 +167,7 @@ fn main() -> ExitCode {
             out,
             family,
             no_synth,
-        } => cmd::lint::run(&config, out.as_deref(), &family, !no_synth),
+        } => cmd::lint::run(&config, out.as_deref(), family.into(), !no_synth),
         Command::Demo {
             config,
             out,
@@ -149,7 +178,8 @@ fn main() -> ExitCode {
             b,
             out,
             meta,
-        } => cmd::prune::run(&config, &b, &out, meta.as_deref()),
+            force,
+        } => cmd::prune::run(&config, &b, &out, meta.as_deref(), force),
         Command::Sim(SimCommand::Gemm { common, a, b }) => cmd::sim::gemm(&common, &a, &b),
         Command::Sim(SimCommand::SparseGemm {
             common,

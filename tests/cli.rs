@@ -121,7 +121,7 @@ fn sim_gemm_bad_inputs_fail_with_clear_errors_and_no_output() {
     );
     let args = run("missing.npy", "b5.npy");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_fails_cleanly(&t, &args, "cannot read");
+    assert_fails_cleanly(&t, &args, "cannot open");
 }
 
 #[test]
@@ -174,9 +174,17 @@ fn generate_writes_manifest_filelist_and_is_deterministic() {
         .iter()
         .any(|p| p["name"] == "out_3" && p["width"] == 32 && p["signed"] == true));
     let list = std::fs::read_to_string(t.path("g1/filelist.f")).unwrap();
-    for f in manifest["files"].as_array().unwrap() {
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"filelist.f"));
+    for f in manifest["verilog"].as_array().unwrap() {
         let f = f.as_str().unwrap();
         assert!(list.lines().any(|l| l == f));
+        assert!(files.contains(&f));
         assert_eq!(
             std::fs::read(t.path("g1").join(f)).unwrap(),
             std::fs::read(t.path("g2").join(f)).unwrap(),
@@ -191,8 +199,46 @@ fn generate_writes_manifest_filelist_and_is_deterministic() {
     std::fs::write(t.path("foreign/keep.txt"), "x").unwrap();
     let o = accgen(&["generate", "--config", &cfg, "--out", &t.s("foreign")]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("refusing to overwrite"));
+    assert!(stderr(&o).contains("refusing to write into it"), "{}", stderr(&o));
     assert!(t.path("foreign/keep.txt").exists());
+}
+
+/// The data-loss report: a user directory whose only link to accgen is a file named
+/// `manifest.json` must survive `generate`, `lint` and `demo` untouched.
+#[test]
+fn a_user_directory_with_a_manifest_json_is_never_touched() {
+    let t = Tmp::new("userdir");
+    let cfg = write_cfg(&t, "[mac]\n");
+    let user = t.path("project");
+    std::fs::create_dir_all(user.join("src")).unwrap();
+    std::fs::write(user.join("src/main.c"), "int main;").unwrap();
+    std::fs::write(user.join("README"), "mine").unwrap();
+    std::fs::write(user.join("manifest.json"), r#"{"name": "my-app", "files": ["README"]}"#)
+        .unwrap();
+    let snapshot = |d: &std::path::Path| {
+        let mut v: Vec<(String, Vec<u8>)> = Vec::new();
+        for e in ["src/main.c", "README", "manifest.json"] {
+            v.push((e.into(), std::fs::read(d.join(e)).unwrap()));
+        }
+        let n = std::fs::read_dir(d).unwrap().count();
+        (v, n)
+    };
+    let before = snapshot(&user);
+    let u = user.display().to_string();
+    for args in [
+        vec!["generate", "--config", &cfg, "--out", &u],
+        vec!["lint", "--config", &cfg, "--out", &u, "--no-synth"],
+        vec!["demo", "--config", &cfg, "--out", &u, "--no-synth"],
+    ] {
+        let o = accgen(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("was not written by accgen"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert_eq!(snapshot(&user), before, "{args:?} touched the directory");
+    }
 }
 
 #[test]

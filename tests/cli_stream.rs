@@ -80,7 +80,7 @@ fn requant_good_run_and_bad_inputs() {
         &xr,
         "X[1, 1] = 40000 is outside the signed 16-bit range -32768..=32767 (requant.in_bits = 16)",
     );
-    fail(&t.s("missing.npy"), "cannot read");
+    fail(&t.s("missing.npy"), "cannot open");
 }
 
 #[test]

@@ -151,7 +151,7 @@ impl Config {
     /// Stable hash of the parsed config (comments and key order do not matter).
     pub fn hash(&self) -> String {
         let canonical = toml::to_string(self).expect("config serialises");
-        crate::hash::Fnv128::new()
+        crate::hash::ContentHasher::new()
             .update(canonical.as_bytes())
             .hex()
     }

@@ -1,37 +1,28 @@
-//! Stable content hashing (FNV-1a, 128-bit) for config hashes and build-cache keys.
-//! Unlike `std`'s hasher its output never changes between Rust releases.
+//! Stable content hashing (BLAKE3, via the `blake3` crate) for config hashes, module
+//! names and build-cache keys. Unlike `std`'s hasher its output never changes between
+//! Rust releases.
 
-const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-const PRIME: u128 = 0x0000000001000000000000000000013B;
+/// Incremental content hasher; every `update` is length-prefixed so that
+/// `("ab", "c")` and `("a", "bc")` hash differently.
+#[derive(Debug, Clone, Default)]
+pub struct ContentHasher(blake3::Hasher);
 
-/// Incremental FNV-1a 128 hasher.
-#[derive(Debug, Clone)]
-pub struct Fnv128(u128);
-
-impl Default for Fnv128 {
-    fn default() -> Self {
-        Fnv128(OFFSET)
-    }
-}
-
-impl Fnv128 {
+impl ContentHasher {
     /// Fresh hasher.
-    pub fn new() -> Fnv128 {
-        Fnv128::default()
+    pub fn new() -> ContentHasher {
+        ContentHasher::default()
     }
 
-    /// Feed bytes; a length prefix keeps `("ab","c")` and `("a","bc")` apart.
+    /// Feed one length-prefixed field.
     pub fn update(&mut self, bytes: &[u8]) -> &mut Self {
-        for b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
-            self.0 ^= *b as u128;
-            self.0 = self.0.wrapping_mul(PRIME);
-        }
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
         self
     }
 
-    /// 32 lowercase hex digits.
+    /// The first 128 bits of the digest as 32 lowercase hex digits.
     pub fn hex(&self) -> String {
-        format!("{:032x}", self.0)
+        self.0.finalize().to_hex()[..32].to_string()
     }
 }
 
@@ -41,10 +32,16 @@ mod tests {
 
     #[test]
     fn distinguishes_splits_and_is_stable() {
-        let a = Fnv128::new().update(b"ab").update(b"c").hex();
-        let b = Fnv128::new().update(b"a").update(b"bc").hex();
+        let a = ContentHasher::new().update(b"ab").update(b"c").hex();
+        let b = ContentHasher::new().update(b"a").update(b"bc").hex();
         assert_ne!(a, b);
-        assert_eq!(a, Fnv128::new().update(b"ab").update(b"c").hex());
+        assert_eq!(a, ContentHasher::new().update(b"ab").update(b"c").hex());
         assert_eq!(a.len(), 32);
+        // BLAKE3 of (len=0 as u64 LE): independent of this code, fixed forever.
+        let empty = ContentHasher::new().update(b"").hex();
+        assert_eq!(
+            empty,
+            blake3::hash(&0u64.to_le_bytes()).to_hex()[..32].to_string()
+        );
     }
 }

@@ -36,6 +36,12 @@ impl SplitMix64 {
         (self.next_u64() as i64) >> (64 - bits)
     }
 
+    /// True with probability `p` (0 never, 1 always).
+    pub fn chance(&mut self, p: f64) -> bool {
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        p > 0.0 && u < p
+    }
+
     /// Random bits of `words.len() * 64`, little-endian words.
     pub fn fill(&mut self, words: &mut [u64]) {
         for w in words {

@@ -3,29 +3,30 @@
 use std::io::Write;
 use std::path::Path;
 
-/// Write `bytes` to `path` through a temporary file in the same directory, then rename
-/// it into place. On any error the temporary file is removed and `path` is untouched.
+/// Write `bytes` to `path` through a temporary file in the same directory (the
+/// `tempfile` crate), then rename it into place. On any error the temporary file is
+/// removed and `path` is untouched. Errors name `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let named = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("writing {}: {e}", path.display()))
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "path has no file name")
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if path.file_name().is_none() {
+        return Err(named(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        )));
     }
-    result
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".accgen-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(named)?;
+    tmp.write_all(bytes).map_err(named)?;
+    tmp.as_file().sync_all().map_err(named)?;
+    tmp.persist(path).map_err(|e| named(e.error))?;
+    Ok(())
 }

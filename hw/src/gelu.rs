@@ -80,6 +80,7 @@ fn lane(lib: &mut Library, cfg: &GeluConfig) -> RtlResult<Rc<Module>> {
             width: bw + dw,
             signed: false,
             init: Some(words),
+            style: None,
         })?;
         let addr = m.resize(idx, rom.addr_bits())?;
         let word = m.mem_read(rom, addr, None)?;

@@ -13,12 +13,16 @@ pub mod gelu;
 pub mod grid;
 pub mod lanes;
 pub mod mac;
+pub mod mem;
+pub mod mul;
 pub mod nm_pe;
 pub mod pe;
 pub mod requant;
 pub mod rtl;
 pub mod softmax;
+pub mod stream;
 pub mod systolic;
+pub mod vendor;
 
 use accgen_golden::config::Config;
 use rtl::{Design, Library, RtlResult};

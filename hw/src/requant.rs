@@ -98,7 +98,7 @@ fn lane(lib: &mut Library, cfg: &RequantConfig, c: usize) -> RtlResult<Rc<Module
 /// Module name of the unit: shape in clear, the per-lane constants by hash.
 pub fn requant_name(cfg: &RequantConfig) -> String {
     let canon = toml::to_string(cfg).unwrap_or_default();
-    let h = accgen_golden::hash::Fnv128::new()
+    let h = accgen_golden::hash::ContentHasher::new()
         .update(canon.as_bytes())
         .hex();
     format!(

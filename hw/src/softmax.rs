@@ -137,6 +137,7 @@ fn lane(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> {
             width: base_w + delta_w,
             signed: false,
             init: Some(words),
+            style: None,
         })?;
         let k = Consts {
             p,
@@ -185,6 +186,7 @@ fn lane(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> {
             width: cfg.in_bits,
             signed: true,
             init: None,
+            style: None,
         })?;
         let wp = m.reg("wp_q", ab, false, RegOpts::new().reset_zero(ab).enable(v1))?;
         let one_a = m.const_u(ab, 1)?;

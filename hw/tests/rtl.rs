@@ -165,6 +165,7 @@ fn memories_ram_and_rom() {
             width: 8,
             signed: true,
             init: None,
+            style: None,
         })
         .unwrap();
     m.mem_write(ram, we, wa, wd).unwrap();
@@ -179,6 +180,7 @@ fn memories_ram_and_rom() {
             width: 6,
             signed: false,
             init: Some(init),
+            style: None,
         })
         .unwrap();
     assert_eq!(rom.addr_bits(), 3);
@@ -306,15 +308,15 @@ fn build_errors_name_module_and_signals() {
         "module `bad`: port name `new` is a Verilog or C++ keyword or contains `__`; Verilator cannot simulate it"
     );
     assert_eq!(
-        err(|m| m.input("wide", 1025, false)),
-        "module `bad`: input `wide`: width 1025 is outside the allowed range 1..=1024"
+        err(|m| m.input("wide", 4097, false)),
+        "module `bad`: input `wide`: width 4097 is outside the allowed range 1..=4096"
     );
     assert_eq!(
         err(|m| {
-            let a = m.input("a", 600, false)?;
+            let a = m.input("a", 2100, false)?;
             m.mul(a, a)
         }),
-        "module `bad`: mul result: width 1200 is outside the allowed range 1..=1024"
+        "module `bad`: mul result: width 4200 is outside the allowed range 1..=4096"
     );
     assert_eq!(
         err(|m| {

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accgen_golden::hash::Fnv128;
+use accgen_golden::hash::ContentHasher;
 use accgen_hw::rtl::{Design, Module, VerilogFile};
 
 use crate::cache::{default_cache_root, get_or_build, is_complete};
@@ -115,7 +115,7 @@ impl Model {
     pub fn build(top: &Rc<Module>, opts: &SimOptions) -> SimResult<Model> {
         let mut d = Design::new();
         d.add_top(top.clone());
-        Model::build_from_files(&d.files()?, &TopSpec::of(top), opts)
+        Model::build_from_files(&d.sim_files()?, &TopSpec::of(top), opts)
     }
 
     /// Build the top module called `top` of `design`.
@@ -131,7 +131,7 @@ impl Model {
                     .join(", "),
             });
         };
-        Model::build_from_files(&design.files()?, &TopSpec::of(m), opts)
+        Model::build_from_files(&design.sim_files()?, &TopSpec::of(m), opts)
     }
 
     /// Build from Verilog files directly. `spec` must describe the module `spec.name`
@@ -168,12 +168,19 @@ impl Model {
     /// such instance writes that same file; give each its own with
     /// [`Model::instantiate_traced`]).
     pub fn instantiate(&self) -> SimResult<Dut> {
-        Dut::create(self, self.trace.as_deref())
+        Dut::create(self, self.trace.as_deref(), 0)
+    }
+
+    /// A fresh instance whose registers and memories start at random values drawn
+    /// from `seed` (Verilator's `--x-initial unique` with a seeded random reset), as
+    /// real hardware does after configuration. `seed` 0 means all zeros.
+    pub fn instantiate_randomized(&self, seed: u64) -> SimResult<Dut> {
+        Dut::create(self, self.trace.as_deref(), seed)
     }
 
     /// A fresh instance tracing into `vcd` (the model must have been built traced).
     pub fn instantiate_traced(&self, vcd: &Path) -> SimResult<Dut> {
-        Dut::create(self, Some(vcd))
+        Dut::create(self, Some(vcd), 0)
     }
 }
 
@@ -185,6 +192,10 @@ fn verilator_flags(traced: bool) -> Vec<String> {
         "-fPIC",
         "-MAKEFLAGS",
         "OPT_FAST=-O2",
+        "--x-assign",
+        "unique",
+        "--x-initial",
+        "unique",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -210,7 +221,7 @@ fn design_key(
     wrapper: &str,
     traced: bool,
 ) -> String {
-    let mut h = Fnv128::new();
+    let mut h = ContentHasher::new();
     h.update(b"accgen-sim-design")
         .update(&ABI_VERSION.to_le_bytes())
         .update(tc.verilator_version.as_bytes())

@@ -26,8 +26,8 @@ use crate::error::{SimError, SimResult};
 use crate::ffi::Api;
 use crate::spec::{dir_word, TopSpec};
 
-/// Words of the widest port (1024 bits).
-const MAX_WORDS: usize = 16;
+/// Words of the widest port (4096 bits).
+const MAX_WORDS: usize = 64;
 
 /// Handle of an input port: can be poked and peeked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl Dut {
         Model::build(top, opts)?.instantiate()
     }
 
-    pub(crate) fn create(model: &Model, vcd: Option<&Path>) -> SimResult<Dut> {
+    pub(crate) fn create(model: &Model, vcd: Option<&Path>, seed: u64) -> SimResult<Dut> {
         let top = model.spec.name.clone();
         let path = match vcd {
             None => None,
@@ -137,7 +137,7 @@ impl Dut {
         let c_path = path.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
         // SAFETY: `c_path` is null or a NUL-terminated string that outlives the call;
         // `handle` is a valid out-pointer.
-        let rc = unsafe { (model.api.create)(c_path, &mut handle) };
+        let rc = unsafe { (model.api.create)(c_path, seed, &mut handle) };
         match rc {
             0 if !handle.is_null() => {}
             1 => return Err(SimError::TraceNotBuilt { top }),

@@ -10,7 +10,7 @@ use crate::error::{SimError, SimResult};
 use crate::spec::TopSpec;
 use crate::wrapper::ABI_VERSION;
 
-type CreateFn = unsafe extern "C" fn(*const std::ffi::c_char, *mut *mut c_void) -> i32;
+type CreateFn = unsafe extern "C" fn(*const std::ffi::c_char, u64, *mut *mut c_void) -> i32;
 type HandleFn = unsafe extern "C" fn(*mut c_void);
 type PokeFn = unsafe extern "C" fn(*mut c_void, u32, *const u64) -> i32;
 type PeekFn = unsafe extern "C" fn(*mut c_void, u32, *mut u64) -> i32;

@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod axis;
 pub mod build;
 pub mod cache;
 pub mod dut;
@@ -46,6 +47,7 @@ pub mod softmax;
 pub mod spec;
 pub mod stream;
 pub mod toolchain;
+pub mod verdict;
 pub mod wrapper;
 
 pub use build::{BuildInfo, Model, SimOptions};
@@ -53,3 +55,4 @@ pub use cache::default_cache_root;
 pub use dut::{Dut, InPort, OutPort, Port};
 pub use error::{SimError, SimResult};
 pub use spec::TopSpec;
+pub use verdict::{Problem, Verdict};

@@ -77,6 +77,12 @@ fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, ToolMissin
     })
 }
 
+fn is_identifier(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(x) if x.is_ascii_alphabetic() || x == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
 fn diagnostics(text: &str, prefixes: &[&str]) -> Vec<String> {
     text.lines()
         .filter(|l| prefixes.iter().any(|p| l.contains(p)))
@@ -124,33 +130,98 @@ pub fn iverilog_parse(files: &[PathBuf], top: &str) -> Result<ToolReport, ToolMi
     })
 }
 
+/// The families Yosys `synth_xilinx -family` accepts without the EXPERIMENTAL tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum XilinxFamily {
+    /// UltraScale+ (Zynq UltraScale+, Alveo): DSP48E2, RAMB36E2, CARRY8.
+    Xcup,
+    /// UltraScale.
+    Xcu,
+    /// 7-series (Zynq-7000, Artix/Kintex/Virtex-7): DSP48E1, RAMB36E1, CARRY4.
+    Xc7,
+    /// Spartan-6.
+    Xc6s,
+    /// Virtex-6.
+    Xc6v,
+}
+
+impl XilinxFamily {
+    /// Every family, in `synth_xilinx -help` order.
+    pub const ALL: [XilinxFamily; 5] = [
+        XilinxFamily::Xcup,
+        XilinxFamily::Xcu,
+        XilinxFamily::Xc7,
+        XilinxFamily::Xc6s,
+        XilinxFamily::Xc6v,
+    ];
+
+    /// The `-family` argument.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            XilinxFamily::Xcup => "xcup",
+            XilinxFamily::Xcu => "xcu",
+            XilinxFamily::Xc7 => "xc7",
+            XilinxFamily::Xc6s => "xc6s",
+            XilinxFamily::Xc6v => "xc6v",
+        }
+    }
+}
+
+impl std::fmt::Display for XilinxFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Yosys `synth_xilinx -family <family> -flatten -noiopad -noclkbuf` and the resource
-/// counts. `work_dir` receives the log and the JSON statistics.
+/// counts. `work_dir` receives `<top>.yosys.log` and `<top>.stat.json`.
+///
+/// Nothing from the caller is spliced into the Yosys script: the Verilog files are
+/// passed as separate program arguments (so any path works, spaces included), Yosys
+/// runs inside `work_dir` and writes its statistics to a fixed relative name, and the
+/// script holds only the family keyword (an enum) and the top name (a checked Verilog
+/// identifier).
 pub fn yosys_synth(
     files: &[PathBuf],
     top: &str,
-    family: &str,
+    family: XilinxFamily,
     work_dir: &Path,
 ) -> Result<(ToolReport, SynthReport), ToolMissing> {
+    let script = format!(
+        "synth_xilinx -family {family} -flatten -noiopad -noclkbuf -top {top}; tee -q -o {top}.stat.json stat -json"
+    );
+    yosys_script(files, top, &script, work_dir)
+}
+
+/// Run a fixed synthesis `script` (which must write `<top>.stat.json`) over `files`
+/// inside `work_dir` and collect the report. `top` must be a Verilog identifier.
+pub(crate) fn yosys_script(
+    files: &[PathBuf],
+    top: &str,
+    script: &str,
+    work_dir: &Path,
+) -> Result<(ToolReport, SynthReport), ToolMissing> {
+    if !is_identifier(top) {
+        return Err(ToolMissing {
+            message: format!("top module name `{top}` is not a Verilog identifier"),
+        });
+    }
     std::fs::create_dir_all(work_dir).map_err(|e| ToolMissing {
         message: format!("cannot create {}: {e}", work_dir.display()),
     })?;
     let stat = work_dir.join(format!("{top}.stat.json"));
     let log = work_dir.join(format!("{top}.yosys.log"));
-    let reads: Vec<String> = files
+    let files: Vec<PathBuf> = files
         .iter()
-        .map(|f| format!("read_verilog {}", f.display()))
+        .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
         .collect();
-    let script = format!(
-        "{}; synth_xilinx -family {family} -flatten -noiopad -noclkbuf -top {top}; tee -q -o {} stat -json",
-        reads.join("; "),
-        stat.display()
-    );
     let out = run(
         Command::new("yosys")
+            .current_dir(work_dir)
             .args(["-q", "-l"])
-            .arg(&log)
-            .args(["-p", &script]),
+            .arg(format!("{top}.yosys.log"))
+            .args(["-p", script])
+            .args(&files),
         "yosys",
     )?;
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();

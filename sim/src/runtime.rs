@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use accgen_golden::hash::Fnv128;
+use accgen_golden::hash::ContentHasher;
 
 use crate::cache::get_or_build;
 use crate::error::{SimError, SimResult};
@@ -74,7 +74,7 @@ pub struct Runtime {
 
 /// Cache key of the runtime for this toolchain.
 pub(crate) fn runtime_key(tc: &Toolchain) -> String {
-    let mut h = Fnv128::new();
+    let mut h = ContentHasher::new();
     h.update(b"accgen-vlrt-1")
         .update(tc.verilator_version.as_bytes())
         .update(tc.verilator_root.to_string_lossy().as_bytes())

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `uint32_t accgen_abi_version()` | [`ABI_VERSION`] |
 //! | `uint32_t accgen_port_count()` / `accgen_port_width(i)` | port table, for a load-time check |
-//! | `int accgen_create(const char* vcd, void** out)` | 0 ok, 1 tracing not built, 2 VCD not opened, 3 exception |
+//! | `int accgen_create(const char* vcd, uint64_t seed, void** out)` | 0 ok, 1 tracing not built, 2 VCD not opened, 3 exception; `seed` 0 starts every register and memory at 0, any other seed at random values from that seed (the model is built with `--x-initial unique`) |
 //! | `void accgen_destroy(void*)` | final eval + VCD dump, close, free |
 //! | `int accgen_poke(void*, uint32_t, const uint64_t*)` | masked to the width; -1 unless an input |
 //! | `int accgen_peek(void*, uint32_t, uint64_t*)` | any port; -1 on a bad index |
@@ -30,7 +30,7 @@ use accgen_hw::rtl::Dir;
 use crate::spec::{member_name, TopSpec};
 
 /// Version of the `extern "C"` interface; part of every cache key.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 fn mask_hex(bits: u32) -> String {
     if bits >= 64 {
@@ -177,7 +177,7 @@ pub fn wrapper_cpp(spec: &TopSpec) -> String {
     };
     let _ = writeln!(
         o,
-        "ACCGEN_API int accgen_create(const char* vcd_path, void** out) {{\n\
+        "ACCGEN_API int accgen_create(const char* vcd_path, uint64_t seed, void** out) {{\n\
          \x20   *out = nullptr;\n\
          #if !VM_TRACE\n\
          \x20   if (vcd_path) return 1;\n\
@@ -185,6 +185,8 @@ pub fn wrapper_cpp(spec: &TopSpec) -> String {
          \x20   Sim* s = nullptr;\n\
          \x20   try {{\n\
          \x20       s = new Sim;\n\
+         \x20       s->ctx.randReset(seed ? 2 : 0);\n\
+         \x20       s->ctx.randSeed((int)(seed & 0x7fffffff));\n\
          #if VM_TRACE\n\
          \x20       if (vcd_path) s->ctx.traceEverOn(true);\n\
          #endif\n\

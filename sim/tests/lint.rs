@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use accgen_golden::config::MacConfig;
 use accgen_hw::rtl::{Design, Library};
-use accgen_sim::lint::{iverilog_parse, verilator_lint, yosys_synth};
+use accgen_sim::lint::{iverilog_parse, verilator_lint, yosys_synth, XilinxFamily};
 
 fn write(d: &Design, tag: &str) -> (tempdir::Dir, Vec<PathBuf>) {
     let dir = tempdir::Dir::new(tag);
@@ -58,7 +58,7 @@ fn assert_lint_clean(d: &Design, top: &str, synth: bool) {
     );
     if synth {
         let (rep, counts) =
-            yosys_synth(&files, top, "xcup", &dir.0.join("yosys")).expect("yosys runs");
+            yosys_synth(&files, top, XilinxFamily::Xcup, &dir.0.join("yosys")).expect("yosys runs");
         assert!(rep.clean, "yosys on {top}:\n{}", rep.diagnostics.join("\n"));
         assert_eq!(counts.latches, 0, "latches in {top}");
         assert!(
@@ -100,7 +100,7 @@ fn mac_memories_and_hierarchy_are_lint_clean_and_synthesise() {
 fn memories_are_inferred_as_ram_not_registers() {
     let d = common::mem_hier_design();
     let (dir, files) = write(&d, "meminfer");
-    let (rep, counts) = yosys_synth(&files, "memhier", "xcup", &dir.0.join("y")).unwrap();
+    let (rep, counts) = yosys_synth(&files, "memhier", XilinxFamily::Xcup, &dir.0.join("y")).unwrap();
     assert!(rep.clean, "{:?}", rep.diagnostics);
     // Two 16 x 8 memories: distributed RAM (LUTRAM) or block RAM, never 256 flip-flops.
     assert!(
@@ -123,7 +123,7 @@ fn mac_maps_to_one_dsp() {
     let mut d = Design::new();
     d.add_top(mac);
     let (dir, files) = write(&d, "macdsp");
-    let (_, counts) = yosys_synth(&files, &top, "xcup", &dir.0.join("y")).unwrap();
+    let (_, counts) = yosys_synth(&files, &top, XilinxFamily::Xcup, &dir.0.join("y")).unwrap();
     assert_eq!(counts.dsps, 1, "cells: {:?}", counts.cells);
 }
 
@@ -174,7 +174,7 @@ fn array_4x4_maps_one_dsp_per_pe_without_latches() {
     let (d, top) = array_design(4);
     assert_lint_clean(&d, &top, false);
     let (dir, files) = write(&d, "arr4");
-    let (rep, counts) = yosys_synth(&files, &top, "xcup", &dir.0.join("y")).unwrap();
+    let (rep, counts) = yosys_synth(&files, &top, XilinxFamily::Xcup, &dir.0.join("y")).unwrap();
     assert!(rep.clean, "{:?}", rep.diagnostics);
     assert_eq!(counts.dsps, 16, "cells: {:?}", counts.cells);
     assert_eq!(counts.latches, 0);
@@ -201,7 +201,7 @@ fn sparse_4x4_2of4_maps_n_dsps_per_pe_and_is_lint_clean() {
     let (d, name) = design_of(top);
     assert_lint_clean(&d, &name, false);
     let (dir, files) = write(&d, "sparse4");
-    let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
+    let (rep, counts) = yosys_synth(&files, &name, XilinxFamily::Xcup, &dir.0.join("y")).unwrap();
     assert!(rep.clean, "{:?}", rep.diagnostics);
     assert_eq!(
         counts.dsps,
@@ -252,7 +252,7 @@ fn gelu_is_lint_clean_and_its_rom_is_not_registers() {
     let (d, name) = design_of(top);
     assert_lint_clean(&d, &name, false);
     let (dir, files) = write(&d, "gelurom");
-    let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
+    let (rep, counts) = yosys_synth(&files, &name, XilinxFamily::Xcup, &dir.0.join("y")).unwrap();
     assert!(rep.clean, "{:?}", rep.diagnostics);
     // 278 x 24-bit words per lane: Yosys maps a ROM this small to LUTs (a distributed
     // ROM); it must never become 2 x 6672 flip-flops.
@@ -277,7 +277,7 @@ fn large_gelu_rom_maps_to_block_ram() {
     let top = accgen_hw::gelu::gelu(&mut lib, &cfg).unwrap();
     let (d, name) = design_of(top);
     let (dir, files) = write(&d, "gelubram");
-    let (rep, counts) = yosys_synth(&files, &name, "xcup", &dir.0.join("y")).unwrap();
+    let (rep, counts) = yosys_synth(&files, &name, XilinxFamily::Xcup, &dir.0.join("y")).unwrap();
     assert!(rep.clean, "{:?}", rep.diagnostics);
     assert!(counts.bram18 > 0, "no block RAM: {:?}", counts.cells);
 }

@@ -10,7 +10,10 @@ use accgen_golden::rng::SplitMix64;
 use accgen_hw::rtl::Library;
 use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, Issue};
 use accgen_sim::{Model, SimOptions};
+use accgen_sim::lint::XilinxFamily;
 use anyhow::{bail, Result};
+
+use crate::outdir::OutputDir;
 
 /// A streaming unit to co-simulate: top module, lanes, inputs, golden outputs, label.
 type StreamCase = (
@@ -35,9 +38,10 @@ fn random_matrix(rng: &mut SplitMix64, rows: usize, cols: usize, bits: u32) -> M
 /// Run the demo on `config`, writing generated files under `out`.
 pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
     let cfg = super::generate::load_config(config)?;
+    let mut dir = OutputDir::claim(out)?;
     println!("== 1/3 generate ({}) ==", config.display());
     let t = Instant::now();
-    let g = super::generate::write_design(&cfg, out)?;
+    let g = super::generate::write_design(&cfg, &mut dir)?;
     println!(
         "{} top module(s), {} file(s) in {} ({:.2} s)",
         g.tops.len(),
@@ -46,10 +50,8 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     println!("== 2/3 lint: verilator -Wall, iverilog -g2005, yosys synth_xilinx ==");
-    let lint_dir = out.with_extension("lint");
-    let results = super::lint::lint_dir(&cfg, &lint_dir, "xcup", synth);
-    let _ = std::fs::remove_dir_all(&lint_dir);
-    let results = results?;
+    let results = super::lint::lint_files(&g, &mut dir, XilinxFamily::Xcup, synth)?;
+    dir.finish(super::generate::manifest_fields(&cfg, &g)?)?;
     super::lint::print_table(&results);
     if results.iter().any(|r| !r.problems.is_empty()) {
         for r in &results {
@@ -57,7 +59,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
                 eprintln!("{}: {p}", r.top);
             }
         }
-        bail!("lint failed");
+        bail!("lint failed; logs in {}", out.join("yosys").display());
     }
     println!("== 3/3 co-simulation against the golden model ==");
     let mut rows: Vec<[String; 6]> = Vec::new();

@@ -1,21 +1,25 @@
 //! `accgen generate`: Verilog files, `filelist.f` and `manifest.json`.
 //!
-//! Everything is written into a temporary sibling directory first and renamed into
-//! place at the end, so an interrupted or failed run leaves nothing partial behind.
+//! The output directory is claimed first (see [`crate::outdir`]): a new, empty or
+//! earlier accgen directory is accepted, anything else is refused before any work.
+//! Every file is written atomically, and the manifest is written last.
 
 use std::path::{Path, PathBuf};
 
 use accgen_golden::config::Config;
-use accgen_hw::files::write_atomic;
-use anyhow::{bail, Context, Result};
-use serde_json::json;
+use anyhow::{Context, Result};
+use serde_json::{json, Map};
+
+use crate::outdir::OutputDir;
 
 /// What `generate` produced.
 pub struct Generated {
     /// Top module names, in config order.
     pub tops: Vec<String>,
-    /// Paths of the Verilog files, dependencies sorted by name.
+    /// Paths of the Verilog files, sorted by module name.
     pub files: Vec<PathBuf>,
+    /// The generated design.
+    pub design: accgen_hw::rtl::Design,
 }
 
 /// Load and validate a config, with the path in the error.
@@ -26,7 +30,9 @@ pub fn load_config(path: &Path) -> Result<Config> {
 /// Generate into `out` (see module docs).
 pub fn run(config: &Path, out: &Path) -> Result<Generated> {
     let cfg = load_config(config)?;
-    let g = write_design(&cfg, out)?;
+    let mut dir = OutputDir::claim(out)?;
+    let g = write_design(&cfg, &mut dir)?;
+    dir.finish(manifest_fields(&cfg, &g)?)?;
     eprintln!(
         "generated {} top module(s) ({}) into {}",
         g.tops.len(),
@@ -36,80 +42,51 @@ pub fn run(config: &Path, out: &Path) -> Result<Generated> {
     Ok(g)
 }
 
-/// Emit `cfg` into `out` atomically.
-pub fn write_design(cfg: &Config, out: &Path) -> Result<Generated> {
+/// Emit `cfg`'s Verilog and `filelist.f` into `dir` (the manifest is the caller's
+/// [`OutputDir::finish`], with [`manifest_fields`]).
+pub fn write_design(cfg: &Config, dir: &mut OutputDir) -> Result<Generated> {
     let design = accgen_hw::generate(cfg)?;
     let files = design.files()?;
-    if out.exists() {
-        let is_ours = out.join("manifest.json").is_file();
-        let is_empty = std::fs::read_dir(out)
-            .with_context(|| format!("cannot read output directory {}", out.display()))?
-            .next()
-            .is_none();
-        if !is_ours && !is_empty {
-            bail!(
-                "output directory {} exists and is not an earlier accgen output (no manifest.json); refusing to overwrite it",
-                out.display()
-            );
-        }
+    let mut paths = Vec::with_capacity(files.len());
+    for f in &files {
+        paths.push(dir.write(&f.file_name, f.text.as_bytes())?);
     }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = out
-        .file_name()
-        .context("--out must name a directory")?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = parent.join(format!(".{name}.accgen-tmp-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)?;
-        for f in &files {
-            write_atomic(&tmp.join(&f.file_name), f.text.as_bytes())?;
-        }
-        let list: String = files.iter().map(|f| format!("{}\n", f.file_name)).collect();
-        write_atomic(&tmp.join("filelist.f"), list.as_bytes())?;
-        let tops: Vec<serde_json::Value> = design
-            .tops()
-            .iter()
-            .map(|m| {
-                json!({
-                    "name": m.name(),
-                    "clock": if m.has_clock() { Some("clk") } else { None },
-                    "reset": if m.has_reset() { Some("rst") } else { None },
-                    "ports": m.ports(),
-                })
-            })
-            .collect();
-        let manifest = json!({
-            "generator": format!("accgen {}", env!("CARGO_PKG_VERSION")),
-            "config_hash": cfg.hash(),
-            "tops": design.tops().iter().map(|m| m.name()).collect::<Vec<_>>(),
-            "files": files.iter().map(|f| &f.file_name).collect::<Vec<_>>(),
-            "ports": tops,
-        });
-        write_atomic(
-            &tmp.join("manifest.json"),
-            (serde_json::to_string_pretty(&manifest)? + "\n").as_bytes(),
-        )?;
-        if out.exists() {
-            std::fs::remove_dir_all(out)
-                .with_context(|| format!("cannot replace {}", out.display()))?;
-        }
-        std::fs::rename(&tmp, out)
-            .with_context(|| format!("cannot move output into {}", out.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result?;
+    let list: String = files.iter().map(|f| format!("{}\n", f.file_name)).collect();
+    dir.write("filelist.f", list.as_bytes())?;
     Ok(Generated {
         tops: design.tops().iter().map(|m| m.name().to_string()).collect(),
-        files: files.iter().map(|f| out.join(&f.file_name)).collect(),
+        files: paths,
+        design,
     })
+}
+
+/// Manifest fields describing the design: config hash, tops and their ports.
+pub fn manifest_fields(cfg: &Config, g: &Generated) -> Result<Map<String, serde_json::Value>> {
+    let tops: Vec<serde_json::Value> = g
+        .design
+        .tops()
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.name(),
+                "clock": if m.has_clock() { Some("clk") } else { None },
+                "reset": if m.has_reset() { Some("rst") } else { None },
+                "ports": m.ports(),
+            })
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("config_hash".into(), json!(cfg.hash()));
+    m.insert("tops".into(), json!(g.tops));
+    m.insert("ports".into(), json!(tops));
+    m.insert(
+        "verilog".into(),
+        json!(g
+            .files
+            .iter()
+            .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect::<Option<Vec<_>>>()
+            .context("generated file without a name")?),
+    );
+    Ok(m)
 }

@@ -1,9 +1,18 @@
 //! `accgen lint`: generate, then check every top with Verilator, Icarus and Yosys.
+//!
+//! With `--out`, the Verilog and the tool logs go into that accgen output directory.
+//! Without it they go into a fresh temporary directory, which is removed when the
+//! lint is clean and kept (and named) when it is not, so every log an error mentions
+//! still exists.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use accgen_sim::lint::{iverilog_parse, tool_available, verilator_lint, yosys_synth, SynthReport};
-use anyhow::{bail, Result};
+use accgen_sim::lint::{
+    iverilog_parse, tool_available, verilator_lint, yosys_synth, SynthReport, XilinxFamily,
+};
+use anyhow::{bail, Context, Result};
+
+use crate::outdir::OutputDir;
 
 /// Lint result of one top module.
 pub struct TopLint {
@@ -13,50 +22,75 @@ pub struct TopLint {
     pub problems: Vec<String>,
     /// Yosys resource counts, when synthesis ran.
     pub synth: Option<SynthReport>,
+    /// The Yosys log, when synthesis ran.
+    pub log: Option<PathBuf>,
 }
 
 /// Generate `config` and lint every top; print a table; fail on any problem.
-pub fn run(config: &Path, out: Option<&Path>, family: &str, synth: bool) -> Result<()> {
+pub fn run(config: &Path, out: Option<&Path>, family: XilinxFamily, synth: bool) -> Result<()> {
     let cfg = super::generate::load_config(config)?;
-    let tmp;
-    let dir = match out {
-        Some(d) => d.to_path_buf(),
-        None => {
-            tmp = std::env::temp_dir().join(format!("accgen-lint-{}", std::process::id()));
-            tmp.clone()
+    match out {
+        Some(d) => {
+            let mut dir = OutputDir::claim(d)?;
+            let g = super::generate::write_design(&cfg, &mut dir)?;
+            let results = lint_files(&g, &mut dir, family, synth)?;
+            let fields = super::generate::manifest_fields(&cfg, &g)?;
+            // The directory is complete and ours whatever the verdict; logs stay.
+            dir.finish(fields)?;
+            report(&results, d)
         }
-    };
-    let result = lint_dir(&cfg, &dir, family, synth);
-    if out.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix("accgen-lint-")
+                .tempdir()
+                .context("cannot create a temporary directory for lint")?;
+            let root = tmp.path().join("out");
+            let mut dir = OutputDir::claim(&root)?;
+            let g = super::generate::write_design(&cfg, &mut dir)?;
+            let results = lint_files(&g, &mut dir, family, synth)?;
+            dir.finish(super::generate::manifest_fields(&cfg, &g)?)?;
+            let verdict = report(&results, &root);
+            if verdict.is_err() {
+                // Keep the files: the error names logs inside them.
+                let kept = tmp.keep();
+                eprintln!("lint files kept in {}", kept.join("out").display());
+            }
+            verdict
+        }
     }
-    let results = result?;
-    print_table(&results);
+}
+
+/// Print the table and fail on any problem.
+fn report(results: &[TopLint], dir: &Path) -> Result<()> {
+    print_table(results);
     let bad: Vec<&TopLint> = results.iter().filter(|r| !r.problems.is_empty()).collect();
     if !bad.is_empty() {
         for r in &bad {
             for p in &r.problems {
                 eprintln!("{}: {p}", r.top);
             }
+            if let Some(log) = &r.log {
+                eprintln!("{}: yosys log: {}", r.top, log.display());
+            }
         }
         bail!(
-            "lint failed for {} of {} top module(s)",
+            "lint failed for {} of {} top module(s); files in {}",
             bad.len(),
-            results.len()
+            results.len(),
+            dir.display()
         );
     }
     println!("lint clean: {} top module(s)", results.len());
     Ok(())
 }
 
-/// Generate into `dir` and lint each top module.
-pub fn lint_dir(
-    cfg: &accgen_golden::config::Config,
-    dir: &Path,
-    family: &str,
+/// Lint each top module of a generated design; Yosys logs go to `<dir>/yosys/`.
+pub fn lint_files(
+    g: &super::generate::Generated,
+    dir: &mut OutputDir,
+    family: XilinxFamily,
     synth: bool,
 ) -> Result<Vec<TopLint>> {
-    let g = super::generate::write_design(cfg, dir)?;
     let do_synth = synth && tool_available("yosys");
     if synth && !do_synth {
         eprintln!("note: yosys not found, skipping synthesis (install with scripts/setup.sh)");
@@ -76,20 +110,24 @@ pub fn lint_dir(
                 }
             }
         }
-        let synth = if do_synth {
+        let (synth, log) = if do_synth {
             eprintln!("synthesising {top} with yosys synth_xilinx -family {family} ...");
-            let (rep, counts) = yosys_synth(&g.files, top, family, &dir.join("yosys"))?;
+            let log = dir.reserve(&format!("yosys/{top}.yosys.log"))?;
+            dir.reserve(&format!("yosys/{top}.stat.json"))?;
+            let work = dir.root().join("yosys");
+            let (rep, counts) = yosys_synth(&g.files, top, family, &work)?;
             if !rep.clean {
                 problems.extend(rep.diagnostics.iter().map(|d| format!("yosys: {d}")));
             }
-            Some(counts)
+            (Some(counts), Some(log))
         } else {
-            None
+            (None, None)
         };
         out.push(TopLint {
             top: top.clone(),
             problems,
             synth,
+            log,
         });
     }
     Ok(out)

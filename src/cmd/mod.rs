@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod generate;
 pub mod lint;
+pub mod paths;
 pub mod prune;
 pub mod sim;
 pub mod stream;

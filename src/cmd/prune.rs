@@ -31,17 +31,34 @@ fn meta_dtype(bits: u32) -> Dtype {
 }
 
 /// Prune `b_path` into `out` (same dtype) and optionally write packed metadata.
-pub fn run(config: &Path, b_path: &Path, out: &Path, meta: Option<&Path>) -> Result<()> {
+pub fn run(
+    config: &Path,
+    b_path: &Path,
+    out: &Path,
+    meta: Option<&Path>,
+    force: bool,
+) -> Result<()> {
     let cfg = super::generate::load_config(config)?;
     let sp = sparsity_section(&cfg, config)?;
     let bits = cfg.array.as_ref().map_or(16, |a| a.weight_bits);
-    let b = super::sim::read_matrix(b_path, "B", bits, "weight_bits")?;
-    if let Some((r, c, v)) = b.first_out_of_range(bits) {
+    let arr = npy::read(b_path).context("reading B")?;
+    let b = super::sim::matrix_of(&arr, b_path, "B", bits, "weight_bits")?;
+    if b.rows == 0 || b.cols == 0 {
         anyhow::bail!(
-            "B[{r}, {c}] = {v} is outside the signed {bits}-bit range (weight_bits = {bits})"
+            "B ({}) has shape [{}, {}]; K (rows) and N (columns) must each be at least 1",
+            b_path.display(),
+            b.rows,
+            b.cols
         );
     }
-    let dtype = npy::read(b_path)?.dtype;
+    if let Some((r, c, v)) = b.first_out_of_range(bits) {
+        let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+        anyhow::bail!(
+            "B[{r}, {c}] = {v} is outside the signed {bits}-bit range {lo}..={hi} (weight_bits = {bits})"
+        );
+    }
+    super::paths::check_outputs(&[("--out", Some(out)), ("--meta", meta)], force)?;
+    let dtype = arr.dtype;
     let pruned = prune(&b, sp);
     check(&pruned, sp)
         .map_err(|v| anyhow::anyhow!("internal error: pruned B violates {}:{}: {v}", sp.n, sp.m))?;

@@ -30,6 +30,24 @@ pub struct SimArgs {
     /// Write run statistics as JSON (cycles, bit_exact, ...).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Replace existing --out/--json/--vcd files (accgen does not overwrite files it
+    /// did not create unless told to).
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl SimArgs {
+    /// Check the output paths (cheap; before any build).
+    pub fn check_outputs(&self) -> Result<()> {
+        super::paths::check_outputs(
+            &[
+                ("--out", self.out.as_deref()),
+                ("--json", self.json.as_deref()),
+                ("--vcd", self.vcd.as_deref()),
+            ],
+            self.force,
+        )
+    }
 }
 
 /// Write `stats` as pretty JSON to `path`, atomically.
@@ -51,9 +69,28 @@ pub fn array_section(cfg: &Config, path: &Path) -> Result<ArrayConfig> {
     })
 }
 
+/// Reject a GEMM with an empty dimension (before any build).
+pub fn check_nonempty(a: &Matrix, b: &Matrix) -> Result<()> {
+    if a.rows == 0 || a.cols == 0 || b.cols == 0 {
+        bail!(
+            "empty GEMM: A is [{}, {}] and B is [{}, {}]; M, K and N must each be at least 1",
+            a.rows,
+            a.cols,
+            b.rows,
+            b.cols
+        );
+    }
+    Ok(())
+}
+
 /// Read a 2-D signed int8/int16 matrix operand.
 pub fn read_matrix(path: &Path, name: &str, bits: u32, field: &str) -> Result<Matrix> {
     let arr = npy::read(path).with_context(|| format!("reading {name}"))?;
+    matrix_of(&arr, path, name, bits, field)
+}
+
+/// A 2-D signed int8/int16 array as a matrix (`path` and `field` for messages).
+pub fn matrix_of(arr: &NpyArray, path: &Path, name: &str, bits: u32, field: &str) -> Result<Matrix> {
     if !matches!(arr.dtype, Dtype::I8 | Dtype::I16) {
         bail!(
             "{name} ({}) has dtype {}; expected int8 or int16 ({field} = {bits})",
@@ -68,7 +105,7 @@ pub fn read_matrix(path: &Path, name: &str, bits: u32, field: &str) -> Result<Ma
             arr.shape
         );
     }
-    Ok(Matrix::from_vec(arr.shape[0], arr.shape[1], arr.data))
+    Ok(Matrix::from_vec(arr.shape[0], arr.shape[1], arr.data.clone()))
 }
 
 /// Build the array model, printing progress.
@@ -98,12 +135,14 @@ pub fn build_model(top: &Rc<accgen_hw::rtl::Module>, vcd: Option<&Path>) -> Resu
     Ok((model, secs))
 }
 
-/// Print `tiles done/total` on one stderr line while a GEMM runs.
+/// Show tile progress while a GEMM runs (a bar on a terminal, plain lines otherwise).
 pub fn show_progress(drv: &mut ArrayDriver, what: &'static str) {
+    let mut p: Option<crate::progress::Progress> = None;
     drv.on_progress(move |done, total| {
-        eprint!("\r{what}: {done}/{total} tiles");
+        let bar = p.get_or_insert_with(|| crate::progress::Progress::new(what, "tiles", total as u64));
+        bar.set(done as u64);
         if done == total {
-            eprintln!();
+            bar.finish();
         }
     });
 }
@@ -139,7 +178,9 @@ pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
     let acfg = array_section(&cfg, &args.config)?;
     let a = read_matrix(a_path, "A", acfg.act_bits, "act_bits")?;
     let b = read_matrix(b_path, "B", acfg.weight_bits, "weight_bits")?;
+    check_nonempty(&a, &b)?;
     check_operands(&a, &b, acfg.format())?;
+    args.check_outputs()?;
     let (model, build_s) = build_array_model(&acfg, args.vcd.as_deref())?;
     let mut drv = ArrayDriver::new(model.instantiate()?, &acfg)?;
     show_progress(&mut drv, "gemm");
@@ -195,7 +236,9 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     let sp = super::prune::sparsity_section(&cfg, &args.config)?;
     let a = read_matrix(a_path, "A", acfg.act_bits, "act_bits")?;
     let mut b = read_matrix(b_path, "B", acfg.weight_bits, "weight_bits")?;
+    check_nonempty(&a, &b)?;
     check_operands(&a, &b, acfg.format())?;
+    args.check_outputs()?;
     if let Err(v) = check(&b, sp) {
         if !do_prune {
             let m = sp.m as usize;

@@ -94,6 +94,7 @@ pub fn requant(args: &SimArgs, x_path: &Path) -> Result<()> {
             rq.lanes
         );
     }
+    args.check_outputs()?;
     let expected = requant_stream(&rq, &x.data)?;
     let mut lib = accgen_hw::rtl::Library::new();
     let top = accgen_hw::requant::requant(&mut lib, &rq)?;
@@ -110,6 +111,7 @@ pub fn gelu(args: &SimArgs, x_path: &Path) -> Result<()> {
         .with_context(|| format!("config {} has no [gelu] section", args.config.display()))?;
     let x = read_tensor(x_path)?;
     check_range(&x, g.in_bits, "gelu.in_bits")?;
+    args.check_outputs()?;
     let expected = accgen_golden::gelu::GeluUnit::new(&g).eval_stream(&x.data)?;
     let mut lib = accgen_hw::rtl::Library::new();
     let top = accgen_hw::gelu::gelu(&mut lib, &g)?;
@@ -211,6 +213,7 @@ pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
             sm.max_len
         );
     }
+    args.check_outputs()?;
     let unit = accgen_golden::softmax::SoftmaxUnit::new(&sm);
     let rows: Vec<Vec<i64>> = x.data.chunks(len).map(<[i64]>::to_vec).collect();
     let expected = rows

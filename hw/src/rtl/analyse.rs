@@ -43,6 +43,12 @@ impl Ctx<'_> {
         }
     }
 
+    /// `mem[addr]` of an asynchronous read port.
+    pub fn async_read(&self, mem: usize, port: usize) -> String {
+        let addr = self.m.mems[mem].async_reads[port].1;
+        format!("{}[{}]", self.mem_names[mem], self.r(addr))
+    }
+
     /// `$signed(<s>)`.
     pub fn signed(&self, s: Sig) -> String {
         format!("$signed({})", self.r(s))
@@ -56,7 +62,9 @@ fn comb_deps(kind: &NodeKind) -> Vec<Sig> {
         | NodeKind::Const(_)
         | NodeKind::RegQ(_)
         | NodeKind::MemRead { .. }
+        | NodeKind::MemReadAsync { .. }
         | NodeKind::InstOut
+        | NodeKind::Clock
         | NodeKind::Wire(None) => vec![],
         NodeKind::Not(a) | NodeKind::Neg(a) | NodeKind::Reduce(_, a) => vec![*a],
         NodeKind::Alias(a) | NodeKind::Wire(Some(a)) | NodeKind::Ext { a, .. } => vec![*a],
@@ -89,6 +97,14 @@ fn all_deps(m: &Module, kind: &NodeKind) -> Vec<Sig> {
             }
             v
         }
+        NodeKind::MemReadAsync { mem, port } => {
+            let md = &m.mems[*mem];
+            let mut v: Vec<Sig> = vec![md.async_reads[*port].1];
+            for (we, wa, wd) in &md.writes {
+                v.extend([*we, *wa, *wd]);
+            }
+            v
+        }
         k => comb_deps(k),
     }
 }
@@ -105,6 +121,9 @@ pub(crate) fn analyse(m: &Module) -> Ctx<'_> {
     }
     for inst in &m.insts {
         stack.extend(inst.conns.iter().map(|s| s.id));
+    }
+    for p in &m.prims {
+        stack.extend(p.conns.iter().map(|(_, s)| s.id));
     }
     while let Some(id) = stack.pop() {
         if std::mem::replace(&mut live[id as usize], true) {
@@ -126,6 +145,11 @@ pub(crate) fn analyse(m: &Module) -> Ctx<'_> {
             if p.dir == Dir::Input {
                 full[s.id as usize] = true;
             }
+        }
+    }
+    for p in &m.prims {
+        for (_, s) in &p.conns[..p.inputs] {
+            full[s.id as usize] = true;
         }
     }
     for (id, node) in m.nodes.iter().enumerate() {
@@ -160,6 +184,7 @@ pub(crate) fn analyse(m: &Module) -> Ctx<'_> {
     let mut taken: HashSet<String> = KEYWORDS.split_whitespace().map(str::to_string).collect();
     taken.extend(m.ports.iter().map(|p| p.name.clone()));
     taken.extend(m.insts.iter().map(|i| i.name.clone()));
+    taken.extend(m.prims.iter().map(|p| p.name.clone()));
     let unique = |hint: &str, taken: &mut HashSet<String>| {
         let mut name = hint.to_string();
         let mut k = 1;
@@ -182,6 +207,7 @@ pub(crate) fn analyse(m: &Module) -> Ctx<'_> {
             continue;
         }
         names[id] = match (&node.kind, &node.name) {
+            (NodeKind::Clock, _) => "clk".to_string(),
             (NodeKind::Input, Some(p)) => p.clone(),
             (_, Some(hint)) => unique(hint, &mut taken),
             (_, None) => loop {

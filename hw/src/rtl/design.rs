@@ -9,6 +9,7 @@ use super::emit::module_verilog;
 use super::error::{RtlError, RtlResult};
 use super::module::Module;
 use crate::files::write_atomic;
+use crate::vendor::Vendor;
 
 /// Memoises module generators. A generator names its module from its generator name
 /// and parameters (for example `accgen_mac_a8_b8_acc32`), so a module requested twice
@@ -16,12 +17,26 @@ use crate::files::write_atomic;
 #[derive(Default)]
 pub struct Library {
     built: HashMap<String, Rc<Module>>,
+    vendor: Vendor,
 }
 
 impl Library {
-    /// An empty library.
+    /// An empty library for [`Vendor::Generic`].
     pub fn new() -> Library {
         Library::default()
+    }
+
+    /// An empty library whose generators target `vendor`.
+    pub fn with_vendor(vendor: Vendor) -> Library {
+        Library {
+            built: HashMap::new(),
+            vendor,
+        }
+    }
+
+    /// The target vendor of every module built here.
+    pub fn vendor(&self) -> Vendor {
+        self.vendor
     }
 
     /// The module called `name`, building it with `build` on first request. `build`
@@ -113,6 +128,32 @@ impl Design {
                 text: module_verilog(m),
             })
             .collect())
+    }
+
+    /// Vendor cell types instantiated anywhere in the design, sorted and unique.
+    pub fn primitive_cells(&self) -> RtlResult<Vec<String>> {
+        let mut cells: Vec<String> = self
+            .modules()?
+            .iter()
+            .flat_map(|m| m.primitive_cells().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        cells.sort();
+        cells.dedup();
+        Ok(cells)
+    }
+
+    /// [`Design::files`] plus the simulation models of the vendor cells the design
+    /// instantiates: what Verilator and Icarus read. Synthesis reads `files` only.
+    pub fn sim_files(&self) -> RtlResult<Vec<VerilogFile>> {
+        let mut files = self.files()?;
+        for cell in self.primitive_cells()? {
+            let model = crate::vendor::sim_model(&cell).ok_or_else(|| RtlError {
+                module: cell.clone(),
+                message: "no simulation model for this vendor cell".into(),
+            })?;
+            files.push(model);
+        }
+        Ok(files)
     }
 
     /// Write every file into `dir` (created if missing), each atomically. Returns the paths.

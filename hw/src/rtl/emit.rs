@@ -16,6 +16,7 @@ use std::fmt::Write;
 
 use super::analyse::{analyse, Ctx};
 use super::module::{BinOp, CmpOp, Dir, Module, NodeKind, ReduceOp, ShiftAmt, ShiftOp};
+use super::prim::ParamValue;
 use super::value::Value;
 
 /// Render a constant as a sized Verilog literal.
@@ -110,6 +111,7 @@ fn expr(c: &Ctx, kind: &NodeKind, width: u32) -> String {
             format!("{{{fill}, {}}}", c.r(*a))
         }
         NodeKind::Alias(a) | NodeKind::Wire(Some(a)) => c.r(*a),
+        NodeKind::MemReadAsync { mem, port } => c.async_read(*mem, *port),
         _ => unreachable!("node without an expression"),
     }
 }
@@ -143,11 +145,18 @@ pub fn module_verilog(m: &Module) -> String {
     o.push_str("`default_nettype none\n\n");
     let _ = writeln!(o, "module {} (", m.name);
     let mut port_lines: Vec<(bool, String)> = Vec::new();
+    let attrs = |name: &str| -> String {
+        m.port_attrs
+            .iter()
+            .filter(|(p, _, _)| p == name)
+            .map(|(_, k, v)| format!("(* {k} = \"{v}\" *) "))
+            .collect()
+    };
     if m.has_clock {
-        port_lines.push((false, "input  wire clk".into()));
+        port_lines.push((false, format!("{}input  wire clk", attrs("clk"))));
     }
     if m.has_reset {
-        port_lines.push((false, "input  wire rst".into()));
+        port_lines.push((false, format!("{}input  wire rst", attrs("rst"))));
     }
     for (p, s) in m.ports.iter().zip(&m.port_nodes) {
         let dir = if p.dir == Dir::Input {
@@ -160,7 +169,12 @@ pub fn module_verilog(m: &Module) -> String {
             p.dir == Dir::Input && (!c.live[s.id as usize] || c.partly_unused[s.id as usize]);
         port_lines.push((
             unused,
-            format!("{dir} wire {sg}{}{}", range(p.width), p.name),
+            format!(
+                "{}{dir} wire {sg}{}{}",
+                attrs(&p.name),
+                range(p.width),
+                p.name
+            ),
         ));
     }
     let last = port_lines.len();
@@ -178,7 +192,12 @@ pub fn module_verilog(m: &Module) -> String {
     // Declarations.
     let mut decl_lines = Vec::new();
     for (id, node) in m.nodes.iter().enumerate() {
-        if !c.live[id] || matches!(node.kind, NodeKind::Input | NodeKind::Const(_)) {
+        if !c.live[id]
+            || matches!(
+                node.kind,
+                NodeKind::Input | NodeKind::Const(_) | NodeKind::Clock
+            )
+        {
             continue;
         }
         let kw = match node.kind {
@@ -191,7 +210,11 @@ pub fn module_verilog(m: &Module) -> String {
     let mut decls = String::new();
     print_waived(&mut decls, &decl_lines);
     for (i, md) in m.mems.iter().enumerate() {
-        if md.reads.iter().any(|(id, _, _)| c.live[*id as usize]) {
+        if mem_live(&c, md) {
+            if let Some(style) = md.spec.style {
+                let kind = if md.writes.is_empty() { "rom_style" } else { "ram_style" };
+                let _ = writeln!(decls, "  (* {kind} = \"{}\" *)", style.as_str());
+            }
             let _ = writeln!(
                 decls,
                 "  reg  {}{} [0:{}];",
@@ -217,7 +240,8 @@ pub fn module_verilog(m: &Module) -> String {
             | NodeKind::Const(_)
             | NodeKind::RegQ(_)
             | NodeKind::MemRead { .. }
-            | NodeKind::InstOut => {}
+            | NodeKind::InstOut
+            | NodeKind::Clock => {}
             ref k => {
                 let _ = writeln!(
                     assigns,
@@ -268,7 +292,7 @@ pub fn module_verilog(m: &Module) -> String {
 
     // Memories.
     for (i, md) in m.mems.iter().enumerate() {
-        if !md.reads.iter().any(|(id, _, _)| c.live[*id as usize]) {
+        if !mem_live(&c, md) {
             continue;
         }
         let name = &c.mem_names[i];
@@ -322,6 +346,39 @@ pub fn module_verilog(m: &Module) -> String {
         let _ = writeln!(o, "    {}", conns.join(",\n    "));
         o.push_str("  );\n");
     }
+    // Vendor primitives.
+    for p in &m.prims {
+        let _ = write!(o, "\n  {}", p.cell);
+        if !p.params.is_empty() {
+            let params: Vec<String> = p
+                .params
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        ParamValue::Int(i) => i.to_string(),
+                        ParamValue::Str(s) => format!("\"{s}\""),
+                        ParamValue::Bits(b) => format!("{}'h{}", b.width(), b.to_hex()),
+                    };
+                    format!(".{k}({v})")
+                })
+                .collect();
+            let _ = write!(o, " #(\n    {}\n  )", params.join(",\n    "));
+        }
+        let _ = writeln!(o, " {} (", p.name);
+        let conns: Vec<String> = p
+            .conns
+            .iter()
+            .map(|(pin, s)| format!(".{pin}({})", c.r(*s)))
+            .collect();
+        let _ = writeln!(o, "    {}", conns.join(",\n    "));
+        o.push_str("  );\n");
+    }
     o.push_str("\nendmodule\n\n`default_nettype wire\n");
     o
+}
+
+/// True when some read port of the memory is printed.
+fn mem_live(c: &Ctx, md: &super::seq::MemDef) -> bool {
+    md.reads.iter().any(|(id, _, _)| c.live[*id as usize])
+        || md.async_reads.iter().any(|(id, _)| c.live[*id as usize])
 }

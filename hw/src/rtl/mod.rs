@@ -1,6 +1,6 @@
 //! A small typed RTL builder in the spirit of hardcaml and Chisel.
 //!
-//! Rust code builds a netlist at run time from config values; widths (1..=1024) and
+//! Rust code builds a netlist at run time from config values; widths (1..=4096) and
 //! signedness are checked as each node is created, so a mismatch is an error naming
 //! the module and the signals, never silent truncation. [`emit`] turns a finished
 //! [`Module`] into Verilog-2001.
@@ -25,6 +25,7 @@ mod error;
 mod hier;
 mod module;
 mod ops;
+mod prim;
 mod seq;
 mod sig;
 mod value;
@@ -33,6 +34,7 @@ pub use design::{Design, Library, VerilogFile};
 pub use error::{RtlError, RtlResult};
 pub use hier::Instance;
 pub use module::{Module, ModuleBuilder};
-pub use seq::{Mem, MemSpec, Reg, RegOpts};
+pub use prim::{Interface, ParamValue};
+pub use seq::{Mem, MemSpec, MemStyle, Reg, RegOpts};
 pub use sig::{BinOp, CmpOp, Dir, PortInfo, ReduceOp, ShiftAmt, ShiftOp, Sig};
 pub use value::{RangeError, Value, MAX_WIDTH};

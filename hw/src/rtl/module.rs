@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::error::{RtlError, RtlResult};
 use super::hier::InstDef;
+use super::prim::{Interface, PrimDef};
 use super::seq::{MemDef, RegDef};
 pub(crate) use super::sig::{BinOp, CmpOp, Dir, PortInfo, ReduceOp, ShiftAmt, ShiftOp, Sig};
 use super::value::{Value, MAX_WIDTH};
@@ -56,7 +57,14 @@ pub(crate) enum NodeKind {
         mem: usize,
         port: usize,
     },
+    /// Asynchronous (combinational) read: distributed RAM.
+    MemReadAsync {
+        mem: usize,
+        port: usize,
+    },
     InstOut,
+    /// The module clock, for primitive clock pins.
+    Clock,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +87,9 @@ pub struct Module {
     pub(crate) regs: Vec<RegDef>,
     pub(crate) mems: Vec<MemDef>,
     pub(crate) insts: Vec<InstDef>,
+    pub(crate) prims: Vec<PrimDef>,
+    pub(crate) port_attrs: Vec<(String, String, String)>,
+    pub(crate) interfaces: Vec<Interface>,
     pub(crate) has_clock: bool,
     pub(crate) has_reset: bool,
 }
@@ -118,6 +129,16 @@ impl Module {
     pub fn register_count(&self) -> usize {
         self.regs.len()
     }
+
+    /// Interfaces recorded with [`ModuleBuilder::interface`].
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.interfaces
+    }
+
+    /// Vendor cell types instantiated directly in this module.
+    pub fn primitive_cells(&self) -> impl Iterator<Item = &str> {
+        self.prims.iter().map(|p| p.cell.as_str())
+    }
 }
 
 /// Builds one module. See the crate docs for an example.
@@ -131,6 +152,10 @@ pub struct ModuleBuilder {
     pub(crate) regs: Vec<RegDef>,
     pub(crate) mems: Vec<MemDef>,
     pub(crate) insts: Vec<InstDef>,
+    pub(crate) prims: Vec<PrimDef>,
+    pub(crate) port_attrs: Vec<(String, String, String)>,
+    pub(crate) interfaces: Vec<Interface>,
+    pub(crate) uses_clock: bool,
     pub(crate) child_clock: bool,
     pub(crate) child_reset: bool,
     /// Structural hashing of pure combinational nodes: building the same expression
@@ -167,6 +192,10 @@ impl ModuleBuilder {
             regs: Vec::new(),
             mems: Vec::new(),
             insts: Vec::new(),
+            prims: Vec::new(),
+            port_attrs: Vec::new(),
+            interfaces: Vec::new(),
+            uses_clock: false,
             child_clock: false,
             child_reset: false,
             cse: HashMap::new(),
@@ -235,6 +264,7 @@ impl ModuleBuilder {
                 | NodeKind::Wire(_)
                 | NodeKind::RegQ(_)
                 | NodeKind::MemRead { .. }
+                | NodeKind::MemReadAsync { .. }
                 | NodeKind::InstOut
         );
         let key = (kind.clone(), width, signed);
@@ -399,7 +429,8 @@ impl ModuleBuilder {
             }
         }
         let has_reset = self.child_reset || self.regs.iter().any(|r| r.opts.reset.is_some());
-        let has_clock = self.child_clock || !self.regs.is_empty() || !self.mems.is_empty();
+        let has_clock =
+            self.uses_clock || self.child_clock || !self.regs.is_empty() || !self.mems.is_empty();
         Ok(Module {
             name: self.name,
             doc: self.doc,
@@ -409,6 +440,9 @@ impl ModuleBuilder {
             regs: self.regs,
             mems: self.mems,
             insts: self.insts,
+            prims: self.prims,
+            port_attrs: self.port_attrs,
+            interfaces: self.interfaces,
             has_clock,
             has_reset,
         })

@@ -57,6 +57,29 @@ pub(crate) struct RegDef {
     pub opts: RegOpts,
 }
 
+/// Where synthesis should place a memory. Emitted as Vivado's (and Yosys')
+/// `ram_style` attribute for a RAM, `rom_style` for a ROM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemStyle {
+    /// Block RAM (RAMB18/RAMB36, DP16KD).
+    Block,
+    /// LUT RAM (distributed).
+    Distributed,
+    /// UltraRAM (UltraScale+ only; RAMs only).
+    Ultra,
+}
+
+impl MemStyle {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemStyle::Block => "block",
+            MemStyle::Distributed => "distributed",
+            MemStyle::Ultra => "ultra",
+        }
+    }
+}
+
 /// Shape and contents of a memory declared with [`ModuleBuilder::memory`].
 #[derive(Debug, Clone)]
 pub struct MemSpec {
@@ -70,6 +93,8 @@ pub struct MemSpec {
     pub signed: bool,
     /// Initial contents (ROM tables); `None` leaves the RAM uninitialised.
     pub init: Option<Vec<Value>>,
+    /// Placement hint for synthesis; `None` lets the tool choose.
+    pub style: Option<MemStyle>,
 }
 
 /// A memory handle; see [`ModuleBuilder::mem_write`] and [`ModuleBuilder::mem_read`].
@@ -93,6 +118,8 @@ pub(crate) struct MemDef {
     pub writes: Vec<(Sig, Sig, Sig)>,
     /// (read-data node, address, enable)
     pub reads: Vec<(u32, Sig, Option<Sig>)>,
+    /// (read-data node, address) of asynchronous read ports.
+    pub async_reads: Vec<(u32, Sig)>,
 }
 
 impl ModuleBuilder {
@@ -195,6 +222,7 @@ impl ModuleBuilder {
             spec,
             writes: Vec::new(),
             reads: Vec::new(),
+            async_reads: Vec::new(),
         });
         Ok(Mem {
             index,
@@ -261,6 +289,26 @@ impl ModuleBuilder {
         let name = format!("{}_rd{port}", self.mems[mem.index].spec.name);
         let s = self.name_sig(s, &name)?;
         self.mems[mem.index].reads.push((s.id, addr, en));
+        Ok(s)
+    }
+
+    /// Add an asynchronous read port: `mem[addr]` in the same cycle. Synthesis maps
+    /// such a memory to distributed (LUT) RAM; use it for small FIFOs only.
+    pub fn mem_read_async(&mut self, mem: Mem, addr: Sig) -> RtlResult<Sig> {
+        self.check_addr(mem, addr)?;
+        let port = self.mems[mem.index].async_reads.len();
+        let signed = self.mems[mem.index].spec.signed;
+        let s = self.push(
+            NodeKind::MemReadAsync {
+                mem: mem.index,
+                port,
+            },
+            mem.width,
+            signed,
+        );
+        let name = format!("{}_ard{port}", self.mems[mem.index].spec.name);
+        let s = self.name_sig(s, &name)?;
+        self.mems[mem.index].async_reads.push((s.id, addr));
         Ok(s)
     }
 }

@@ -266,6 +266,7 @@ pub fn mem_hier_design() -> accgen_hw::rtl::Design {
             width: 8,
             signed: true,
             init: None,
+            style: None,
         })
         .unwrap();
     m.mem_write(ram, we, addr, wd).unwrap();
@@ -280,6 +281,7 @@ pub fn mem_hier_design() -> accgen_hw::rtl::Design {
             width: 8,
             signed: true,
             init: Some(init),
+            style: None,
         })
         .unwrap();
     let rv = m.mem_read(rom, addr, None).unwrap();

@@ -1,0 +1,434 @@
+//! AXI4-Stream in the RTL builder: the stream type, lane packing, port declaration,
+//! and the elastic helpers every unit top uses (register slice, FIFO, credit gate).
+//!
+//! Conventions (GUIDE §7): ports `s_axis[_<name>]_{tdata,tvalid,tready,tlast,tuser}`
+//! in and `m_axis[_<name>]_*` out; a beat moves when `tvalid && tready`; lane i of
+//! `tdata` sits above lane i-1 (lane 0 in the LSBs), each lane field padded to whole
+//! bytes and sign- or zero-extended, so `tdata` is a multiple of 8 bits.
+//!
+//! Helpers, all full-throughput (one beat per cycle) with registered outputs:
+//! - [`skid`]: a two-entry register slice; `tready` upstream is a register;
+//! - [`fifo`]: a first-word-fall-through FIFO on LUT RAM (asynchronous read) or on
+//!   block RAM ([`crate::mem`], read latency 2, prefetched), with a registered output;
+//! - [`credit_gate`]: `tready` for a free-running fixed-latency pipeline that feeds a
+//!   FIFO: a beat is accepted only while the FIFO is sure to have room for it, so the
+//!   pipeline never stalls (no clock enable fans out over the datapath).
+
+use crate::mem::{self, MemoryConfig};
+use crate::rtl::{
+    Interface, Library, MemSpec, MemStyle, ModuleBuilder, RegOpts, RtlResult, Sig, Value,
+};
+
+/// One AXI4-Stream channel inside a module (the signals of its source side).
+#[derive(Debug, Clone, Copy)]
+pub struct Axis {
+    /// `tdata`.
+    pub data: Sig,
+    /// `tvalid`.
+    pub valid: Sig,
+    /// `tlast`, when the stream has one.
+    pub last: Option<Sig>,
+    /// `tuser`, when the stream has one.
+    pub user: Option<Sig>,
+}
+
+/// The layout of lanes in `tdata`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lanes {
+    /// Number of lanes.
+    pub count: u32,
+    /// Value bits per lane.
+    pub bits: u32,
+    /// Two's complement lanes (sign-extended padding) or unsigned (zero padding).
+    pub signed: bool,
+}
+
+impl Lanes {
+    /// `count` lanes of `bits`-bit values.
+    pub fn new(count: u32, bits: u32, signed: bool) -> Lanes {
+        Lanes {
+            count,
+            bits,
+            signed,
+        }
+    }
+
+    /// Bits of one padded lane field: `bits` rounded up to whole bytes.
+    pub fn field_bits(&self) -> u32 {
+        self.bits.div_ceil(8) * 8
+    }
+
+    /// Width of `tdata`.
+    pub fn tdata_bits(&self) -> u32 {
+        self.count * self.field_bits()
+    }
+
+    /// Description for interface metadata, e.g. `16 x int8 in 8-bit fields`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} x {}{} in {}-bit fields, lane 0 in the LSBs",
+            self.count,
+            if self.signed { "int" } else { "uint" },
+            self.bits,
+            self.field_bits()
+        )
+    }
+}
+
+/// Pack `values` (lane 0 first) into `tdata`: each lane extended to its field width by
+/// its own signedness, lane 0 in the LSBs.
+pub fn pack(m: &mut ModuleBuilder, values: &[Sig]) -> RtlResult<Sig> {
+    let mut fields: Vec<Sig> = Vec::with_capacity(values.len());
+    for v in values.iter().rev() {
+        let fb = v.width().div_ceil(8) * 8;
+        fields.push(m.resize(*v, fb)?);
+    }
+    m.concat(&fields)
+}
+
+/// The lanes of `tdata` (lane 0 first): the low `bits` of each field, typed.
+pub fn unpack(m: &mut ModuleBuilder, tdata: Sig, lanes: Lanes) -> RtlResult<Vec<Sig>> {
+    let fb = lanes.field_bits();
+    (0..lanes.count)
+        .map(|i| {
+            let s = m.slice(tdata, i * fb + lanes.bits - 1, i * fb)?;
+            Ok(if lanes.signed { s.as_signed() } else { s })
+        })
+        .collect()
+}
+
+fn port_name(prefix: &str, role: &str) -> String {
+    format!("{prefix}_{role}")
+}
+
+/// Declare the slave ports `<prefix>_t*` (prefix `s_axis` or `s_axis_<name>`). Returns
+/// the incoming stream and the `tready` wire, to be driven with
+/// [`ModuleBuilder::drive`].
+pub fn slave_ports(
+    m: &mut ModuleBuilder,
+    prefix: &str,
+    data_bits: u32,
+    last: bool,
+    user_bits: Option<u32>,
+    params: Vec<(String, String)>,
+) -> RtlResult<(Axis, Sig)> {
+    let data = m.input(&port_name(prefix, "tdata"), data_bits, false)?;
+    let valid = m.input(&port_name(prefix, "tvalid"), 1, false)?;
+    let ready = m.wire(&format!("{prefix}_ready_w"), 1, false)?;
+    m.output(&port_name(prefix, "tready"), ready)?;
+    let last = if last {
+        Some(m.input(&port_name(prefix, "tlast"), 1, false)?)
+    } else {
+        None
+    };
+    let user = match user_bits {
+        Some(w) => Some(m.input(&port_name(prefix, "tuser"), w, false)?),
+        None => None,
+    };
+    record(m, prefix, "axis_slave", last.is_some(), user.is_some(), params)?;
+    Ok((
+        Axis {
+            data,
+            valid,
+            last,
+            user,
+        },
+        ready,
+    ))
+}
+
+/// Declare the master ports `<prefix>_t*` driven by `s`; returns the `tready` input.
+pub fn master_ports(
+    m: &mut ModuleBuilder,
+    prefix: &str,
+    s: &Axis,
+    params: Vec<(String, String)>,
+) -> RtlResult<Sig> {
+    m.output(&port_name(prefix, "tdata"), s.data)?;
+    m.output(&port_name(prefix, "tvalid"), s.valid)?;
+    let ready = m.input(&port_name(prefix, "tready"), 1, false)?;
+    if let Some(l) = s.last {
+        m.output(&port_name(prefix, "tlast"), l)?;
+    }
+    if let Some(u) = s.user {
+        m.output(&port_name(prefix, "tuser"), u)?;
+    }
+    record(m, prefix, "axis_master", s.last.is_some(), s.user.is_some(), params)?;
+    Ok(ready)
+}
+
+fn record(
+    m: &mut ModuleBuilder,
+    prefix: &str,
+    kind: &str,
+    last: bool,
+    user: bool,
+    params: Vec<(String, String)>,
+) -> RtlResult<()> {
+    let mut ports = vec![
+        ("tdata".to_string(), port_name(prefix, "tdata")),
+        ("tvalid".to_string(), port_name(prefix, "tvalid")),
+        ("tready".to_string(), port_name(prefix, "tready")),
+    ];
+    if last {
+        ports.push(("tlast".into(), port_name(prefix, "tlast")));
+    }
+    if user {
+        ports.push(("tuser".into(), port_name(prefix, "tuser")));
+    }
+    m.interface(Interface {
+        name: prefix.to_string(),
+        kind: kind.to_string(),
+        ports,
+        params,
+    })
+}
+
+/// Mark `clk` and `rst` as the clock and reset of the given stream interfaces, with
+/// the attributes Vivado IP Integrator reads, and record them as interfaces.
+pub fn clock_and_reset(m: &mut ModuleBuilder, busses: &[&str]) -> RtlResult<()> {
+    m.port_attr("clk", "X_INTERFACE_INFO", "xilinx.com:signal:clock:1.0 clk CLK")?;
+    m.port_attr(
+        "clk",
+        "X_INTERFACE_PARAMETER",
+        &format!("ASSOCIATED_BUSIF {}, ASSOCIATED_RESET rst", busses.join(":")),
+    )?;
+    m.port_attr("rst", "X_INTERFACE_INFO", "xilinx.com:signal:reset:1.0 rst RST")?;
+    m.port_attr("rst", "X_INTERFACE_PARAMETER", "POLARITY ACTIVE_HIGH")?;
+    m.interface(Interface {
+        name: "clk".into(),
+        kind: "clock".into(),
+        ports: vec![("clk".into(), "clk".into())],
+        params: vec![("associated_busif".into(), busses.join(":"))],
+    })?;
+    m.interface(Interface {
+        name: "rst".into(),
+        kind: "reset".into(),
+        ports: vec![("rst".into(), "rst".into())],
+        params: vec![
+            ("polarity".into(), "active_high".into()),
+            ("synchronous".into(), "true".into()),
+        ],
+    })
+}
+
+/// Concatenate a stream's payload (data, then user and last above it) into one word.
+fn payload(m: &mut ModuleBuilder, s: &Axis) -> RtlResult<Sig> {
+    let mut parts = Vec::new();
+    if let Some(l) = s.last {
+        parts.push(l);
+    }
+    if let Some(u) = s.user {
+        parts.push(u);
+    }
+    parts.push(s.data);
+    m.concat(&parts)
+}
+
+/// Split a payload word back into a stream shaped like `like`.
+fn unpayload(m: &mut ModuleBuilder, word: Sig, valid: Sig, like: &Axis) -> RtlResult<Axis> {
+    let dw = like.data.width();
+    let data = m.slice(word, dw - 1, 0)?;
+    let mut at = dw;
+    let user = match like.user {
+        Some(u) => {
+            let s = m.slice(word, at + u.width() - 1, at)?;
+            at += u.width();
+            Some(s)
+        }
+        None => None,
+    };
+    let last = match like.last {
+        Some(_) => Some(m.bit(word, at)?),
+        None => None,
+    };
+    Ok(Axis {
+        data,
+        valid,
+        last,
+        user,
+    })
+}
+
+/// Register slice (skid buffer) between `input` and a consumer whose `tready` is
+/// `out_ready`. Returns the registered output stream and the upstream `tready`.
+/// Full throughput; every output, `tready` included, comes straight from a register.
+pub fn skid(
+    m: &mut ModuleBuilder,
+    name: &str,
+    input: &Axis,
+    out_ready: Sig,
+) -> RtlResult<(Axis, Sig)> {
+    let word = payload(m, input)?;
+    let one = Value::from_u128(1, 1).expect("1 fits");
+    let ov = m.reg(&format!("{name}_ov"), 1, false, RegOpts::new().reset_zero(1))?;
+    let sv = m.reg(&format!("{name}_sv"), 1, false, RegOpts::new().reset_zero(1))?;
+    // tready = skid empty, kept as its own register.
+    let rdy = m.reg(&format!("{name}_rdy"), 1, false, RegOpts::new().reset_to(one))?;
+    let in_fire = m.and(input.valid, rdy.q)?;
+    let not_ov = m.not(ov.q)?;
+    let can_out = m.or(out_ready, not_ov)?;
+    let stall = m.not(can_out)?;
+    // Skid register: captures an accepted beat while the output is stalled.
+    let to_skid = m.and(in_fire, stall)?;
+    let sd = m.reg_next(&format!("{name}_sd"), word, RegOpts::new().enable(to_skid))?;
+    // Output register: from the skid when it is full, else from the input.
+    let od_in = m.mux(sv.q, sd, word)?;
+    let od = m.reg_next(&format!("{name}_od"), od_in, RegOpts::new().enable(can_out))?;
+    let ov_in = m.or(sv.q, in_fire)?;
+    let ov_next = m.mux(can_out, ov_in, ov.q)?;
+    m.connect(ov, ov_next)?;
+    let zero = m.const_u(1, 0)?;
+    let sv_hold = m.or(sv.q, to_skid)?;
+    let sv_next = m.mux(can_out, zero, sv_hold)?;
+    m.connect(sv, sv_next)?;
+    let rdy_next = m.not(sv_next)?;
+    m.connect(rdy, rdy_next)?;
+    let out = unpayload(m, od, ov.q, input)?;
+    Ok((out, rdy.q))
+}
+
+/// Storage of a [`fifo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FifoStorage {
+    /// Distributed RAM with an asynchronous read (small FIFOs).
+    Lutram,
+    /// Block RAM through [`crate::mem`] (read latency 2), prefetched.
+    Bram,
+}
+
+/// A FIFO of `depth` (a power of two, >= 2) stream beats with a registered output.
+/// Returns `(output stream, input tready)`; `in_ready` is a register and may be
+/// ignored by a caller that guarantees room (see [`credit_gate`]). Latency: a beat
+/// written at an edge is at the output 1 (LUT RAM) or 3 (block RAM) edges later.
+pub fn fifo(
+    m: &mut ModuleBuilder,
+    lib: &mut Library,
+    name: &str,
+    input: &Axis,
+    out_ready: Sig,
+    depth: usize,
+    storage: FifoStorage,
+) -> RtlResult<(Axis, Sig)> {
+    assert!(depth.is_power_of_two() && depth >= 2, "FIFO depth must be a power of two >= 2");
+    let word = payload(m, input)?;
+    let w = word.width();
+    let ab = depth.trailing_zeros().max(1);
+    let cw = ab + 2;
+    // Occupancy of the whole FIFO (storage + read stages), for in_ready.
+    let one_r = Value::from_u128(1, 1).expect("1 fits");
+    let in_ready = m.reg(&format!("{name}_rdy"), 1, false, RegOpts::new().reset_to(one_r))?;
+    let push = m.and(input.valid, in_ready.q)?;
+    let wp = m.reg(&format!("{name}_wp"), ab, false, RegOpts::new().reset_zero(ab).enable(push))?;
+    let one_a = m.const_u(ab, 1)?;
+    let wp_next = m.add(wp.q, one_a)?;
+    m.connect(wp, wp_next)?;
+    let rp = m.reg(&format!("{name}_rp"), ab, false, RegOpts::new().reset_zero(ab))?;
+    // Words in storage not yet read out.
+    let stored = m.reg(&format!("{name}_n"), cw, false, RegOpts::new().reset_zero(cw))?;
+    let zero_c = m.const_u(cw, 0)?;
+    let has = m.cmp(crate::rtl::CmpOp::Ne, stored.q, zero_c)?;
+    let ov = m.reg(&format!("{name}_ov"), 1, false, RegOpts::new().reset_zero(1))?;
+    let not_ov = m.not(ov.q)?;
+    let adv_out = m.or(not_ov, out_ready)?;
+    let pop_out = m.and(ov.q, out_ready)?;
+    let (take, data_q) = match storage {
+        FifoStorage::Lutram => {
+            let mem = m.memory(MemSpec {
+                name: format!("{name}_mem"),
+                depth,
+                width: w,
+                signed: false,
+                init: None,
+                style: (lib.vendor() == crate::vendor::Vendor::Xilinx)
+                    .then_some(MemStyle::Distributed),
+            })?;
+            m.mem_write(mem, push, wp.q, word)?;
+            let head = m.mem_read_async(mem, rp.q)?;
+            let take = m.and(adv_out, has)?;
+            let od = m.reg_next(&format!("{name}_od"), head, RegOpts::new().enable(take))?;
+            let ov_next = m.mux(adv_out, has, ov.q)?;
+            m.connect(ov, ov_next)?;
+            (take, od)
+        }
+        FifoStorage::Bram => {
+            // Stage 1 = the memory's read register (valid v1), stage 2 = its output
+            // register (valid ov): each advances when the next one can take it.
+            let v1 = m.reg(&format!("{name}_v1"), 1, false, RegOpts::new().reset_zero(1))?;
+            let not_v1 = m.not(v1.q)?;
+            let adv1 = m.or(not_v1, adv_out)?;
+            let take = m.and(adv1, has)?;
+            let cfg = MemoryConfig {
+                depth,
+                width: w,
+                init: None,
+                style: Some(MemStyle::Block),
+            };
+            let rd = mem::instantiate(
+                m,
+                lib,
+                &format!("{name}_ram"),
+                &cfg,
+                Some((push, wp.q, word)),
+                adv1,
+                rp.q,
+                adv_out,
+            )?;
+            let v1_next = m.mux(adv1, has, v1.q)?;
+            m.connect(v1, v1_next)?;
+            let ov_next = m.mux(adv_out, v1.q, ov.q)?;
+            m.connect(ov, ov_next)?;
+            (take, rd)
+        }
+    };
+    let rp_next = m.add(rp.q, one_a)?;
+    let rp_next = m.mux(take, rp_next, rp.q)?;
+    m.connect(rp, rp_next)?;
+    let push_w = m.zext(push, cw)?;
+    let take_w = m.zext(take, cw)?;
+    let s1 = m.add(stored.q, push_w)?;
+    let s2 = m.sub(s1, take_w)?;
+    m.connect(stored, s2)?;
+    // Beats in the read stages (taken from storage, not yet popped): 0..=2.
+    let held = m.reg(&format!("{name}_held"), 2, false, RegOpts::new().reset_zero(2))?;
+    let take2 = m.zext(take, 2)?;
+    let pop2 = m.zext(pop_out, 2)?;
+    let h1 = m.add(held.q, take2)?;
+    let h2 = m.sub(h1, pop2)?;
+    m.connect(held, h2)?;
+    // Ready while the total after this edge is below the depth.
+    let h2w = m.zext(h2, cw)?;
+    let total = m.add(s2, h2w)?;
+    let dc = m.const_u(cw, depth as u128)?;
+    let room = m.lt(total, dc)?;
+    m.connect(in_ready, room)?;
+    let out = unpayload(m, data_q, ov.q, input)?;
+    Ok((out, in_ready.q))
+}
+
+/// `tready` for a free-running pipeline feeding a FIFO that holds `capacity` beats
+/// (storage plus output stages): a register that is 1 while fewer than `capacity`
+/// beats are accepted and not yet consumed downstream (`out_fire`). Returns
+/// `(tready, accept)` with `accept = in_valid && tready`.
+pub fn credit_gate(
+    m: &mut ModuleBuilder,
+    name: &str,
+    in_valid: Sig,
+    out_fire: Sig,
+    capacity: u32,
+) -> RtlResult<(Sig, Sig)> {
+    let cw = 32 - capacity.leading_zeros() + 1;
+    let one = Value::from_u128(1, 1).expect("1 fits");
+    let ready = m.reg(&format!("{name}_rdy"), 1, false, RegOpts::new().reset_to(one))?;
+    let accept = m.and(in_valid, ready.q)?;
+    let occ = m.reg(&format!("{name}_occ"), cw, false, RegOpts::new().reset_zero(cw))?;
+    let a = m.zext(accept, cw)?;
+    let f = m.zext(out_fire, cw)?;
+    let o1 = m.add(occ.q, a)?;
+    let o2 = m.sub(o1, f)?;
+    m.connect(occ, o2)?;
+    let cap = m.const_u(cw, capacity as u128)?;
+    let room = m.lt(o2, cap)?;
+    m.connect(ready, room)?;
+    Ok((ready.q, accept))
+}

@@ -27,6 +27,10 @@ enum Command {
         /// Output directory (created; replaced only if it holds an earlier accgen output).
         #[arg(long)]
         out: PathBuf,
+        /// Memory and multiplier style: generic (inferred), xilinx (inferred, with
+        /// ram_style/rom_style attributes), ecp5 (DP16KD and MULT18X18D instances).
+        #[arg(long, value_enum, default_value_t = VendorArg::Generic)]
+        vendor: VendorArg,
     },
     /// Generate, then run verilator -Wall, iverilog -g2005 and (if present) Yosys
     /// synth_xilinx; fail on any warning or latch.
@@ -44,6 +48,9 @@ enum Command {
         /// Skip Yosys synthesis.
         #[arg(long)]
         no_synth: bool,
+        /// Memory and multiplier style (ecp5 synthesises with synth_ecp5).
+        #[arg(long, value_enum, default_value_t = VendorArg::Generic)]
+        vendor: VendorArg,
     },
     /// Generate, lint and co-simulate every unit in the config (the README demo).
     Demo {
@@ -100,6 +107,25 @@ impl From<Family> for accgen_sim::lint::XilinxFamily {
             Family::Xc7 => X::Xc7,
             Family::Xc6s => X::Xc6s,
             Family::Xc6v => X::Xc6v,
+        }
+    }
+}
+
+/// `--vendor` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum VendorArg {
+    Generic,
+    Xilinx,
+    Ecp5,
+}
+
+impl From<VendorArg> for accgen_hw::vendor::Vendor {
+    fn from(v: VendorArg) -> Self {
+        use accgen_hw::vendor::Vendor as V;
+        match v {
+            VendorArg::Generic => V::Generic,
+            VendorArg::Xilinx => V::Xilinx,
+            VendorArg::Ecp5 => V::Ecp5,
         }
     }
 }
@@ -161,13 +187,18 @@ enum SimCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Generate { config, out } => cmd::generate::run(&config, &out).map(|_| ()),
+        Command::Generate {
+            config,
+            out,
+            vendor,
+        } => cmd::generate::run(&config, &out, vendor.into()).map(|_| ()),
         Command::Lint {
             config,
             out,
             family,
             no_synth,
-        } => cmd::lint::run(&config, out.as_deref(), family.into(), !no_synth),
+            vendor,
+        } => cmd::lint::run(&config, out.as_deref(), vendor.into(), family.into(), !no_synth),
         Command::Demo {
             config,
             out,

@@ -6,38 +6,40 @@ use accgen_golden::num::Rounding;
 
 use crate::rtl::{CmpOp, ModuleBuilder, ReduceOp, RtlResult, Sig};
 
-/// `golden::num::round_shift` for a constant shift `s` on a signed signal `v`.
-///
-/// - `s > 0`: `floor(v / 2^s)` plus the round-up bit, which needs only the half bit
-///   `v[s-1]`, the sticky OR of `v[s-2:0]`, the quotient LSB `v[s]` and the sign;
-/// - `s == 0`: `v`;
-/// - `s < 0`: the exact product `v * 2^-s` (`-s` bits wider), for the caller to clamp.
-///
-/// The result is signed and wide enough to be exact.
-pub fn round_shift(m: &mut ModuleBuilder, v: Sig, s: i32, mode: Rounding) -> RtlResult<Sig> {
+/// The two halves of [`round_shift`], for pipelining: `(q, up)` with
+/// `round_shift(v, s) = q + up`. For `s > 0`, `q = floor(v / 2^s)` (an arithmetic
+/// shift: wiring only) and `up` is the 1-bit round-up decision (the half bit, a sticky
+/// OR, the quotient LSB and the sign); for `s <= 0`, `q` is the exact (left-shifted)
+/// value and `up` is 0. `q` is signed and wide enough for `q + up` to be exact.
+pub fn round_shift_parts(
+    m: &mut ModuleBuilder,
+    v: Sig,
+    s: i32,
+    mode: Rounding,
+) -> RtlResult<(Sig, Sig)> {
     let v = v.as_signed();
+    let zero = m.const_u(1, 0)?;
     if s == 0 {
-        return Ok(v);
+        return Ok((v, zero));
     }
     if s < 0 {
         let k = (-s) as u32;
         let wide = m.resize(v, v.width() + k)?;
-        return m.shl(wide, k);
+        return Ok((m.shl(wide, k)?, zero));
     }
     let s = s as u32;
-    // Widen so that bits s and s-1 exist and the top bit is the sign.
     let w = v.width().max(s + 1) + 1;
     let x = m.resize(v, w)?;
     let q = m.sra(x, s)?;
     let up = match mode {
-        Rounding::Floor => return Ok(q),
+        Rounding::Floor => zero,
         Rounding::NearestEven | Rounding::HalfAway => {
             let half = m.bit(x, s - 1)?;
             let sticky = if s >= 2 {
                 let low = m.slice(x, s - 2, 0)?;
                 m.reduce(ReduceOp::Or, low)?
             } else {
-                m.const_u(1, 0)?
+                zero
             };
             let tie_up = if mode == Rounding::NearestEven {
                 m.bit(x, s)?
@@ -49,9 +51,30 @@ pub fn round_shift(m: &mut ModuleBuilder, v: Sig, s: i32, mode: Rounding) -> Rtl
             m.and(half, either)?
         }
     };
+    Ok((q, up))
+}
+
+/// `q + up` of [`round_shift_parts`]: exact in `q`'s width.
+pub fn add_round_up(m: &mut ModuleBuilder, q: Sig, up: Sig) -> RtlResult<Sig> {
+    let up = m.zext(up, q.width())?;
+    m.add(q.as_signed(), up.as_signed())
+}
+
+/// `golden::num::round_shift` for a constant shift `s` on a signed signal `v`.
+///
+/// - `s > 0`: `floor(v / 2^s)` plus the round-up bit, which needs only the half bit
+///   `v[s-1]`, the sticky OR of `v[s-2:0]`, the quotient LSB `v[s]` and the sign;
+/// - `s == 0`: `v`;
+/// - `s < 0`: the exact product `v * 2^-s` (`-s` bits wider), for the caller to clamp.
+///
+/// The result is signed and wide enough to be exact.
+pub fn round_shift(m: &mut ModuleBuilder, v: Sig, s: i32, mode: Rounding) -> RtlResult<Sig> {
+    let (q, up) = round_shift_parts(m, v, s, mode)?;
+    if s <= 0 {
+        return Ok(q);
+    }
     // q + up cannot overflow: |q| < 2^(w-1-s) and s >= 1.
-    let up = m.zext(up, w)?;
-    m.add(q, up.as_signed())
+    add_round_up(m, q, up)
 }
 
 /// `clamp(v, lo, hi)` for constants, on a signed signal; the result keeps `v`'s width.
@@ -74,14 +97,26 @@ pub fn clamp_const(m: &mut ModuleBuilder, v: Sig, lo: i128, hi: i128) -> RtlResu
     Ok(out)
 }
 
-/// Saturate a signed signal into `bits` signed bits (clamp, then keep the low bits).
+/// Saturate a signed signal into `bits` signed bits. It overflows exactly when its top
+/// `width - bits + 1` bits are not all equal, which is a reduction (no carry chain);
+/// the result is then the extreme value of the input's sign, else the low bits.
 pub fn saturate_signed(m: &mut ModuleBuilder, v: Sig, bits: u32) -> RtlResult<Sig> {
     let v = v.as_signed();
-    if v.width() <= bits {
+    let w = v.width();
+    if w <= bits {
         return m.resize(v, bits);
     }
-    let c = clamp_const(m, v, -(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)?;
-    m.resize(c, bits)
+    let top = m.slice(v, w - 1, bits - 1)?;
+    let all_ones = m.reduce(ReduceOp::And, top)?;
+    let any_one = m.reduce(ReduceOp::Or, top)?;
+    let all_zeros = m.not(any_one)?;
+    let fits = m.or(all_ones, all_zeros)?;
+    let sign = m.bit(v, w - 1)?;
+    let lo = m.const_s(bits, -(1i128 << (bits - 1)))?;
+    let hi = m.const_s(bits, (1i128 << (bits - 1)) - 1)?;
+    let extreme = m.mux(sign, lo, hi)?;
+    let low = m.resize(v, bits)?;
+    m.mux(fits, low, extreme)
 }
 
 /// `golden::num::round_shift(v, sh, NearestEven)` for a non-negative (unsigned) `v`

@@ -1,44 +1,127 @@
-//! The lane-parallel top shared by streaming units (`requant`, `gelu`): `lanes`
-//! instances of one lane module (ports `x` -> `y`, fixed latency) plus the valid
-//! pipeline.
+//! The AXI4-Stream top shared by element-wise units (`requant`, `gelu`): `lanes`
+//! instances of a fixed-latency lane module (port `x` -> `y`), free-running, behind a
+//! credit gate and in front of an output FIFO.
 //!
-//! Ports: `in_valid`, `x_<c>` in; `out_valid`, `y_<c>` out, with the lane's port types.
-//! Latency: the lane's; `out_valid` is `in_valid` delayed by it (reset to 0).
+//! Ports (besides `clk`, `rst`):
+//! - `s_axis_tdata` (lanes x input field), `s_axis_tvalid`, `s_axis_tlast` in,
+//!   `s_axis_tready` out: lane i in field i (lane 0 in the LSBs), each field the
+//!   lane's input width rounded up to whole bytes (the padding is ignored);
+//! - `m_axis_tdata` (lanes x output field, padding sign- or zero-extended),
+//!   `m_axis_tvalid`, `m_axis_tlast` out, `m_axis_tready` in. `tlast` travels with
+//!   its beat.
+//!
+//! Latency: the lane's plus 2 (FIFO write and output register) from a handshake at
+//! `s_axis` to the beat at `m_axis`. Throughput: one beat (all lanes) per cycle while
+//! `m_axis_tready` is high. Backpressure: the lanes never stall; `s_axis_tready`
+//! (a register) admits a beat only while the FIFO is sure to hold it, so no beat is
+//! lost or duplicated whatever `m_axis_tready` does.
+//!
+//! ```text
+//!  s_axis ─▶[credit gate]─▶ unpack ─▶ lane_0..lane_{n-1} (L cycles) ─▶ pack ─▶[FIFO]─▶ m_axis
+//!                  ▲                                                             │
+//!                  └──────────────── beats leaving m_axis ───────────────────────┘
+//! ```
 
 use std::rc::Rc;
 
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult};
+use crate::stream::{self, credit_gate, fifo, Axis, FifoStorage, Lanes};
 
-/// Build (or fetch) `name`: `lanes[c]` instantiated for every lane c, `latency` cycles.
-pub fn lane_array(
+/// FIFO depth for a lane latency `l`: room for every beat in flight plus one.
+pub fn fifo_depth(latency: u32) -> usize {
+    ((latency + 4) as usize).next_power_of_two()
+}
+
+/// Cycles from an `s_axis` handshake to the beat on `m_axis` for lane latency `l`.
+pub fn top_latency(latency: u32) -> u32 {
+    latency + 2
+}
+
+/// Build (or fetch) `name`: `lanes[c]` instantiated for every lane c, `latency`
+/// cycles each, behind AXI4-Stream ports.
+pub fn lane_stream_top(
     lib: &mut Library,
     name: &str,
     doc: &str,
     lanes: &[Rc<Module>],
     latency: u32,
 ) -> RtlResult<Rc<Module>> {
-    lib.get_or_build(name, |_| {
+    lib.get_or_build(name, |lib| {
+        let err = |message: String| RtlError {
+            module: name.to_string(),
+            message,
+        };
+        let lane_port = |l: &Rc<Module>, p: &str| {
+            l.port(p)
+                .cloned()
+                .ok_or_else(|| err(format!("lane module `{}` has no port `{p}`", l.name())))
+        };
+        let x0 = lane_port(&lanes[0], "x")?;
+        let y0 = lane_port(&lanes[0], "y")?;
+        let in_lanes = Lanes::new(lanes.len() as u32, x0.width, x0.signed);
+        let out_lanes = Lanes::new(lanes.len() as u32, y0.width, y0.signed);
         let mut m = ModuleBuilder::new(name);
         m.doc(doc);
-        let valid = m.input("in_valid", 1, false)?;
-        let mut outs = Vec::with_capacity(lanes.len());
-        for (c, lane) in lanes.iter().enumerate() {
-            let p = lane.port("x").ok_or_else(|| RtlError {
-                module: name.to_string(),
-                message: format!("lane module `{}` has no input `x`", lane.name()),
-            })?;
-            let x = m.input(&format!("x_{c}"), p.width, p.signed)?;
+        m.doc(&format!(
+            "AXI4-Stream: s_axis {}; m_axis {}; latency {} cycles.",
+            in_lanes.describe(),
+            out_lanes.describe(),
+            top_latency(latency)
+        ));
+        let (s, s_ready) = stream::slave_ports(
+            &mut m,
+            "s_axis",
+            in_lanes.tdata_bits(),
+            true,
+            None,
+            vec![("lanes".into(), in_lanes.describe())],
+        )?;
+        let depth = fifo_depth(latency);
+        let out_fire = m.wire("out_fire", 1, false)?;
+        let (ready, accept) = credit_gate(&mut m, "in", s.valid, out_fire, depth as u32)?;
+        m.drive(s_ready, ready)?;
+        let xs = stream::unpack(&mut m, s.data, in_lanes)?;
+        let mut ys = Vec::with_capacity(lanes.len());
+        for (c, (lane, x)) in lanes.iter().zip(xs).enumerate() {
+            let p = lane_port(lane, "x")?;
+            let x = if p.signed { x.as_signed() } else { x.as_unsigned() };
             let inst = m.instance(lane, &format!("lane_{c}"), &[("x", x)])?;
-            outs.push(inst.out("y")?);
+            ys.push(inst.out("y")?);
         }
-        let mut v = valid;
+        // Beat valid and tlast follow the lanes' latency.
+        let mut v = accept;
+        let mut l = s.last.expect("slave has tlast");
         for i in 1..=latency {
             v = m.reg_next(&format!("valid_s{i}"), v, RegOpts::new().reset_zero(1))?;
+            l = m.reg_next(&format!("last_s{i}"), l, RegOpts::new())?;
         }
-        m.output("out_valid", v)?;
-        for (c, y) in outs.into_iter().enumerate() {
-            m.output(&format!("y_{c}"), y)?;
-        }
+        let packed = stream::pack(&mut m, &ys)?;
+        let to_fifo = Axis {
+            data: packed,
+            valid: v,
+            last: Some(l),
+            user: None,
+        };
+        let out_ready = m.wire("out_ready", 1, false)?;
+        let (out, _room) = fifo(
+            &mut m,
+            lib,
+            "outq",
+            &to_fifo,
+            out_ready,
+            depth,
+            FifoStorage::Lutram,
+        )?;
+        let fire = m.and(out.valid, out_ready)?;
+        m.drive(out_fire, fire)?;
+        let r = stream::master_ports(
+            &mut m,
+            "m_axis",
+            &out,
+            vec![("lanes".into(), out_lanes.describe())],
+        )?;
+        m.drive(out_ready, r)?;
+        stream::clock_and_reset(&mut m, &["s_axis", "m_axis"])?;
         m.finish()
     })
 }

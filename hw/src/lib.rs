@@ -37,9 +37,14 @@ pub fn sparse_array(
     systolic::array_of(lib, cfg.rows, cfg.cols, &kind)
 }
 
-/// Build every unit section of `cfg` as its own top module.
+/// Build every unit section of `cfg` as its own top module, for the generic vendor.
 pub fn generate(cfg: &Config) -> RtlResult<Design> {
-    let mut lib = Library::new();
+    generate_for(cfg, vendor::Vendor::Generic)
+}
+
+/// Build every unit section of `cfg` as its own top module, for `vendor`.
+pub fn generate_for(cfg: &Config, vendor: vendor::Vendor) -> RtlResult<Design> {
+    let mut lib = Library::with_vendor(vendor);
     let mut design = Design::new();
     if let Some(a) = &cfg.array {
         let top = match &cfg.sparsity {

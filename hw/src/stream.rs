@@ -288,6 +288,65 @@ pub fn skid(
     Ok((out, rdy.q))
 }
 
+/// An up/down counter `q` that moves by at most one per cycle (`inc`, `dec`), with
+/// flags about its *next* value computed from comparisons of the current value with
+/// constants, in parallel with the add: no carry chain feeds a flag.
+struct UpDown {
+    q: Sig,
+    up: Sig,
+    down: Sig,
+}
+
+impl UpDown {
+    fn new(m: &mut ModuleBuilder, name: &str, width: u32, inc: Sig, dec: Sig) -> RtlResult<UpDown> {
+        let r = m.reg(name, width, false, RegOpts::new().reset_zero(width))?;
+        let not_dec = m.not(dec)?;
+        let not_inc = m.not(inc)?;
+        let up = m.and(inc, not_dec)?;
+        let down = m.and(dec, not_inc)?;
+        let one = m.const_u(width, 1)?;
+        let plus = m.add(r.q, one)?;
+        let minus = m.sub(r.q, one)?;
+        let stay_or_down = m.mux(down, minus, r.q)?;
+        let next = m.mux(up, plus, stay_or_down)?;
+        m.connect(r, next)?;
+        Ok(UpDown { q: r.q, up, down })
+    }
+
+    /// `count_next < k`.
+    fn next_lt(&self, m: &mut ModuleBuilder, k: u64) -> RtlResult<Sig> {
+        let w = self.q.width();
+        let lt = |m: &mut ModuleBuilder, c: i128| -> RtlResult<Sig> {
+            if c <= 0 {
+                return m.const_u(1, 0);
+            }
+            if c >= 1i128 << w {
+                return m.const_u(1, 1);
+            }
+            let cs = m.const_u(w, c as u128)?;
+            m.lt(self.q, cs)
+        };
+        let k = k as i128;
+        let if_up = lt(m, k - 1)?;
+        let if_down = lt(m, k + 1)?;
+        let if_same = lt(m, k)?;
+        let a = m.mux(self.down, if_down, if_same)?;
+        m.mux(self.up, if_up, a)
+    }
+
+    /// `count_next != 0`.
+    fn next_nonzero(&self, m: &mut ModuleBuilder) -> RtlResult<Sig> {
+        let w = self.q.width();
+        let one = m.const_u(w, 1)?;
+        let zero = m.const_u(w, 0)?;
+        let ne1 = m.cmp(crate::rtl::CmpOp::Ne, self.q, one)?;
+        let ne0 = m.cmp(crate::rtl::CmpOp::Ne, self.q, zero)?;
+        let t = m.const_u(1, 1)?;
+        let a = m.mux(self.down, ne1, ne0)?;
+        m.mux(self.up, t, a)
+    }
+}
+
 /// Storage of a [`fifo`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FifoStorage {
@@ -315,7 +374,6 @@ pub fn fifo(
     let w = word.width();
     let ab = depth.trailing_zeros().max(1);
     let cw = ab + 2;
-    // Occupancy of the whole FIFO (storage + read stages), for in_ready.
     let one_r = Value::from_u128(1, 1).expect("1 fits");
     let in_ready = m.reg(&format!("{name}_rdy"), 1, false, RegOpts::new().reset_to(one_r))?;
     let push = m.and(input.valid, in_ready.q)?;
@@ -324,10 +382,8 @@ pub fn fifo(
     let wp_next = m.add(wp.q, one_a)?;
     m.connect(wp, wp_next)?;
     let rp = m.reg(&format!("{name}_rp"), ab, false, RegOpts::new().reset_zero(ab))?;
-    // Words in storage not yet read out.
-    let stored = m.reg(&format!("{name}_n"), cw, false, RegOpts::new().reset_zero(cw))?;
-    let zero_c = m.const_u(cw, 0)?;
-    let has = m.cmp(crate::rtl::CmpOp::Ne, stored.q, zero_c)?;
+    // `has`: storage holds a word not yet read out (a register, see below).
+    let has = m.reg(&format!("{name}_has"), 1, false, RegOpts::new().reset_zero(1))?;
     let ov = m.reg(&format!("{name}_ov"), 1, false, RegOpts::new().reset_zero(1))?;
     let not_ov = m.not(ov.q)?;
     let adv_out = m.or(not_ov, out_ready)?;
@@ -345,9 +401,9 @@ pub fn fifo(
             })?;
             m.mem_write(mem, push, wp.q, word)?;
             let head = m.mem_read_async(mem, rp.q)?;
-            let take = m.and(adv_out, has)?;
+            let take = m.and(adv_out, has.q)?;
             let od = m.reg_next(&format!("{name}_od"), head, RegOpts::new().enable(take))?;
-            let ov_next = m.mux(adv_out, has, ov.q)?;
+            let ov_next = m.mux(adv_out, has.q, ov.q)?;
             m.connect(ov, ov_next)?;
             (take, od)
         }
@@ -357,7 +413,7 @@ pub fn fifo(
             let v1 = m.reg(&format!("{name}_v1"), 1, false, RegOpts::new().reset_zero(1))?;
             let not_v1 = m.not(v1.q)?;
             let adv1 = m.or(not_v1, adv_out)?;
-            let take = m.and(adv1, has)?;
+            let take = m.and(adv1, has.q)?;
             let cfg = MemoryConfig {
                 depth,
                 width: w,
@@ -374,7 +430,7 @@ pub fn fifo(
                 rp.q,
                 adv_out,
             )?;
-            let v1_next = m.mux(adv1, has, v1.q)?;
+            let v1_next = m.mux(adv1, has.q, v1.q)?;
             m.connect(v1, v1_next)?;
             let ov_next = m.mux(adv_out, v1.q, ov.q)?;
             m.connect(ov, ov_next)?;
@@ -384,23 +440,12 @@ pub fn fifo(
     let rp_next = m.add(rp.q, one_a)?;
     let rp_next = m.mux(take, rp_next, rp.q)?;
     m.connect(rp, rp_next)?;
-    let push_w = m.zext(push, cw)?;
-    let take_w = m.zext(take, cw)?;
-    let s1 = m.add(stored.q, push_w)?;
-    let s2 = m.sub(s1, take_w)?;
-    m.connect(stored, s2)?;
-    // Beats in the read stages (taken from storage, not yet popped): 0..=2.
-    let held = m.reg(&format!("{name}_held"), 2, false, RegOpts::new().reset_zero(2))?;
-    let take2 = m.zext(take, 2)?;
-    let pop2 = m.zext(pop_out, 2)?;
-    let h1 = m.add(held.q, take2)?;
-    let h2 = m.sub(h1, pop2)?;
-    m.connect(held, h2)?;
-    // Ready while the total after this edge is below the depth.
-    let h2w = m.zext(h2, cw)?;
-    let total = m.add(s2, h2w)?;
-    let dc = m.const_u(cw, depth as u128)?;
-    let room = m.lt(total, dc)?;
+    // Words in storage, and all words held (storage plus read stages).
+    let stored = UpDown::new(m, &format!("{name}_n"), cw, push, take)?;
+    let has_next = stored.next_nonzero(m)?;
+    m.connect(has, has_next)?;
+    let total = UpDown::new(m, &format!("{name}_occ"), cw, push, pop_out)?;
+    let room = total.next_lt(m, depth as u64)?;
     m.connect(in_ready, room)?;
     let out = unpayload(m, data_q, ov.q, input)?;
     Ok((out, in_ready.q))
@@ -421,14 +466,8 @@ pub fn credit_gate(
     let one = Value::from_u128(1, 1).expect("1 fits");
     let ready = m.reg(&format!("{name}_rdy"), 1, false, RegOpts::new().reset_to(one))?;
     let accept = m.and(in_valid, ready.q)?;
-    let occ = m.reg(&format!("{name}_occ"), cw, false, RegOpts::new().reset_zero(cw))?;
-    let a = m.zext(accept, cw)?;
-    let f = m.zext(out_fire, cw)?;
-    let o1 = m.add(occ.q, a)?;
-    let o2 = m.sub(o1, f)?;
-    m.connect(occ, o2)?;
-    let cap = m.const_u(cw, capacity as u128)?;
-    let room = m.lt(o2, cap)?;
+    let occ = UpDown::new(m, &format!("{name}_occ"), cw, accept, out_fire)?;
+    let room = occ.next_lt(m, capacity as u64)?;
     m.connect(ready, room)?;
     Ok((ready.q, accept))
 }

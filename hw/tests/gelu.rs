@@ -18,13 +18,13 @@ fn gelu_q8_4_snapshot_and_rom_contents() {
     let mut d = Design::new();
     d.add_top(gelu(&mut lib, &cfg).unwrap());
     let files = d.files().unwrap();
-    assert_eq!(files.len(), 2, "top + one shared lane module");
-    let lane = files.iter().find(|f| f.module.contains("lane")).unwrap();
+    assert_eq!(files.len(), 3, "top + one shared lane module + its ROM");
+    let rom = files.iter().find(|f| f.module.contains("_rom_")).unwrap();
     let table = gelu_table(&cfg);
-    let init_lines = lane
+    let init_lines = rom
         .text
         .lines()
-        .filter(|l| l.contains("corr_rom[") && l.contains(" = "))
+        .filter(|l| l.contains("mem[") && l.contains(" = "))
         .count();
     assert_eq!(init_lines, table.len(), "one ROM word per table entry");
     for f in &files {

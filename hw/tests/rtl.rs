@@ -308,15 +308,15 @@ fn build_errors_name_module_and_signals() {
         "module `bad`: port name `new` is a Verilog or C++ keyword or contains `__`; Verilator cannot simulate it"
     );
     assert_eq!(
-        err(|m| m.input("wide", 4097, false)),
-        "module `bad`: input `wide`: width 4097 is outside the allowed range 1..=4096"
+        err(|m| m.input("wide", 8193, false)),
+        "module `bad`: input `wide`: width 8193 is outside the allowed range 1..=8192"
     );
     assert_eq!(
         err(|m| {
-            let a = m.input("a", 2100, false)?;
+            let a = m.input("a", 4100, false)?;
             m.mul(a, a)
         }),
-        "module `bad`: mul result: width 4200 is outside the allowed range 1..=4096"
+        "module `bad`: mul result: width 8200 is outside the allowed range 1..=8192"
     );
     assert_eq!(
         err(|m| {

@@ -26,8 +26,8 @@ use crate::error::{SimError, SimResult};
 use crate::ffi::Api;
 use crate::spec::{dir_word, TopSpec};
 
-/// Words of the widest port (4096 bits).
-const MAX_WORDS: usize = 64;
+/// Words of the widest port (8192 bits).
+const MAX_WORDS: usize = 128;
 
 /// Handle of an input port: can be poked and peeked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

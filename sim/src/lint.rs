@@ -193,6 +193,23 @@ pub fn yosys_synth(
     yosys_script(files, top, &script, work_dir)
 }
 
+/// Yosys `synth_ecp5` (Lattice ECP5) and the resource counts, for designs generated
+/// with `--vendor ecp5`. The design is elaborated and written as RTLIL first, then
+/// read back and synthesised: this avoids a Yosys defect in which a module that
+/// instantiates a parameterised vendor cell is re-elaborated from its source after
+/// synthesis (its processes come back unmapped).
+pub fn yosys_synth_ecp5(
+    files: &[PathBuf],
+    top: &str,
+    work_dir: &Path,
+) -> Result<(ToolReport, SynthReport), ToolMissing> {
+    let script = format!(
+        "hierarchy -top {top}; write_rtlil {top}.elab.il; design -reset; read_rtlil {top}.elab.il; \
+         synth_ecp5 -top {top}; tee -q -o {top}.stat.json stat -json"
+    );
+    yosys_script(files, top, &script, work_dir)
+}
+
 /// Run a fixed synthesis `script` (which must write `<top>.stat.json`) over `files`
 /// inside `work_dir` and collect the report. `top` must be a Verilog identifier.
 pub(crate) fn yosys_script(
@@ -251,7 +268,12 @@ pub(crate) fn yosys_script(
                         {
                             rep.lutram += n
                         }
-                        "CARRY4" | "CARRY8" => rep.carry += n,
+                        "CARRY4" | "CARRY8" | "CCU2C" => rep.carry += n,
+                        "TRELLIS_FF" => rep.ffs += n,
+                        "MULT18X18D" => rep.dsps += n,
+                        // One DP16KD (18 Kbit) counts as one BRAM18.
+                        "DP16KD" => rep.bram18 += n,
+                        "TRELLIS_DPR16X4" => rep.lutram += n,
                         "LDCE" | "LDPE" | "$_DLATCH_P_" | "$_DLATCH_N_" => rep.latches += n,
                         _ => {}
                     }

@@ -1,157 +1,117 @@
-//! Co-simulation driver for lane-parallel streaming units (`requant`, `gelu`): ports
-//! `in_valid`, `x_<c>` in and `out_valid`, `y_<c>` out, one element per lane per cycle.
-//!
-//! Elements are streamed in beats of `lanes` (element i on lane i % lanes), back to
-//! back; every output is compared with the golden result of its element. Cycle count:
-//! first beat to last output beat inclusive, from the simulation.
+//! Co-simulation driver for element-wise AXI4-Stream units (`requant`, `gelu`): the
+//! elements are packed `lanes` per beat (element i on lane i % lanes, the last beat
+//! padded with zeros, `tlast` on the last beat), streamed through the unit with the
+//! given [`Traffic`], and every lane of every output beat, padding lanes included, is
+//! compared with golden. Everything that can go wrong lands in one [`Verdict`].
 
-use std::collections::VecDeque;
-use std::time::Instant;
-
+use crate::axis::{self, Beat, Expect, MasterPorts, OutLayout, SlavePorts, Timing, Traffic};
 use crate::dut::Dut;
 use crate::error::SimResult;
+use crate::verdict::Verdict;
 
-/// First differing output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamMismatch {
-    /// Unit (top module) name.
-    pub unit: String,
-    /// Element index in the input stream.
-    pub index: usize,
-    /// Lane that carried it.
-    pub lane: usize,
-    /// Cycle (from the first beat) in which the output left the unit.
-    pub cycle: u64,
-    /// Input value.
-    pub input: i64,
-    /// Golden value.
-    pub expected: i64,
-    /// Hardware value.
-    pub actual: i64,
+/// A lane format: value bits and signedness (fields are whole bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneFormat {
+    /// Value bits.
+    pub bits: u32,
+    /// Two's complement.
+    pub signed: bool,
 }
 
-impl std::fmt::Display for StreamMismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: mismatch at element {} (lane {}), cycle {}: input {}, expected {}, actual {}",
-            self.unit, self.index, self.lane, self.cycle, self.input, self.expected, self.actual
-        )
+impl LaneFormat {
+    /// Bits of one padded field.
+    pub fn field(&self) -> u32 {
+        self.bits.div_ceil(8) * 8
     }
 }
 
 /// Result of streaming a tensor through a unit.
 #[derive(Debug, Clone)]
 pub struct StreamRun {
-    /// Hardware outputs, one per input element.
+    /// Hardware outputs, one per input element (0 where a beat never arrived).
     pub outputs: Vec<i64>,
-    /// Simulated cycles, first beat to last output beat inclusive.
-    pub cycles: u64,
     /// Elements processed.
     pub elements: u64,
+    /// Cycle counts of the run.
+    pub timing: Timing,
     /// elements / cycles.
     pub elements_per_cycle: f64,
-    /// Outputs that differ from golden.
-    pub mismatches: u64,
-    /// The first of them.
-    pub first_mismatch: Option<StreamMismatch>,
-    /// Simulated cycles per wall-clock second.
-    pub sim_cycles_per_s: f64,
+    /// What went wrong, if anything.
+    pub verdict: Verdict,
 }
 
-impl StreamRun {
-    /// True when every output matched.
-    pub fn bit_exact(&self) -> bool {
-        self.mismatches == 0
-    }
-}
-
-/// Stream `xs` through the unit in `dut` and compare with `expected` (same length).
+/// Stream `xs` through the unit in `dut` (ports `s_axis_*`, `m_axis_*`) and compare
+/// with `golden(lane, x)`. `name(i)` names element `i` in messages. `tail` quiet
+/// cycles after the last expected beat catch extra beats.
+#[allow(clippy::too_many_arguments)]
 pub fn run_lanes(
     dut: &mut Dut,
     lanes: usize,
+    input: LaneFormat,
+    output: LaneFormat,
     xs: &[i64],
-    expected: &[i64],
+    golden: &dyn Fn(usize, i64) -> i64,
+    name: &dyn Fn(usize) -> String,
+    traffic: &Traffic,
+    tail: u64,
 ) -> SimResult<StreamRun> {
-    assert_eq!(xs.len(), expected.len(), "one golden output per input");
     let unit = dut.spec().name.clone();
-    let valid = dut.input("in_valid")?;
-    let ins = (0..lanes)
-        .map(|c| dut.input(&format!("x_{c}")))
-        .collect::<SimResult<Vec<_>>>()?;
-    let out_valid = dut.output("out_valid")?;
-    let outs = (0..lanes)
-        .map(|c| dut.output(&format!("y_{c}")))
-        .collect::<SimResult<Vec<_>>>()?;
-    dut.poke_u64(valid, 0);
-    dut.reset(2);
-    let beats = xs.len().div_ceil(lanes);
-    let mut run = StreamRun {
-        outputs: vec![0; xs.len()],
-        cycles: 0,
-        elements: xs.len() as u64,
-        elements_per_cycle: 0.0,
-        mismatches: 0,
-        first_mismatch: None,
-        sim_cycles_per_s: 0.0,
+    let sp = SlavePorts::of(dut, "s_axis")?;
+    let mp = MasterPorts::of(dut, "m_axis")?;
+    axis::reset(dut, &sp, &mp);
+    let beats_n = xs.len().div_ceil(lanes);
+    let in_width = lanes as u32 * input.field();
+    let mut beats = Vec::with_capacity(beats_n);
+    let mut want = Vec::with_capacity(beats_n);
+    for b in 0..beats_n {
+        let vals: Vec<i64> = (0..lanes)
+            .map(|c| xs.get(b * lanes + c).copied().unwrap_or(0))
+            .collect();
+        let last = b + 1 == beats_n;
+        beats.push(Beat {
+            data: axis::pack_lanes(&vals, input.field(), in_width),
+            last,
+            user: 0,
+        });
+        want.push(Expect {
+            lanes: vals.iter().enumerate().map(|(c, &x)| golden(c, x)).collect(),
+            last,
+            user: 0,
+        });
+    }
+    let mut verdict = Verdict::new(&unit);
+    let (got, timing) = axis::run(dut, &sp, &mp, &beats, beats_n, tail, traffic, &mut verdict)?;
+    let layout = OutLayout {
+        count: lanes as u32,
+        bits: output.bits,
+        field: output.field(),
+        signed: output.signed,
+        check_last: true,
+        check_user: false,
     };
-    let mut pending: VecDeque<usize> = VecDeque::new();
-    let t0 = dut.cycle();
-    let wall = Instant::now();
-    let mut last_out = t0;
-    let mut observe = |dut: &mut Dut, pending: &mut VecDeque<usize>, run: &mut StreamRun| {
-        if dut.peek_u64(out_valid) == 0 {
-            return;
-        }
-        let cycle = dut.cycle() - t0;
-        last_out = dut.cycle();
-        let Some(b) = pending.pop_front() else {
-            run.mismatches += 1;
-            return;
-        };
-        for (c, p) in outs.iter().enumerate() {
-            let i = b * lanes + c;
-            if i >= xs.len() {
-                break;
-            }
-            let actual = dut.peek_i64(*p);
-            run.outputs[i] = actual;
-            if actual != expected[i] {
-                run.mismatches += 1;
-                run.first_mismatch.get_or_insert(StreamMismatch {
-                    unit: unit.clone(),
-                    index: i,
-                    lane: c,
-                    cycle,
-                    input: xs[i],
-                    expected: expected[i],
-                    actual,
-                });
-            }
+    let describe = |b: usize, c: usize| {
+        let i = b * lanes + c;
+        if i < xs.len() {
+            format!("{} (x = {})", name(i), xs[i])
+        } else {
+            format!("padding lane {c} of the last beat")
         }
     };
-    for b in 0..beats {
-        for (c, p) in ins.iter().enumerate() {
-            dut.poke_i64(*p, xs.get(b * lanes + c).copied().unwrap_or(0));
+    let values = axis::compare(&got, &want, &layout, &mut verdict, &describe);
+    let mut outputs = vec![0; xs.len()];
+    for (b, v) in values.iter().enumerate().take(beats_n) {
+        for (c, &y) in v.iter().enumerate() {
+            if let Some(o) = outputs.get_mut(b * lanes + c) {
+                *o = y;
+            }
         }
-        dut.poke_u64(valid, 1);
-        pending.push_back(b);
-        observe(dut, &mut pending, &mut run);
-        dut.tick();
     }
-    dut.poke_u64(valid, 0);
-    for _ in 0..256 {
-        if pending.is_empty() {
-            break;
-        }
-        observe(dut, &mut pending, &mut run);
-        dut.tick();
-    }
-    if !pending.is_empty() {
-        run.mismatches += pending.len() as u64;
-    }
-    run.cycles = last_out - t0 + 1;
-    run.elements_per_cycle = run.elements as f64 / run.cycles as f64;
-    run.sim_cycles_per_s = (dut.cycle() - t0) as f64 / wall.elapsed().as_secs_f64().max(1e-9);
-    Ok(run)
+    let elements = xs.len() as u64;
+    Ok(StreamRun {
+        outputs,
+        elements,
+        elements_per_cycle: elements as f64 / timing.cycles.max(1) as f64,
+        timing,
+        verdict,
+    })
 }

@@ -10,19 +10,24 @@ use accgen_golden::rng::SplitMix64;
 use accgen_hw::rtl::Library;
 use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, Issue};
 use accgen_sim::{Model, SimOptions};
+use accgen_hw::vendor::Vendor;
+use accgen_sim::axis::Traffic;
 use accgen_sim::lint::XilinxFamily;
+use accgen_sim::stream::LaneFormat;
 use anyhow::{bail, Result};
 
 use crate::outdir::OutputDir;
 
-/// A streaming unit to co-simulate: top module, lanes, inputs, golden outputs, label.
-type StreamCase = (
-    std::rc::Rc<accgen_hw::rtl::Module>,
-    u32,
-    Vec<i64>,
-    Vec<i64>,
-    String,
-);
+/// A streaming unit to co-simulate.
+struct StreamCase {
+    top: std::rc::Rc<accgen_hw::rtl::Module>,
+    lanes: u32,
+    input: LaneFormat,
+    output: LaneFormat,
+    xs: Vec<i64>,
+    golden: Box<dyn Fn(usize, i64) -> i64>,
+    what: String,
+}
 
 /// GEMM shape the demo runs on an `[array]` unit.
 pub const DEMO_GEMM: (usize, usize, usize) = (256, 512, 256);
@@ -41,7 +46,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
     let mut dir = OutputDir::claim(out)?;
     println!("== 1/3 generate ({}) ==", config.display());
     let t = Instant::now();
-    let g = super::generate::write_design(&cfg, &mut dir)?;
+    let g = super::generate::write_design(&cfg, Vendor::Generic, &mut dir)?;
     println!(
         "{} top module(s), {} file(s) in {} ({:.2} s)",
         g.tops.len(),
@@ -126,38 +131,76 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
         let xs: Vec<i64> = (0..rq.lanes as usize * 4096)
             .map(|_| rng.signed(rq.in_bits))
             .collect();
-        let expected = accgen_golden::requant::requant_stream(rq, &xs)?;
         let top = accgen_hw::requant::requant(&mut lib, rq)?;
-        streams.push((top, rq.lanes, xs, expected, "random elements".into()));
+        let rq2 = rq.clone();
+        streams.push(StreamCase {
+            top,
+            lanes: rq.lanes,
+            input: LaneFormat {
+                bits: rq.in_bits,
+                signed: true,
+            },
+            output: LaneFormat {
+                bits: rq.out_bits,
+                signed: rq.out_signed,
+            },
+            xs,
+            golden: Box::new(move |lane, x| accgen_golden::requant::requant(&rq2, lane, x)),
+            what: "random elements".into(),
+        });
     }
     if let Some(g) = &cfg.gelu {
         let lo = -(1i64 << (g.in_bits - 1));
         let xs: Vec<i64> = (lo..-lo).collect();
-        let expected = accgen_golden::gelu::GeluUnit::new(g).eval_stream(&xs)?;
+        let unit = accgen_golden::gelu::GeluUnit::new(g);
         let top = accgen_hw::gelu::gelu(&mut lib, g)?;
-        streams.push((top, g.lanes, xs, expected, "every input".into()));
+        streams.push(StreamCase {
+            top,
+            lanes: g.lanes,
+            input: LaneFormat {
+                bits: g.in_bits,
+                signed: true,
+            },
+            output: LaneFormat {
+                bits: g.out_bits,
+                signed: true,
+            },
+            xs,
+            golden: Box::new(move |_, x| unit.eval(x)),
+            what: "every input".into(),
+        });
     }
-    for (top, lanes, xs, expected, what) in streams {
+    for c in streams {
         let t = Instant::now();
-        eprintln!("building Verilator model of {} ...", top.name());
-        let model = Model::build(&top, &SimOptions::new())?;
+        eprintln!("building Verilator model of {} ...", c.top.name());
+        let model = Model::build(&c.top, &SimOptions::new())?;
         let build_s = t.elapsed().as_secs_f64();
         let mut dut = model.instantiate()?;
-        let run = accgen_sim::stream::run_lanes(&mut dut, lanes as usize, &xs, &expected)?;
+        let run = accgen_sim::stream::run_lanes(
+            &mut dut,
+            c.lanes as usize,
+            c.input,
+            c.output,
+            &c.xs,
+            &*c.golden,
+            &|i| format!("element {i}"),
+            &Traffic::smooth(),
+            256,
+        )?;
         rows.push([
-            format!("{} ({} {what})", top.name(), xs.len()),
+            format!("{} ({} {})", c.top.name(), c.xs.len(), c.what),
             format!(
                 "{} ({:.2} elements/cycle)",
-                run.cycles, run.elements_per_cycle
+                run.timing.cycles, run.elements_per_cycle
             ),
             "-".into(),
-            run.bit_exact().to_string(),
+            run.verdict.passed().to_string(),
             build_txt(build_s, model.info().cache_hit),
-            format!("{:.2} M", run.sim_cycles_per_s / 1e6),
+            format!("{:.2} M", run.timing.sim_cycles_per_s / 1e6),
         ]);
-        if let Some(mm) = &run.first_mismatch {
+        if !run.verdict.passed() {
             print_summary(&rows);
-            bail!("{} mismatches; first: {mm}", run.mismatches);
+            bail!("{}", run.verdict);
         }
     }
     if let Some(sm) = &cfg.softmax {

@@ -10,6 +10,8 @@ use accgen_golden::config::Config;
 use anyhow::{Context, Result};
 use serde_json::{json, Map};
 
+use accgen_hw::vendor::Vendor;
+
 use crate::outdir::OutputDir;
 
 /// What `generate` produced.
@@ -20,6 +22,11 @@ pub struct Generated {
     pub files: Vec<PathBuf>,
     /// The generated design.
     pub design: accgen_hw::rtl::Design,
+    /// Simulation models of the vendor cells the design instantiates (for Verilator
+    /// and Icarus; synthesis reads `files` only).
+    pub sim_models: Vec<PathBuf>,
+    /// The target vendor.
+    pub vendor: Vendor,
 }
 
 /// Load and validate a config, with the path in the error.
@@ -28,10 +35,10 @@ pub fn load_config(path: &Path) -> Result<Config> {
 }
 
 /// Generate into `out` (see module docs).
-pub fn run(config: &Path, out: &Path) -> Result<Generated> {
+pub fn run(config: &Path, out: &Path, vendor: Vendor) -> Result<Generated> {
     let cfg = load_config(config)?;
     let mut dir = OutputDir::claim(out)?;
-    let g = write_design(&cfg, &mut dir)?;
+    let g = write_design(&cfg, vendor, &mut dir)?;
     dir.finish(manifest_fields(&cfg, &g)?)?;
     eprintln!(
         "generated {} top module(s) ({}) into {}",
@@ -44,8 +51,8 @@ pub fn run(config: &Path, out: &Path) -> Result<Generated> {
 
 /// Emit `cfg`'s Verilog and `filelist.f` into `dir` (the manifest is the caller's
 /// [`OutputDir::finish`], with [`manifest_fields`]).
-pub fn write_design(cfg: &Config, dir: &mut OutputDir) -> Result<Generated> {
-    let design = accgen_hw::generate(cfg)?;
+pub fn write_design(cfg: &Config, vendor: Vendor, dir: &mut OutputDir) -> Result<Generated> {
+    let design = accgen_hw::generate_for(cfg, vendor)?;
     let files = design.files()?;
     let mut paths = Vec::with_capacity(files.len());
     for f in &files {
@@ -53,7 +60,25 @@ pub fn write_design(cfg: &Config, dir: &mut OutputDir) -> Result<Generated> {
     }
     let list: String = files.iter().map(|f| format!("{}\n", f.file_name)).collect();
     dir.write("filelist.f", list.as_bytes())?;
+    // Simulation models of vendor cells: for simulators only, never for synthesis.
+    let mut sim_models = Vec::new();
+    for cell in design.primitive_cells()? {
+        let model = accgen_hw::vendor::sim_model(&cell)
+            .with_context(|| format!("no simulation model for vendor cell {cell}"))?;
+        sim_models.push(dir.write(&format!("sim_models/{}", model.file_name), model.text.as_bytes())?);
+    }
+    if !sim_models.is_empty() {
+        let list: String = files
+            .iter()
+            .map(|f| f.file_name.clone())
+            .chain(design.primitive_cells()?.iter().map(|c| format!("sim_models/{c}.v")))
+            .map(|n| format!("{n}\n"))
+            .collect();
+        dir.write("sim_filelist.f", list.as_bytes())?;
+    }
     Ok(Generated {
+        sim_models,
+        vendor,
         tops: design.tops().iter().map(|m| m.name().to_string()).collect(),
         files: paths,
         design,
@@ -77,6 +102,7 @@ pub fn manifest_fields(cfg: &Config, g: &Generated) -> Result<Map<String, serde_
         .collect();
     let mut m = Map::new();
     m.insert("config_hash".into(), json!(cfg.hash()));
+    m.insert("vendor".into(), json!(g.vendor.as_str()));
     m.insert("tops".into(), json!(g.tops));
     m.insert("ports".into(), json!(tops));
     m.insert(

@@ -7,8 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
+use accgen_hw::vendor::Vendor;
 use accgen_sim::lint::{
-    iverilog_parse, tool_available, verilator_lint, yosys_synth, SynthReport, XilinxFamily,
+    iverilog_parse, tool_available, verilator_lint, yosys_synth, yosys_synth_ecp5, SynthReport,
+    XilinxFamily,
 };
 use anyhow::{bail, Context, Result};
 
@@ -27,12 +29,18 @@ pub struct TopLint {
 }
 
 /// Generate `config` and lint every top; print a table; fail on any problem.
-pub fn run(config: &Path, out: Option<&Path>, family: XilinxFamily, synth: bool) -> Result<()> {
+pub fn run(
+    config: &Path,
+    out: Option<&Path>,
+    vendor: Vendor,
+    family: XilinxFamily,
+    synth: bool,
+) -> Result<()> {
     let cfg = super::generate::load_config(config)?;
     match out {
         Some(d) => {
             let mut dir = OutputDir::claim(d)?;
-            let g = super::generate::write_design(&cfg, &mut dir)?;
+            let g = super::generate::write_design(&cfg, vendor, &mut dir)?;
             let results = lint_files(&g, &mut dir, family, synth)?;
             let fields = super::generate::manifest_fields(&cfg, &g)?;
             // The directory is complete and ours whatever the verdict; logs stay.
@@ -46,7 +54,7 @@ pub fn run(config: &Path, out: Option<&Path>, family: XilinxFamily, synth: bool)
                 .context("cannot create a temporary directory for lint")?;
             let root = tmp.path().join("out");
             let mut dir = OutputDir::claim(&root)?;
-            let g = super::generate::write_design(&cfg, &mut dir)?;
+            let g = super::generate::write_design(&cfg, vendor, &mut dir)?;
             let results = lint_files(&g, &mut dir, family, synth)?;
             dir.finish(super::generate::manifest_fields(&cfg, &g)?)?;
             let verdict = report(&results, &root);
@@ -96,12 +104,14 @@ pub fn lint_files(
         eprintln!("note: yosys not found, skipping synthesis (install with scripts/setup.sh)");
     }
     let mut out = Vec::new();
+    // Simulators read the vendor cell models too; synthesis uses its own cell library.
+    let sim_files: Vec<PathBuf> = g.files.iter().chain(&g.sim_models).cloned().collect();
     for top in &g.tops {
         eprintln!("linting {top} ...");
         let mut problems = Vec::new();
         for rep in [
-            verilator_lint(&g.files, top)?,
-            iverilog_parse(&g.files, top)?,
+            verilator_lint(&sim_files, top)?,
+            iverilog_parse(&sim_files, top)?,
         ] {
             if !rep.clean {
                 problems.extend(rep.diagnostics.iter().map(|d| format!("{}: {d}", rep.tool)));
@@ -111,11 +121,17 @@ pub fn lint_files(
             }
         }
         let (synth, log) = if do_synth {
-            eprintln!("synthesising {top} with yosys synth_xilinx -family {family} ...");
             let log = dir.reserve(&format!("yosys/{top}.yosys.log"))?;
             dir.reserve(&format!("yosys/{top}.stat.json"))?;
             let work = dir.root().join("yosys");
-            let (rep, counts) = yosys_synth(&g.files, top, family, &work)?;
+            let (rep, counts) = if g.vendor == Vendor::Ecp5 {
+                eprintln!("synthesising {top} with yosys synth_ecp5 ...");
+                dir.reserve(&format!("yosys/{top}.elab.il"))?;
+                yosys_synth_ecp5(&g.files, top, &work)?
+            } else {
+                eprintln!("synthesising {top} with yosys synth_xilinx -family {family} ...");
+                yosys_synth(&g.files, top, family, &work)?
+            };
             if !rep.clean {
                 problems.extend(rep.diagnostics.iter().map(|d| format!("yosys: {d}")));
             }

@@ -34,9 +34,48 @@ pub struct SimArgs {
     /// did not create unless told to).
     #[arg(long)]
     pub force: bool,
+    /// Probability (0 to 0.95) that the input source idles a cycle between beats.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub input_gaps: f64,
+    /// Probability (0 to 0.95) that the output sink holds tready low in a cycle.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub backpressure: f64,
+    /// Seed of the random input gaps and backpressure.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Start from random register and memory contents drawn from this seed
+    /// (0 = all zeros), as hardware does after configuration.
+    #[arg(long, default_value_t = 0)]
+    pub x_init_seed: u64,
+}
+
+/// Parse a probability for --input-gaps / --backpressure.
+fn probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number; expected a probability in 0..=0.95"))?;
+    if !(0.0..=0.95).contains(&p) {
+        return Err(format!("{p} is outside the allowed range 0..=0.95"));
+    }
+    Ok(p)
 }
 
 impl SimArgs {
+    /// The traffic these options describe.
+    pub fn traffic(&self) -> accgen_sim::axis::Traffic {
+        accgen_sim::axis::Traffic {
+            gap: self.input_gaps,
+            stall: self.backpressure,
+            seed: self.seed,
+            idle_limit: 100_000,
+        }
+    }
+
+    /// A fresh instance of `model` with the requested initial state.
+    pub fn instantiate(&self, model: &Model) -> Result<accgen_sim::Dut> {
+        Ok(model.instantiate_randomized(self.x_init_seed)?)
+    }
+
     /// Check the output paths (cheap; before any build).
     pub fn check_outputs(&self) -> Result<()> {
         super::paths::check_outputs(

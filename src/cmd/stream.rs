@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use accgen_golden::requant::{requant_stream, PerChannel};
+use accgen_golden::requant::PerChannel;
 use accgen_sim::npy::{self, Dtype, NpyArray};
-use accgen_sim::stream::run_lanes;
+use accgen_sim::stream::{run_lanes, LaneFormat};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
@@ -95,11 +95,21 @@ pub fn requant(args: &SimArgs, x_path: &Path) -> Result<()> {
         );
     }
     args.check_outputs()?;
-    let expected = requant_stream(&rq, &x.data)?;
     let mut lib = accgen_hw::rtl::Library::new();
     let top = accgen_hw::requant::requant(&mut lib, &rq)?;
+    let golden = |lane: usize, v: i64| accgen_golden::requant::requant(&rq, lane, v);
+    let fmt = (
+        LaneFormat {
+            bits: rq.in_bits,
+            signed: true,
+        },
+        LaneFormat {
+            bits: rq.out_bits,
+            signed: rq.out_signed,
+        },
+    );
     let dtype = out_dtype(rq.out_bits, rq.out_signed);
-    stream_and_report(args, "requant", &top, rq.lanes, &x, &expected, dtype)
+    stream_and_report(args, "requant", &top, rq.lanes, fmt, &x, &golden, dtype)
 }
 
 /// `accgen sim gelu`.
@@ -112,81 +122,96 @@ pub fn gelu(args: &SimArgs, x_path: &Path) -> Result<()> {
     let x = read_tensor(x_path)?;
     check_range(&x, g.in_bits, "gelu.in_bits")?;
     args.check_outputs()?;
-    let expected = accgen_golden::gelu::GeluUnit::new(&g).eval_stream(&x.data)?;
+    let unit = accgen_golden::gelu::GeluUnit::new(&g);
     let mut lib = accgen_hw::rtl::Library::new();
     let top = accgen_hw::gelu::gelu(&mut lib, &g)?;
-    stream_and_report(
-        args,
-        "gelu",
-        &top,
-        g.lanes,
-        &x,
-        &expected,
-        out_dtype(g.out_bits, true),
-    )
+    let fmt = (
+        LaneFormat {
+            bits: g.in_bits,
+            signed: true,
+        },
+        LaneFormat {
+            bits: g.out_bits,
+            signed: true,
+        },
+    );
+    let golden = |_: usize, v: i64| unit.eval(v);
+    let dtype = out_dtype(g.out_bits, true);
+    stream_and_report(args, "gelu", &top, g.lanes, fmt, &x, &golden, dtype)
 }
 
-/// Build the model, stream `x`, print and write statistics, and write Y only after a
-/// clean comparison.
+/// Build the model, stream `x`, print and write statistics, and write Y only when the
+/// verdict passed.
+#[allow(clippy::too_many_arguments)]
 fn stream_and_report(
     args: &SimArgs,
     unit: &str,
     top: &std::rc::Rc<accgen_hw::rtl::Module>,
     lanes: u32,
+    fmt: (LaneFormat, LaneFormat),
     x: &NpyArray,
-    expected: &[i64],
+    golden: &dyn Fn(usize, i64) -> i64,
     dtype: Dtype,
 ) -> Result<()> {
     let (model, build_s) = build_model(top, args.vcd.as_deref())?;
-    let mut dut = model.instantiate()?;
+    let mut dut = args.instantiate(&model)?;
     eprintln!(
         "streaming {} elements through {lanes} lanes ...",
         x.data.len()
     );
-    let run = run_lanes(&mut dut, lanes as usize, &x.data, expected)?;
+    let shape = x.shape.clone();
+    let run = run_lanes(
+        &mut dut,
+        lanes as usize,
+        fmt.0,
+        fmt.1,
+        &x.data,
+        golden,
+        &|i| index_of(&shape, i),
+        &args.traffic(),
+        256,
+    )?;
+    let v = &run.verdict;
     println!(
-        "cycles {}  elements {}  elements/cycle {:.3}  bit_exact {}",
-        run.cycles,
+        "cycles {}  elements {}  elements/cycle {:.3}  input stalls {}  bit_exact {}",
+        run.timing.cycles,
         run.elements,
         run.elements_per_cycle,
-        run.bit_exact()
+        run.timing.input_stalls,
+        v.passed()
     );
     let stats = json!({
         "unit": unit,
         "lanes": lanes,
-        "cycles": run.cycles,
+        "cycles": run.timing.cycles,
         "elements": run.elements,
         "elements_per_cycle": run.elements_per_cycle,
-        "bit_exact": run.bit_exact(),
-        "mismatches": run.mismatches,
-        "sim_cycles_per_s": run.sim_cycles_per_s,
+        "input_stalls": run.timing.input_stalls,
+        "bit_exact": v.passed(),
+        "verdict": v,
+        "sim_cycles_per_s": run.timing.sim_cycles_per_s,
         "verilator_build_s": build_s,
     });
-    let first = run.first_mismatch.as_ref().map(ToString::to_string);
     let arr = NpyArray {
         dtype,
         shape: x.shape.clone(),
         data: run.outputs,
     };
-    finish(args, &stats, run.mismatches, first, arr)
+    finish(args, &stats, v, arr)
 }
 
-/// Write the statistics, fail on any mismatch, and only then write the output array.
-fn finish(
+/// Write the statistics, fail on a failed verdict, and only then write the output.
+pub fn finish(
     args: &SimArgs,
     stats: &serde_json::Value,
-    mismatches: u64,
-    first: Option<String>,
+    verdict: &accgen_sim::Verdict,
     out: NpyArray,
 ) -> Result<()> {
     if let Some(j) = &args.json {
         super::sim::write_stats(j, stats)?;
     }
-    if let Some(m) = first {
-        bail!("{mismatches} output element(s) differ from golden; first: {m}");
-    }
-    if mismatches > 0 {
-        bail!("{mismatches} output(s) missing or out of place");
+    if !verdict.passed() {
+        bail!("{verdict}");
     }
     if let Some(path) = &args.out {
         npy::write(path, &out)?;
@@ -251,11 +276,14 @@ pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
         "sim_cycles_per_s": run.sim_cycles_per_s,
         "verilator_build_s": build_s,
     });
-    let first = run.first_mismatch.as_ref().map(ToString::to_string);
+    let mut v = accgen_sim::Verdict::new(top.name());
+    if let Some(m) = &run.first_mismatch {
+        v.record_n(accgen_sim::Problem::Mismatch, run.mismatches, || m.to_string());
+    }
     let arr = NpyArray {
         dtype: out_dtype(sm.out_bits, false),
         shape: x.shape.clone(),
         data: run.outputs.concat(),
     };
-    finish(args, &stats, run.mismatches, first, arr)
+    finish(args, &stats, &v, arr)
 }

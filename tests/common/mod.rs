@@ -68,3 +68,35 @@ pub fn load(path: &Path) -> Matrix {
     let a = npy::read(path).unwrap();
     Matrix::from_vec(a.shape[0], a.shape[1], a.data)
 }
+
+/// Build `top`, stream `xs` through it with `traffic` (from a randomised initial
+/// state when `x_seed` is not 0) and assert that the verdict passed.
+#[allow(clippy::too_many_arguments)]
+pub fn stream_unit(
+    top: &std::rc::Rc<accgen_hw::rtl::Module>,
+    lanes: usize,
+    input: accgen_sim::stream::LaneFormat,
+    output: accgen_sim::stream::LaneFormat,
+    xs: &[i64],
+    golden: &dyn Fn(usize, i64) -> i64,
+    traffic: &accgen_sim::axis::Traffic,
+    x_seed: u64,
+) -> accgen_sim::stream::StreamRun {
+    let model = accgen_sim::Model::build(top, &accgen_sim::SimOptions::new()).unwrap();
+    let mut dut = model.instantiate_randomized(x_seed).unwrap();
+    let r = accgen_sim::stream::run_lanes(
+        &mut dut,
+        lanes,
+        input,
+        output,
+        xs,
+        golden,
+        &|i| format!("element {i}"),
+        traffic,
+        64,
+    )
+    .unwrap();
+    assert!(r.verdict.passed(), "{}", r.verdict);
+    assert_eq!(r.verdict.checked as usize, xs.len().div_ceil(lanes) * lanes);
+    r
+}

@@ -1,6 +1,6 @@
 //! A small typed RTL builder in the spirit of hardcaml and Chisel.
 //!
-//! Rust code builds a netlist at run time from config values; widths (1..=4096) and
+//! Rust code builds a netlist at run time from config values; widths (1..=8192) and
 //! signedness are checked as each node is created, so a mismatch is an error naming
 //! the module and the signals, never silent truncation. [`emit`] turns a finished
 //! [`Module`] into Verilog-2001.

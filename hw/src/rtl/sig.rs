@@ -17,7 +17,7 @@ pub struct PortInfo {
     pub name: String,
     /// Input or output.
     pub dir: Dir,
-    /// Width in bits, 1..=4096.
+    /// Width in bits, 1..=8192.
     pub width: u32,
     /// True when the port carries a two's-complement number.
     pub signed: bool,

@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// Widest signal the builder accepts, in bits.
-pub const MAX_WIDTH: u32 = 4096;
+pub const MAX_WIDTH: u32 = 8192;
 
 /// A bit pattern of a given width.
 #[derive(Clone, PartialEq, Eq, Hash)]

@@ -18,13 +18,23 @@
 //! 3. `E = exp2_table.eval(fr)`: `2^(fr/2^F)` with `ET = ob + 6` fraction bits, in
 //!    `[2^ET, 2^(ET+1))`; `2^t` entries, `t = ceil((ob+2)/2)`, linear interpolation
 //!    on the low `F - t` bits ([`exp2_table`], shared with the generator).
-//! 4. Online max and sum, `P = ET + clog2(max_len)` fraction bits, `S_BITS` wide:
-//!    - first element: `m = i`, `S = E << (P - ET)`;
-//!    - `i > m`: `S = (S >> (i - m)) + (E << (P - ET))`, then `m = i` (rescale = shift);
-//!    - `i <= m`: `S += sh(E, (P - ET) - (m - i))`,
+//! 4. Online max and sum, `P = ET + clog2(max_len)` fraction bits, `S_BITS` wide, for
+//!    the k-th element of the row (k from 1):
+//!    - running max `m_k = max(m_{k-1}, i_k)` (`m_1 = i_1`): an integer in the base-2
+//!      domain, so every rescale is a shift;
+//!    - term `T_k = (E_k << (P - ET)) >> (m_k - i_k)` (floor);
+//!    - window `W_k = sum_{j = k-4}^{k} (T_j >> (m_k - m_j))` over the row's last
+//!      [`CHAIN`] = 5 elements (each term floored to the current max, then added
+//!      exactly);
+//!    - `S_k = (S_{k-5} >> (m_k - m_{k-5})) + W_k`, with `S_j = 0` for `j <= 0`.
 //!
-//!    where `sh(v, k)` shifts left by `k` if `k >= 0`, else right (floor) by `-k`. The
-//!    running max `m` is an integer in the base-2 domain, so every rescale is a shift.
+//!    `S_k` covers every element up to k exactly once. Because `S_k` depends on
+//!    `S_{k-5}`, not `S_{k-1}`, the hardware loop (read, rescale in two shift stages,
+//!    add in two halves) has five cycles, not one, and still takes one element per
+//!    cycle: the one-cycle subtract + variable shift + wide add loop of a plain online
+//!    softmax is gone. The only one-cycle loop left is the running max (a small
+//!    compare). The result is exact up to the floors of the shifts, like the plain
+//!    recurrence.
 //! 5. Store the element (`x`, `in_bits` wide; or `u`) in the row buffer.
 //!
 //! **Between the phases, once per row:** `e = msb(S)` (`S >= 2^P`, because the final
@@ -169,15 +179,25 @@ pub fn exp2_table(cfg: &SoftmaxConfig) -> InterpTable {
     InterpTable::from_knots(&knots, p.f - p.exp_index_bits)
 }
 
+/// How far the online sum recurrence is unrolled: `S_k` is built from
+/// `S_{k - CHAIN}`, so the hardware loop has `CHAIN` cycles (read, two shift stages,
+/// an add split in two halves) instead of one. See the module docs, step 4.
+pub const CHAIN: usize = 5;
+
 /// Phase-1 state of one row: running integer max and running sum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RowAcc {
     /// Running max of the integer parts `i` (None before the first element).
     pub max: Option<i64>,
-    /// Running sum, `P` fraction bits, relative to `2^max`.
+    /// Running sum `S_k` after the last element, `P` fraction bits, relative to
+    /// `2^max`.
     pub sum: u128,
     /// Elements accumulated.
     pub len: usize,
+    /// `(T_j, m_j)` of the last `CHAIN` elements, oldest first.
+    terms: std::collections::VecDeque<(u128, i64)>,
+    /// `(S_j, m_j)` of the last `CHAIN` elements, oldest first.
+    sums: std::collections::VecDeque<(u128, i64)>,
 }
 
 /// Per-row constants for phase 2.
@@ -256,17 +276,26 @@ impl SoftmaxUnit {
         let p = &self.params;
         let (i, e) = self.split_exp2(u);
         let up = (p.p - p.et) as i64;
-        match acc.max {
-            Some(m) if i <= m => acc.sum += sh(e, up - (m - i)),
-            Some(m) => {
-                acc.sum = sh(acc.sum, m - i) + sh(e, up);
-                acc.max = Some(i);
-            }
-            None => {
-                acc.sum = sh(e, up);
-                acc.max = Some(i);
-            }
+        // Running max and this element's term relative to it.
+        let m = acc.max.map_or(i, |m| m.max(i));
+        let t = sh(sh(e, up), i - m);
+        acc.terms.push_back((t, m));
+        if acc.terms.len() > CHAIN {
+            acc.terms.pop_front();
         }
+        // The window of the last CHAIN terms, each floored to the current max.
+        let w: u128 = acc.terms.iter().map(|&(tj, mj)| sh(tj, mj - m)).sum();
+        // S_{k - CHAIN}, rescaled to the current max (0 for the first CHAIN elements).
+        let base = if acc.sums.len() == CHAIN {
+            let (sp, mp) = acc.sums.pop_front().expect("CHAIN sums");
+            sh(sp, mp - m)
+        } else {
+            0
+        };
+        let s_k = base + w;
+        acc.sums.push_back((s_k, m));
+        acc.sum = s_k;
+        acc.max = Some(m);
         acc.len += 1;
         assert!(bit_len(acc.sum) <= p.s_bits, "softmax sum exceeds S_BITS");
     }

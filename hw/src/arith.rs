@@ -141,3 +141,157 @@ pub fn round_shift_ne_var(m: &mut ModuleBuilder, v: Sig, sh: Sig) -> RtlResult<S
     let up = m.zext(up, w)?;
     m.add(q, up)
 }
+
+/// Logical `v >> amt` for an unsigned run-time `amt`, 0 when `amt >= v.width()`,
+/// pipelined with a register after every `per_stage` mux levels (and after the last).
+/// Returns `(result, register stages)`; callers delay side data by the same count.
+pub fn shr_var_pipelined(
+    m: &mut ModuleBuilder,
+    name: &str,
+    v: Sig,
+    amt: Sig,
+    per_stage: u32,
+) -> RtlResult<(Sig, u32)> {
+    shr_var_pipelined_kill(m, name, v, amt, per_stage, None)
+}
+
+/// [`shr_var_pipelined`] whose result is also 0 when `kill` (1 bit, aligned with the
+/// inputs) is set; the kill joins the zero flag, so it costs no logic level up front.
+pub fn shr_var_pipelined_kill(
+    m: &mut ModuleBuilder,
+    name: &str,
+    v: Sig,
+    amt: Sig,
+    per_stage: u32,
+    kill: Option<Sig>,
+) -> RtlResult<(Sig, u32)> {
+    use crate::rtl::{CmpOp, RegOpts};
+    let w = v.width();
+    let levels = 32 - (w.max(2) - 1).leading_zeros(); // bits of 0..w-1
+    let aw = amt.width();
+    // Amounts of w or more give 0.
+    let big = if aw > levels || (1u64 << aw.min(63)) > w as u64 {
+        let limit = m.const_u(aw, w as u128)?;
+        m.cmp(CmpOp::Ge, amt, limit)?
+    } else {
+        m.const_u(1, 0)?
+    };
+    let big = match kill {
+        Some(k) => m.or(big, k)?,
+        None => big,
+    };
+    let mut x = v.as_unsigned();
+    let mut a = amt;
+    let mut zero = big;
+    let mut stages = 0;
+    let mut done = 0;
+    for b in 0..levels.min(aw) {
+        let sel = m.bit(a, b)?;
+        let shifted = m.shr(x, 1 << b)?;
+        x = m.mux(sel, shifted, x)?;
+        done += 1;
+        let last = b + 1 == levels.min(aw);
+        if done % per_stage == 0 || last {
+            stages += 1;
+            if last {
+                let z = m.const_u(w, 0)?;
+                x = m.mux(zero, z, x)?;
+            }
+            x = m.reg_next(&format!("{name}_s{stages}"), x, RegOpts::new())?;
+            if !last {
+                a = m.reg_next(&format!("{name}_a{stages}"), a, RegOpts::new())?;
+                zero = m.reg_next(&format!("{name}_z{stages}"), zero, RegOpts::new())?;
+            }
+        }
+    }
+    if stages == 0 {
+        let z = m.const_u(w, 0)?;
+        x = m.mux(zero, z, x)?;
+        x = m.reg_next(&format!("{name}_s1"), x, RegOpts::new())?;
+        stages = 1;
+    }
+    Ok((x, stages))
+}
+
+/// Register stages [`shr_var_pipelined`] inserts for a `width`-bit value shifted by an
+/// `amt_bits`-bit amount.
+pub fn shr_var_stages(width: u32, amt_bits: u32, per_stage: u32) -> u32 {
+    let levels = (32 - (width.max(2) - 1).leading_zeros()).min(amt_bits);
+    levels.div_ceil(per_stage).max(1)
+}
+
+/// Index of the most significant set bit of `s` (0 when `s` is 0), `bits` wide,
+/// pipelined over two register stages: per group of 8 bits an OR and a local index,
+/// then the highest non-empty group.
+pub fn msb_pipelined(m: &mut ModuleBuilder, name: &str, s: Sig, bits: u32) -> RtlResult<Sig> {
+    use crate::rtl::RegOpts;
+    let w = s.width();
+    let groups = w.div_ceil(8);
+    let mut any = Vec::new();
+    let mut local = Vec::new();
+    for g in 0..groups {
+        let lo = g * 8;
+        let hi = (lo + 8).min(w) - 1;
+        let part = m.slice(s, hi, lo)?;
+        let a = m.reduce(ReduceOp::Or, part)?;
+        let mut cases = Vec::new();
+        for b in (0..=(hi - lo)).rev() {
+            cases.push((m.bit(part, b)?, m.const_u(3, b as u128)?));
+        }
+        let zero = m.const_u(3, 0)?;
+        let l = m.priority(&cases, zero)?;
+        any.push(m.reg_next(&format!("{name}_any{g}"), a, RegOpts::new())?);
+        local.push(m.reg_next(&format!("{name}_loc{g}"), l, RegOpts::new())?);
+    }
+    let mut cases = Vec::new();
+    for g in (0..groups).rev() {
+        let base = m.const_u(bits, (g * 8) as u128)?;
+        let l = m.zext(local[g as usize], bits)?;
+        let v = m.or(base, l)?;
+        cases.push((any[g as usize], v));
+    }
+    let zero = m.const_u(bits, 0)?;
+    let r = m.priority(&cases, zero)?;
+    m.reg_next(&format!("{name}_msb"), r, RegOpts::new())
+}
+
+/// `a < c` for an unsigned `a` and a constant `c`, as a logarithmic tree of LUT-sized
+/// blocks (per 4-bit block: "less" and "equal", then `(eq_hi & lt_lo) | lt_hi` pairs)
+/// instead of a carry chain, so a flag built from it is fast wherever it sits.
+pub fn lt_const(m: &mut ModuleBuilder, a: Sig, c: u128) -> RtlResult<Sig> {
+    let w = a.width();
+    if c == 0 {
+        return m.const_u(1, 0);
+    }
+    if w < 128 && c >= 1u128 << w {
+        return m.const_u(1, 1);
+    }
+    // Blocks from the least significant up: (lt, eq).
+    let mut blocks: Vec<(Sig, Sig)> = Vec::new();
+    let mut lo = 0;
+    while lo < w {
+        let hi = (lo + 4).min(w) - 1;
+        let part = m.slice(a, hi, lo)?;
+        let cv = (c >> lo) & ((1u128 << (hi - lo + 1)) - 1);
+        let k = m.const_u(hi - lo + 1, cv)?;
+        let lt = m.lt(part, k)?;
+        let eq = m.eq(part, k)?;
+        blocks.push((lt, eq));
+        lo = hi + 1;
+    }
+    while blocks.len() > 1 {
+        let mut next = Vec::with_capacity(blocks.len().div_ceil(2));
+        for pair in blocks.chunks(2) {
+            next.push(match pair {
+                [(lt_lo, eq_lo), (lt_hi, eq_hi)] => {
+                    let t = m.and(*eq_hi, *lt_lo)?;
+                    (m.or(*lt_hi, t)?, m.and(*eq_hi, *eq_lo)?)
+                }
+                [only] => *only,
+                _ => unreachable!(),
+            });
+        }
+        blocks = next;
+    }
+    Ok(blocks[0].0)
+}

@@ -10,14 +10,14 @@
 //!   `m_axis_tvalid`, `m_axis_tlast` out, `m_axis_tready` in. `tlast` travels with
 //!   its beat.
 //!
-//! Latency: the lane's plus 2 (FIFO write and output register) from a handshake at
-//! `s_axis` to the beat at `m_axis`. Throughput: one beat (all lanes) per cycle while
+//! Latency: the lane's plus 3 (FIFO write, FIFO output register, output register
+//! slice) from a handshake at `s_axis` to the beat at `m_axis`. Throughput: one beat (all lanes) per cycle while
 //! `m_axis_tready` is high. Backpressure: the lanes never stall; `s_axis_tready`
 //! (a register) admits a beat only while the FIFO is sure to hold it, so no beat is
 //! lost or duplicated whatever `m_axis_tready` does.
 //!
 //! ```text
-//!  s_axis ─▶[credit gate]─▶ unpack ─▶ lane_0..lane_{n-1} (L cycles) ─▶ pack ─▶[FIFO]─▶ m_axis
+//!  s_axis ─▶[credit gate]─▶ unpack ─▶ lane_0..lane_{n-1} (L cycles) ─▶ pack ─▶[FIFO]─▶[slice]─▶ m_axis
 //!                  ▲                                                             │
 //!                  └──────────────── beats leaving m_axis ───────────────────────┘
 //! ```
@@ -27,14 +27,15 @@ use std::rc::Rc;
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult};
 use crate::stream::{self, credit_gate, fifo, Axis, FifoStorage, Lanes};
 
-/// FIFO depth for a lane latency `l`: room for every beat in flight plus one.
+/// FIFO depth for a lane latency `l`: room for every beat in flight plus slack.
 pub fn fifo_depth(latency: u32) -> usize {
-    ((latency + 4) as usize).next_power_of_two()
+    ((latency + 6) as usize).next_power_of_two()
 }
 
-/// Cycles from an `s_axis` handshake to the beat on `m_axis` for lane latency `l`.
+/// Cycles from an `s_axis` handshake to the beat on `m_axis` for lane latency `l`:
+/// the lanes, the FIFO (2) and the output register slice (1).
 pub fn top_latency(latency: u32) -> u32 {
-    latency + 2
+    latency + 3
 }
 
 /// Build (or fetch) `name`: `lanes[c]` instantiated for every lane c, `latency`
@@ -102,16 +103,20 @@ pub fn lane_stream_top(
             last: Some(l),
             user: None,
         };
-        let out_ready = m.wire("out_ready", 1, false)?;
-        let (out, _room) = fifo(
+        // FIFO, then a register slice: the FIFO's control never sees m_axis_tready.
+        let slice_ready = m.wire("slice_ready", 1, false)?;
+        let (q, _room) = fifo(
             &mut m,
             lib,
             "outq",
             &to_fifo,
-            out_ready,
+            slice_ready,
             depth,
             FifoStorage::Lutram,
         )?;
+        let out_ready = m.wire("out_ready", 1, false)?;
+        let (out, rdy) = stream::skid(&mut m, "outs", &q, out_ready)?;
+        m.drive(slice_ready, rdy)?;
         let fire = m.and(out.valid, out_ready)?;
         m.drive(out_fire, fire)?;
         let r = stream::master_ports(

@@ -291,31 +291,45 @@ pub fn skid(
 /// An up/down counter `q` that moves by at most one per cycle (`inc`, `dec`), with
 /// flags about its *next* value computed from comparisons of the current value with
 /// constants, in parallel with the add: no carry chain feeds a flag.
-struct UpDown {
-    q: Sig,
-    up: Sig,
-    down: Sig,
+pub(crate) struct UpDown {
+    pub(crate) q: Sig,
+    inc: Sig,
+    dec: Sig,
 }
 
 impl UpDown {
-    fn new(m: &mut ModuleBuilder, name: &str, width: u32, inc: Sig, dec: Sig) -> RtlResult<UpDown> {
+    /// Every candidate is computed from the register; `dec` selects first and `inc`
+    /// last, so `inc` (usually the latest-arriving signal, a handshake) is one mux
+    /// level from the register input.
+    pub(crate) fn new(
+        m: &mut ModuleBuilder,
+        name: &str,
+        width: u32,
+        inc: Sig,
+        dec: Sig,
+    ) -> RtlResult<UpDown> {
         let r = m.reg(name, width, false, RegOpts::new().reset_zero(width))?;
-        let not_dec = m.not(dec)?;
-        let not_inc = m.not(inc)?;
-        let up = m.and(inc, not_dec)?;
-        let down = m.and(dec, not_inc)?;
         let one = m.const_u(width, 1)?;
         let plus = m.add(r.q, one)?;
         let minus = m.sub(r.q, one)?;
-        let stay_or_down = m.mux(down, minus, r.q)?;
-        let next = m.mux(up, plus, stay_or_down)?;
+        let if_inc = m.mux(dec, r.q, plus)?;
+        let if_not = m.mux(dec, minus, r.q)?;
+        let next = m.mux(inc, if_inc, if_not)?;
         m.connect(r, next)?;
-        Ok(UpDown { q: r.q, up, down })
+        Ok(UpDown { q: r.q, inc, dec })
+    }
+
+    /// Select among flags of `q`, `q + 1` and `q - 1` by the next-state cases.
+    fn select_next(&self, m: &mut ModuleBuilder, at_q: Sig, at_plus: Sig, at_minus: Sig) -> RtlResult<Sig> {
+        let if_inc = m.mux(self.dec, at_q, at_plus)?;
+        let if_not = m.mux(self.dec, at_minus, at_q)?;
+        m.mux(self.inc, if_inc, if_not)
     }
 
     /// `count_next < k`.
-    fn next_lt(&self, m: &mut ModuleBuilder, k: u64) -> RtlResult<Sig> {
+    pub(crate) fn next_lt(&self, m: &mut ModuleBuilder, k: u64) -> RtlResult<Sig> {
         let w = self.q.width();
+        let q = self.q;
         let lt = |m: &mut ModuleBuilder, c: i128| -> RtlResult<Sig> {
             if c <= 0 {
                 return m.const_u(1, 0);
@@ -323,15 +337,14 @@ impl UpDown {
             if c >= 1i128 << w {
                 return m.const_u(1, 1);
             }
-            let cs = m.const_u(w, c as u128)?;
-            m.lt(self.q, cs)
+            crate::arith::lt_const(m, q, c as u128)
         };
         let k = k as i128;
-        let if_up = lt(m, k - 1)?;
-        let if_down = lt(m, k + 1)?;
-        let if_same = lt(m, k)?;
-        let a = m.mux(self.down, if_down, if_same)?;
-        m.mux(self.up, if_up, a)
+        // q + 1 < k  <=>  q < k - 1;  q - 1 < k  <=>  q < k + 1.
+        let at_q = lt(m, k)?;
+        let at_plus = lt(m, k - 1)?;
+        let at_minus = lt(m, k + 1)?;
+        self.select_next(m, at_q, at_plus, at_minus)
     }
 
     /// `count_next != 0`.
@@ -339,11 +352,10 @@ impl UpDown {
         let w = self.q.width();
         let one = m.const_u(w, 1)?;
         let zero = m.const_u(w, 0)?;
-        let ne1 = m.cmp(crate::rtl::CmpOp::Ne, self.q, one)?;
-        let ne0 = m.cmp(crate::rtl::CmpOp::Ne, self.q, zero)?;
-        let t = m.const_u(1, 1)?;
-        let a = m.mux(self.down, ne1, ne0)?;
-        m.mux(self.up, t, a)
+        let at_q = m.cmp(crate::rtl::CmpOp::Ne, self.q, zero)?;
+        let at_minus = m.cmp(crate::rtl::CmpOp::Ne, self.q, one)?;
+        let at_plus = m.const_u(1, 1)?;
+        self.select_next(m, at_q, at_plus, at_minus)
     }
 }
 

@@ -18,12 +18,17 @@ fn softmax_small_snapshot_and_rom_contents() {
     let mut d = Design::new();
     d.add_top(softmax(&mut lib, &cfg).unwrap());
     let files = d.files().unwrap();
-    assert_eq!(files.len(), 2, "top + lane");
-    let lane = files.iter().find(|f| f.module.contains("lane")).unwrap();
-    let rom_inits = lane
+    let names: Vec<&str> = files.iter().map(|f| f.module.as_str()).collect();
+    assert_eq!(
+        files.len(),
+        7,
+        "top, phase 1, normaliser, phase 2, the exp2 ROM, the element buffer and the descriptor RAM: {names:?}"
+    );
+    let rom = files.iter().find(|f| f.module.contains("_rom_")).unwrap();
+    let rom_inits = rom
         .text
         .lines()
-        .filter(|l| l.contains("exp2_rom[") && l.contains(" = "))
+        .filter(|l| l.contains("mem[") && l.contains(" = "))
         .count();
     assert_eq!(rom_inits, exp2_table(&cfg).len());
     for f in &files {

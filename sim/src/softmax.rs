@@ -1,209 +1,127 @@
-//! Co-simulation driver of the softmax unit: rows stream back to back on every lane
-//! (row r on lane r % lanes), honouring `in_ready`; every output is compared with the
-//! golden row, and per-row latency and input stalls are measured.
+//! Co-simulation driver of the softmax unit: rows stream through `s_axis` in lockstep
+//! groups of `lanes` (row r on lane r % lanes; every row of a group has one length,
+//! and the last group is padded with all-zero rows), `tlast` on each group's last
+//! beat. Every output of every lane, padding rows included, is compared with golden;
+//! per-row latency and input stalls are measured. Problems go into a [`Verdict`].
 
-use std::collections::VecDeque;
-use std::time::Instant;
-
-use crate::dut::{Dut, InPort, OutPort};
+use crate::axis::{self, Beat, Expect, MasterPorts, OutLayout, SlavePorts, Timing, Traffic};
+use crate::dut::Dut;
 use crate::error::SimResult;
-
-/// First differing output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowMismatch {
-    /// Row index.
-    pub row: usize,
-    /// Element index in the row.
-    pub index: usize,
-    /// Lane.
-    pub lane: usize,
-    /// Cycle (from the first beat).
-    pub cycle: u64,
-    /// Golden value.
-    pub expected: i64,
-    /// Hardware value.
-    pub actual: i64,
-}
-
-impl std::fmt::Display for RowMismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "softmax: mismatch at row {}, element {} (lane {}), cycle {}: expected {}, actual {}",
-            self.row, self.index, self.lane, self.cycle, self.expected, self.actual
-        )
-    }
-}
+use crate::stream::LaneFormat;
+use crate::verdict::Verdict;
 
 /// Result of streaming rows through the unit.
 #[derive(Debug, Clone)]
 pub struct RowsRun {
     /// Hardware outputs per row.
     pub outputs: Vec<Vec<i64>>,
-    /// Simulated cycles, first beat to last output inclusive.
-    pub cycles: u64,
-    /// Elements processed.
+    /// Elements processed (padding rows excluded).
     pub elements: u64,
+    /// Cycle counts.
+    pub timing: Timing,
     /// elements / cycles.
     pub elements_per_cycle: f64,
-    /// Elements presented that entered the unit (each exactly once).
-    pub accepted: u64,
-    /// Cycles in which an element was presented but `in_ready` was 0.
-    pub stalls: u64,
-    /// Max over rows of (last output cycle - last input cycle - row length).
+    /// Max over row groups of (last output cycle - last input cycle - row length).
     pub max_latency_excess: i64,
-    /// Outputs that differ from golden (missing or extra outputs count too).
-    pub mismatches: u64,
-    /// The first of them.
-    pub first_mismatch: Option<RowMismatch>,
-    /// Simulated cycles per wall-clock second.
-    pub sim_cycles_per_s: f64,
+    /// What went wrong, if anything.
+    pub verdict: Verdict,
 }
 
-impl RowsRun {
-    /// True when every output matched.
-    pub fn bit_exact(&self) -> bool {
-        self.mismatches == 0
-    }
-}
-
-struct Lane {
-    valid: InPort,
-    last: InPort,
-    x: InPort,
-    ready: OutPort,
-    out_valid: OutPort,
-    out_last: OutPort,
-    y: OutPort,
-    /// Rows to send: (row index, next element).
-    todo: VecDeque<(usize, usize)>,
-    /// Rows sent or being sent, awaiting outputs: (row, outputs seen, last-input cycle).
-    waiting: VecDeque<(usize, usize, Option<u64>)>,
-}
-
-/// Stream `rows` through the unit and compare with `expected` (golden rows).
+/// Stream `rows` through the unit (see module docs) and compare with `golden(row)`.
+/// Rows of one lockstep group must have equal lengths (this panics otherwise: a
+/// testbench error, not a hardware one).
 pub fn run_rows(
     dut: &mut Dut,
     lanes: usize,
+    input: LaneFormat,
+    output: LaneFormat,
     rows: &[Vec<i64>],
-    expected: &[Vec<i64>],
+    golden: &dyn Fn(&[i64]) -> Vec<i64>,
+    traffic: &Traffic,
 ) -> SimResult<RowsRun> {
-    assert_eq!(rows.len(), expected.len());
-    let mut ls = Vec::with_capacity(lanes);
-    for c in 0..lanes {
-        ls.push(Lane {
-            valid: dut.input(&format!("in_valid_{c}"))?,
-            last: dut.input(&format!("in_last_{c}"))?,
-            x: dut.input(&format!("x_{c}"))?,
-            ready: dut.output(&format!("in_ready_{c}"))?,
-            out_valid: dut.output(&format!("out_valid_{c}"))?,
-            out_last: dut.output(&format!("out_last_{c}"))?,
-            y: dut.output(&format!("y_{c}"))?,
-            todo: (0..rows.len())
-                .filter(|r| r % lanes == c)
-                .map(|r| (r, 0))
-                .collect(),
-            waiting: VecDeque::new(),
-        });
-        dut.poke_u64(ls[c].valid, 0);
+    let unit = dut.spec().name.clone();
+    let sp = SlavePorts::of(dut, "s_axis")?;
+    let mp = MasterPorts::of(dut, "m_axis")?;
+    axis::reset(dut, &sp, &mp);
+    let in_width = lanes as u32 * input.field();
+    let mut beats = Vec::new();
+    let mut want = Vec::new();
+    // (first beat index, length) of every group.
+    let mut groups = Vec::new();
+    for g in rows.chunks(lanes) {
+        let len = g[0].len();
+        assert!(
+            g.iter().all(|r| r.len() == len),
+            "rows of one lockstep group must have one length"
+        );
+        let mut group: Vec<Vec<i64>> = g.to_vec();
+        while group.len() < lanes {
+            group.push(vec![0; len]);
+        }
+        let outs: Vec<Vec<i64>> = group.iter().map(|r| golden(r)).collect();
+        groups.push((beats.len(), len));
+        for k in 0..len {
+            let vals: Vec<i64> = group.iter().map(|r| r[k]).collect();
+            beats.push(Beat {
+                data: axis::pack_lanes(&vals, input.field(), in_width),
+                last: k + 1 == len,
+                user: 0,
+            });
+            want.push(Expect {
+                lanes: outs.iter().map(|o| o[k]).collect(),
+                last: k + 1 == len,
+                user: 0,
+            });
+        }
     }
-    dut.reset(2);
-    let mut run = RowsRun {
-        outputs: rows.iter().map(|r| vec![0; r.len()]).collect(),
-        cycles: 0,
-        elements: rows.iter().map(|r| r.len() as u64).sum(),
-        elements_per_cycle: 0.0,
-        accepted: 0,
-        stalls: 0,
-        max_latency_excess: i64::MIN,
-        mismatches: 0,
-        first_mismatch: None,
-        sim_cycles_per_s: 0.0,
+    let mut verdict = Verdict::new(&unit);
+    let tail = 256;
+    let (got, timing) = axis::run(dut, &sp, &mp, &beats, beats.len(), tail, traffic, &mut verdict)?;
+    let layout = OutLayout {
+        count: lanes as u32,
+        bits: output.bits,
+        field: output.field(),
+        signed: output.signed,
+        check_last: true,
+        check_user: false,
     };
-    let t0 = dut.cycle();
-    let wall = Instant::now();
-    let mut last_out = t0;
-    let limit = run.elements * 4 + 10_000;
-    while ls
-        .iter()
-        .any(|l| !l.todo.is_empty() || !l.waiting.is_empty())
-    {
-        let cycle = dut.cycle() - t0;
-        if cycle > limit {
-            run.mismatches += 1;
-            break;
+    // Beat index -> (row of lane 0, element).
+    let mut where_: Vec<(usize, usize)> = Vec::with_capacity(beats.len());
+    for (gi, &(_, len)) in groups.iter().enumerate() {
+        for k in 0..len {
+            where_.push((gi * lanes, k));
         }
-        for (c, l) in ls.iter_mut().enumerate() {
-            // Outputs of this cycle.
-            if dut.peek_u64(l.out_valid) == 1 {
-                last_out = dut.cycle();
-                match l.waiting.front_mut() {
-                    Some((row, seen, last_in)) => {
-                        let (row, i) = (*row, *seen);
-                        let actual = dut.peek_i64(l.y);
-                        let want = expected[row].get(i).copied();
-                        if i < run.outputs[row].len() {
-                            run.outputs[row][i] = actual;
-                        }
-                        if want != Some(actual) {
-                            run.mismatches += 1;
-                            run.first_mismatch.get_or_insert(RowMismatch {
-                                row,
-                                index: i,
-                                lane: c,
-                                cycle,
-                                expected: want.unwrap_or(-1),
-                                actual,
-                            });
-                        }
-                        *seen += 1;
-                        let is_last = dut.peek_u64(l.out_last) == 1;
-                        if is_last != (*seen == expected[row].len()) {
-                            run.mismatches += 1;
-                        }
-                        if *seen == expected[row].len() {
-                            if let Some(li) = *last_in {
-                                let excess =
-                                    (cycle as i64) - (li as i64) - expected[row].len() as i64;
-                                run.max_latency_excess = run.max_latency_excess.max(excess);
-                            }
-                            l.waiting.pop_front();
-                        }
-                    }
-                    None => run.mismatches += 1,
-                }
-            }
-            // Inputs of this cycle.
-            match l.todo.front().copied() {
-                Some((row, i)) => {
-                    let len = rows[row].len();
-                    dut.poke_u64(l.valid, 1);
-                    dut.poke_u64(l.last, (i + 1 == len) as u64);
-                    dut.poke_i64(l.x, rows[row][i]);
-                    if dut.peek_u64(l.ready) == 1 {
-                        run.accepted += 1;
-                        if i == 0 {
-                            l.waiting.push_back((row, 0, None));
-                        }
-                        if i + 1 == len {
-                            l.todo.pop_front();
-                            if let Some(w) = l.waiting.iter_mut().find(|w| w.0 == row) {
-                                w.2 = Some(cycle);
-                            }
-                        } else {
-                            l.todo.front_mut().expect("row in progress").1 += 1;
-                        }
-                    } else {
-                        run.stalls += 1;
-                    }
-                }
-                None => dut.poke_u64(l.valid, 0),
-            }
-        }
-        dut.tick();
     }
-    run.cycles = last_out - t0 + 1;
-    run.elements_per_cycle = run.elements as f64 / run.cycles as f64;
-    run.sim_cycles_per_s = (dut.cycle() - t0) as f64 / wall.elapsed().as_secs_f64().max(1e-9);
-    Ok(run)
+    let describe = |b: usize, c: usize| match where_.get(b) {
+        Some(&(r0, k)) if r0 + c < rows.len() => format!("row {}, element {k}", r0 + c),
+        Some(&(_, k)) => format!("padding row on lane {c}, element {k}"),
+        None => format!("beat {b}, lane {c}"),
+    };
+    let values = axis::compare(&got, &want, &layout, &mut verdict, &describe);
+    let mut outputs: Vec<Vec<i64>> = rows.iter().map(|r| vec![0; r.len()]).collect();
+    for (b, v) in values.iter().enumerate() {
+        if let Some(&(r0, k)) = where_.get(b) {
+            for (c, &y) in v.iter().enumerate() {
+                if let Some(row) = outputs.get_mut(r0 + c) {
+                    row[k] = y;
+                }
+            }
+        }
+    }
+    let mut excess = i64::MIN;
+    for &(start, len) in &groups {
+        let last = start + len - 1;
+        if let (Some(&ci), Some(o)) = (timing.input_cycles.get(last), got.get(last)) {
+            excess = excess.max(o.cycle as i64 - ci as i64 - len as i64);
+        }
+    }
+    let elements: u64 = rows.iter().map(|r| r.len() as u64).sum();
+    Ok(RowsRun {
+        outputs,
+        elements,
+        elements_per_cycle: elements as f64 / timing.cycles.max(1) as f64,
+        timing,
+        max_latency_excess: excess,
+        verdict,
+    })
 }

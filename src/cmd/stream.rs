@@ -241,49 +241,56 @@ pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
     args.check_outputs()?;
     let unit = accgen_golden::softmax::SoftmaxUnit::new(&sm);
     let rows: Vec<Vec<i64>> = x.data.chunks(len).map(<[i64]>::to_vec).collect();
-    let expected = rows
-        .iter()
-        .map(|r| unit.row(r))
-        .collect::<Result<Vec<_>, _>>()?;
     let mut lib = accgen_hw::rtl::Library::new();
     let top = accgen_hw::softmax::softmax(&mut lib, &sm)?;
     let (model, build_s) = build_model(&top, args.vcd.as_deref())?;
-    let mut dut = model.instantiate()?;
+    let mut dut = args.instantiate(&model)?;
     eprintln!(
         "streaming {} rows of {len} through {} lane(s) ...",
         rows.len(),
         sm.lanes
     );
-    let run = accgen_sim::softmax::run_rows(&mut dut, sm.lanes as usize, &rows, &expected)?;
+    let run = accgen_sim::softmax::run_rows(
+        &mut dut,
+        sm.lanes as usize,
+        LaneFormat {
+            bits: sm.in_bits,
+            signed: true,
+        },
+        LaneFormat {
+            bits: sm.out_bits,
+            signed: false,
+        },
+        &rows,
+        &|r| unit.row(r).expect("rows are checked above"),
+        &args.traffic(),
+    )?;
+    let v = &run.verdict;
     println!(
         "cycles {}  elements {}  elements/cycle {:.3}  input stalls {}  bit_exact {}",
-        run.cycles,
+        run.timing.cycles,
         run.elements,
         run.elements_per_cycle,
-        run.stalls,
-        run.bit_exact()
+        run.timing.input_stalls,
+        v.passed()
     );
     let stats = json!({
         "unit": "softmax",
         "lanes": sm.lanes,
         "rows": rows.len(),
-        "cycles": run.cycles,
+        "cycles": run.timing.cycles,
         "elements": run.elements,
         "elements_per_cycle": run.elements_per_cycle,
-        "input_stalls": run.stalls,
-        "bit_exact": run.bit_exact(),
-        "mismatches": run.mismatches,
-        "sim_cycles_per_s": run.sim_cycles_per_s,
+        "input_stalls": run.timing.input_stalls,
+        "bit_exact": v.passed(),
+        "verdict": v,
+        "sim_cycles_per_s": run.timing.sim_cycles_per_s,
         "verilator_build_s": build_s,
     });
-    let mut v = accgen_sim::Verdict::new(top.name());
-    if let Some(m) = &run.first_mismatch {
-        v.record_n(accgen_sim::Problem::Mismatch, run.mismatches, || m.to_string());
-    }
     let arr = NpyArray {
         dtype: out_dtype(sm.out_bits, false),
         shape: x.shape.clone(),
         data: run.outputs.concat(),
     };
-    finish(args, &stats, &v, arr)
+    finish(args, &stats, v, arr)
 }

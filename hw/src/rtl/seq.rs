@@ -184,6 +184,18 @@ impl ModuleBuilder {
         Ok(s)
     }
 
+    /// `d` delayed by `n` cycles through registers with a synchronous reset to zero
+    /// (for valid bits and other control that must be clean after reset), named
+    /// `<name>_d1` .. `<name>_d<n>`.
+    pub fn delay_reset(&mut self, d: Sig, n: u32, name: &str) -> RtlResult<Sig> {
+        let mut s = d;
+        for i in 1..=n {
+            let w = s.width();
+            s = self.reg_next(&format!("{name}_d{i}"), s, RegOpts::new().reset_zero(w))?;
+        }
+        Ok(s)
+    }
+
     /// Declare a synchronous-read memory (RAM, or ROM when it has `init` and no writes).
     pub fn memory(&mut self, spec: MemSpec) -> RtlResult<Mem> {
         self.check_width(spec.width, &format!("memory `{}`", spec.name))?;

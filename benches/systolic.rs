@@ -71,11 +71,7 @@ fn main() {
             let a = random(&mut rng, m, k);
             let b = random(&mut rng, k, nn);
             let run = drv.run(&a, &b, Issue::BackToBack).unwrap();
-            assert!(
-                run.bit_exact(),
-                "bench run not bit-exact: {:?}",
-                run.first_mismatch
-            );
+            assert!(run.bit_exact(), "bench run not bit-exact: {}", run.verdict);
             let ss = scalesim_os_cycles(&c, m, k, nn);
             println!(
                 "{:<7} {:<14} {:>6} {:>10} {:>10} {:>7.3} {:>8.4} {:>10} {:>9.2}",

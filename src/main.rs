@@ -198,7 +198,13 @@ fn main() -> ExitCode {
             family,
             no_synth,
             vendor,
-        } => cmd::lint::run(&config, out.as_deref(), vendor.into(), family.into(), !no_synth),
+        } => cmd::lint::run(
+            &config,
+            out.as_deref(),
+            vendor.into(),
+            family.into(),
+            !no_synth,
+        ),
         Command::Demo {
             config,
             out,

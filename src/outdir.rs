@@ -112,10 +112,7 @@ impl OutputDir {
                     );
                 }
                 previous = read_manifest(&manifest).with_context(|| {
-                    format!(
-                        "refusing to write into output directory {}",
-                        root.display()
-                    )
+                    format!("refusing to write into output directory {}", root.display())
                 })?;
             }
         } else {
@@ -130,8 +127,9 @@ impl OutputDir {
                     for c in created_dirs.iter().rev() {
                         let _ = std::fs::remove_dir(c);
                     }
-                    return Err(e)
-                        .with_context(|| format!("cannot create output directory {}", d.display()));
+                    return Err(e).with_context(|| {
+                        format!("cannot create output directory {}", d.display())
+                    });
                 }
                 created_dirs.push(d.clone());
             }
@@ -181,7 +179,9 @@ impl OutputDir {
             }
             self.written.insert(rel.to_string());
             let all: BTreeSet<&String> = self.previous.iter().chain(&self.written).collect();
-            self.write_manifest(json!({ "generator": GENERATOR, "complete": false, "files": all }))?;
+            self.write_manifest(
+                json!({ "generator": GENERATOR, "complete": false, "files": all }),
+            )?;
         }
         Ok(path)
     }
@@ -260,13 +260,20 @@ mod tests {
         let user = t.path().join("user");
         std::fs::create_dir_all(user.join("src")).unwrap();
         std::fs::write(user.join("README"), "mine").unwrap();
-        std::fs::write(user.join(MANIFEST), r#"{"generator": "other", "files": []}"#).unwrap();
+        std::fs::write(
+            user.join(MANIFEST),
+            r#"{"generator": "other", "files": []}"#,
+        )
+        .unwrap();
         let err = format!("{:#}", OutputDir::claim(&user).err().unwrap());
         assert!(err.contains("was not written by accgen"), "{err}");
         std::fs::remove_file(user.join(MANIFEST)).unwrap();
         let err = format!("{:#}", OutputDir::claim(&user).err().unwrap());
         assert!(err.contains("is not empty (README, src)"), "{err}");
-        assert_eq!(std::fs::read_to_string(user.join("README")).unwrap(), "mine");
+        assert_eq!(
+            std::fs::read_to_string(user.join("README")).unwrap(),
+            "mine"
+        );
     }
 
     #[test]
@@ -285,8 +292,14 @@ mod tests {
         assert!(err.contains("was not written by accgen"), "{err}");
         o.finish(Map::new()).unwrap();
         assert_eq!(std::fs::read_to_string(d.join("a.v")).unwrap(), "3");
-        assert!(!d.join("logs").exists(), "stale file and its directory removed");
-        assert_eq!(std::fs::read_to_string(d.join("notes.txt")).unwrap(), "user");
+        assert!(
+            !d.join("logs").exists(),
+            "stale file and its directory removed"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("notes.txt")).unwrap(),
+            "user"
+        );
         let m: Value =
             serde_json::from_str(&std::fs::read_to_string(d.join(MANIFEST)).unwrap()).unwrap();
         assert_eq!(m["files"], json!(["a.v"]));

@@ -172,7 +172,23 @@ fn generate_writes_manifest_filelist_and_is_deterministic() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|p| p["name"] == "out_3" && p["width"] == 32 && p["signed"] == true));
+        .any(|p| p["name"] == "m_axis_tdata" && p["width"] == 4 * 32));
+    // The array's interfaces: clock, reset, AXI4-Stream slave and master, each
+    // naming its ports.
+    let ifs = manifest["ports"][0]["interfaces"].as_array().unwrap();
+    let kind = |name: &str| {
+        ifs.iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["kind"].as_str().unwrap().to_string())
+    };
+    assert_eq!(kind("s_axis").as_deref(), Some("axis_slave"));
+    assert_eq!(kind("m_axis").as_deref(), Some("axis_master"));
+    let s_axis = ifs.iter().find(|i| i["name"] == "s_axis").unwrap();
+    assert!(s_axis["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p[0] == "tready" && p[1] == "s_axis_tready"));
     let list = std::fs::read_to_string(t.path("g1/filelist.f")).unwrap();
     let files: Vec<&str> = manifest["files"]
         .as_array()
@@ -199,7 +215,11 @@ fn generate_writes_manifest_filelist_and_is_deterministic() {
     std::fs::write(t.path("foreign/keep.txt"), "x").unwrap();
     let o = accgen(&["generate", "--config", &cfg, "--out", &t.s("foreign")]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("refusing to write into it"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refusing to write into it"),
+        "{}",
+        stderr(&o)
+    );
     assert!(t.path("foreign/keep.txt").exists());
 }
 
@@ -213,8 +233,11 @@ fn a_user_directory_with_a_manifest_json_is_never_touched() {
     std::fs::create_dir_all(user.join("src")).unwrap();
     std::fs::write(user.join("src/main.c"), "int main;").unwrap();
     std::fs::write(user.join("README"), "mine").unwrap();
-    std::fs::write(user.join("manifest.json"), r#"{"name": "my-app", "files": ["README"]}"#)
-        .unwrap();
+    std::fs::write(
+        user.join("manifest.json"),
+        r#"{"name": "my-app", "files": ["README"]}"#,
+    )
+    .unwrap();
     let snapshot = |d: &std::path::Path| {
         let mut v: Vec<(String, Vec<u8>)> = Vec::new();
         for e in ["src/main.c", "README", "manifest.json"] {

@@ -37,7 +37,7 @@ fn rows(cfg: &SoftmaxConfig, count: usize, seed: u64, fixed_len: Option<usize>) 
                             rng.range_i64(-hi - 1, 0)
                         }
                     } // peaked
-                    3 => base,                                    // all equal
+                    3 => base,                       // all equal
                     _ => (j as i64 * 37 - hi).clamp(-hi - 1, hi), // ascending: max rises
                 })
                 .collect()
@@ -157,7 +157,10 @@ fn back_to_back_equal_rows_never_stall_and_stream_one_per_cycle() {
         };
         let xs = rows(&cfg, 200, 3 + len as u64, Some(len));
         let r = check(cfg.clone(), &xs, &Traffic::smooth(), 0);
-        assert_eq!(r.timing.input_stalls, 0, "row length {len}: the input stalled");
+        assert_eq!(
+            r.timing.input_stalls, 0,
+            "row length {len}: the input stalled"
+        );
         assert!(
             r.max_latency_excess <= row_latency(&cfg) as i64,
             "len {len}: excess {} above {}",
@@ -193,5 +196,8 @@ fn backpressure_when_short_rows_queue_behind_a_long_row() {
         ..Traffic::smooth()
     };
     let r = check(cfg, &xs, &traffic, 3);
-    assert!(r.timing.input_stalls > 0, "the row queue should have filled");
+    assert!(
+        r.timing.input_stalls > 0,
+        "the row queue should have filled"
+    );
 }

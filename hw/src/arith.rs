@@ -295,3 +295,68 @@ pub fn lt_const(m: &mut ModuleBuilder, a: Sig, c: u128) -> RtlResult<Sig> {
     }
     Ok(blocks[0].0)
 }
+
+/// Cycles from a product (with its `valid`/`first`/`last`) to the finished sum in the
+/// result register of [`accumulate`].
+pub const ACC_RES_LATENCY: u32 = 3;
+
+/// The PE accumulator and its double-buffered result: `acc <= (first ? 0 : acc) +
+/// prod` while `valid`, and the finished sum of a `last` beat in the result register
+/// [`ACC_RES_LATENCY`] cycles after the product. Wrapping at `prod`'s width.
+///
+/// - `generic` / `xilinx`: one accumulator register (a DSP48's P with its accumulate
+///   path), then a pipeline register and the result register;
+/// - `ecp5`: the accumulator is in fabric, so it is split in two halves with the
+///   carry registered between them (the high half lags one cycle); each half is a
+///   short carry chain plus the `first` select. Same latency, same values.
+pub fn accumulate(
+    m: &mut ModuleBuilder,
+    vendor: crate::vendor::Vendor,
+    prod: Sig,
+    valid: Sig,
+    first: Sig,
+    last: Sig,
+) -> RtlResult<Sig> {
+    use crate::rtl::RegOpts;
+    let w = prod.width();
+    let done = m.and(valid, last)?;
+    let done_q = m.reg_next("done_q", done, RegOpts::new())?;
+    let done_qq = m.reg_next("done_qq", done_q, RegOpts::new())?;
+    if vendor != crate::vendor::Vendor::Ecp5 || w < 8 {
+        let acc = m.reg("acc", w, prod.signed(), RegOpts::new().enable(valid))?;
+        let zero = m.constant(crate::rtl::Value::zero(w), prod.signed());
+        let base = m.mux(first, zero, acc.q)?;
+        let sum = m.add(base, prod)?;
+        m.connect(acc, sum)?;
+        let acc_d = m.reg_next("acc_d", acc.q, RegOpts::new())?;
+        return m.reg_next("res_q", acc_d, RegOpts::new().enable(done_qq));
+    }
+    let h = w / 2;
+    let p = prod.as_unsigned();
+    // Low half: (first ? 0 : lo) + p_lo, with its carry out registered.
+    let lo = m.reg("acc_lo", h, false, RegOpts::new().enable(valid))?;
+    let zl = m.const_u(h, 0)?;
+    let lo_base = m.mux(first, zl, lo.q)?;
+    let p_lo = m.slice(p, h - 1, 0)?;
+    let lo_sum = m.add_wide(lo_base, p_lo)?;
+    let lo_next = m.slice(lo_sum, h - 1, 0)?;
+    m.connect(lo, lo_next)?;
+    let carry = m.bit(lo_sum, h)?;
+    let carry_q = m.reg_next("acc_carry", carry, RegOpts::new().enable(valid))?;
+    // High half, one cycle later: (first ? 0 : hi) + p_hi + carry.
+    let v_d = m.reg_next("acc_v_d", valid, RegOpts::new())?;
+    let f_d = m.reg_next("acc_f_d", first, RegOpts::new())?;
+    let p_hi = m.slice(p, w - 1, h)?;
+    let p_hi = m.reg_next("acc_p_hi", p_hi, RegOpts::new())?;
+    let hi = m.reg("acc_hi", w - h, false, RegOpts::new().enable(v_d))?;
+    let zh = m.const_u(w - h, 0)?;
+    let hi_base = m.mux(f_d, zh, hi.q)?;
+    let s1 = m.add(hi_base, p_hi)?;
+    let c = m.zext(carry_q, w - h)?;
+    let hi_next = m.add(s1, c)?;
+    m.connect(hi, hi_next)?;
+    let res_lo = m.reg_next("res_lo", lo.q, RegOpts::new().enable(done_q))?;
+    let res_hi = m.reg_next("res_hi", hi.q, RegOpts::new().enable(done_qq))?;
+    let res = m.concat(&[res_hi, res_lo])?;
+    Ok(if prod.signed() { res.as_signed() } else { res })
+}

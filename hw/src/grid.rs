@@ -8,7 +8,8 @@
 //!   flow right;
 //! - `<lane>_<j>` for each column lane and column j, already skewed by j; flows down;
 //! - `sel_<j>` (UInt ceil(log2 R), at least 1 bit): which row's `res` column j reads;
-//! - `col_<j>` (SInt acc_bits): `res` of PE(sel_j, j), combinational.
+//! - `col_<j>` (SInt acc_bits): `res` of PE(sel_j, j), [`mux_stages`] cycles after
+//!   `sel_j` (a 4:1 mux level pair per register stage, and a register at the end).
 //!
 //! A beat entering at row p / column j reaches PE(p, j) after p + j hops; the grid adds
 //! no latency of its own beyond the PEs'.
@@ -16,12 +17,12 @@
 //! ```text
 //!   row lanes ─▶ PE00 ─▶ PE01 ─▶ ...     column lanes
 //!   row lanes ─▶ PE10 ─▶ PE11 ─▶ ...      ▼   ▼   (flow down)
-//!   res of each column ──▶ mux(sel_j) ──▶ col_j
+//!   res of each column ──▶ mux(sel_j), registered every two levels ──▶ col_j
 //! ```
 
 use std::rc::Rc;
 
-use crate::rtl::{Library, Module, ModuleBuilder, RtlResult, Sig};
+use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig};
 
 /// Width of a row-select signal for `rows` rows (at least 1).
 pub fn row_bits(rows: u32) -> u32 {
@@ -65,6 +66,56 @@ pub struct PeKind {
     pub acc_bits: u32,
     /// Name fragment with every PE parameter, used in grid and array module names.
     pub tag: String,
+    /// Cycles from a `last` beat at the PE's inputs to the finished sum in `res`.
+    pub res_latency: u32,
+}
+
+/// Mux levels between registers in the read-out multiplexers (4:1 per stage).
+pub const MUX_LEVELS_PER_STAGE: u32 = 2;
+
+/// Register stages of a column's read-out multiplexer over `rows` rows (at least one:
+/// the column output is always a register).
+pub fn mux_stages(rows: u32) -> u32 {
+    row_bits(rows).div_ceil(MUX_LEVELS_PER_STAGE).max(1)
+}
+
+/// `values[idx]` as a mux tree with a register after every [`MUX_LEVELS_PER_STAGE`]
+/// levels and after the last; the remaining select bits travel with the data.
+/// Returns the output, [`mux_stages`] cycles after `idx`.
+fn select_pipelined(m: &mut ModuleBuilder, name: &str, idx: Sig, values: &[Sig]) -> RtlResult<Sig> {
+    let mut level: Vec<Sig> = values.to_vec();
+    let mut sel = idx;
+    let mut bit = 0;
+    let mut stage = 0;
+    let levels = row_bits(values.len() as u32);
+    while bit < levels {
+        let b = m.bit(sel, bit)?;
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        for pair in level.chunks(2) {
+            next.push(match pair {
+                [lo, hi] => m.mux(b, *hi, *lo)?,
+                [only] => *only,
+                _ => unreachable!(),
+            });
+        }
+        level = next;
+        bit += 1;
+        if bit % MUX_LEVELS_PER_STAGE == 0 || bit == levels {
+            stage += 1;
+            level = level
+                .iter()
+                .enumerate()
+                .map(|(k, v)| m.reg_next(&format!("{name}_s{stage}_{k}"), *v, RegOpts::new()))
+                .collect::<RtlResult<_>>()?;
+            if bit < levels {
+                sel = m.reg_next(&format!("{name}_sel{stage}"), sel, RegOpts::new())?;
+            }
+        }
+    }
+    if stage == 0 {
+        level[0] = m.reg_next(&format!("{name}_s1_0"), level[0], RegOpts::new())?;
+    }
+    Ok(level[0])
 }
 
 /// Declare input ports `<lane>_<index>` for every lane.
@@ -132,7 +183,7 @@ pub fn grid(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<R
             }
         }
         for (j, col) in res.iter().enumerate() {
-            let y = m.select(sel[j], col)?;
+            let y = select_pipelined(&mut m, &format!("rd{j}"), sel[j], col)?;
             m.output(&format!("col_{j}"), y)?;
         }
         m.finish()

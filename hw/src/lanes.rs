@@ -85,7 +85,11 @@ pub fn lane_stream_top(
         let mut ys = Vec::with_capacity(lanes.len());
         for (c, (lane, x)) in lanes.iter().zip(xs).enumerate() {
             let p = lane_port(lane, "x")?;
-            let x = if p.signed { x.as_signed() } else { x.as_unsigned() };
+            let x = if p.signed {
+                x.as_signed()
+            } else {
+                x.as_unsigned()
+            };
             let inst = m.instance(lane, &format!("lane_{c}"), &[("x", x)])?;
             ys.push(inst.out("y")?);
         }

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod arith;
+pub mod array;
 pub mod drain;
 pub mod files;
 pub mod gelu;
@@ -34,7 +35,7 @@ pub fn sparse_array(
     sp: &accgen_golden::nm_sparse::SparsityConfig,
 ) -> RtlResult<std::rc::Rc<rtl::Module>> {
     let kind = nm_pe::nm_pe(lib, cfg, sp)?;
-    systolic::array_of(lib, cfg.rows, cfg.cols, &kind)
+    array::array_top(lib, cfg.rows, cfg.cols, &kind)
 }
 
 /// Build every unit section of `cfg` as its own top module, for the generic vendor.

@@ -59,7 +59,11 @@ pub fn pmul(m: &mut ModuleBuilder, vendor: Vendor, a: Sig, b: Sig, name: &str) -
                     // A 36-bit product of an s/u chunk pair; extend by its sign.
                     let p = if sa || sb { p.as_signed() } else { p };
                     let p = if signed {
-                        let p = if p.signed() { p } else { m.zext(p, 37)?.as_signed() };
+                        let p = if p.signed() {
+                            p
+                        } else {
+                            m.zext(p, 37)?.as_signed()
+                        };
                         m.sext(p, w)?
                     } else {
                         m.zext(p, w)?
@@ -84,7 +88,11 @@ pub fn pmul(m: &mut ModuleBuilder, vendor: Vendor, a: Sig, b: Sig, name: &str) -
             }
             let p = terms[0];
             let p = m.delay(p, levels - level, &format!("{name}_p"))?;
-            Ok(if signed { p.as_signed() } else { p.as_unsigned() })
+            Ok(if signed {
+                p.as_signed()
+            } else {
+                p.as_unsigned()
+            })
         }
     }
 }
@@ -110,14 +118,7 @@ fn split(m: &mut ModuleBuilder, x: Sig) -> RtlResult<Vec<(Sig, bool, u32)>> {
 }
 
 /// One MULT18X18D with input and output registers: 36-bit product, 2 cycles.
-fn mult18(
-    m: &mut ModuleBuilder,
-    a: Sig,
-    sa: bool,
-    b: Sig,
-    sb: bool,
-    inst: &str,
-) -> RtlResult<Sig> {
+fn mult18(m: &mut ModuleBuilder, a: Sig, sa: bool, b: Sig, sb: bool, inst: &str) -> RtlResult<Sig> {
     let clk = m.clock();
     let zero = m.const_u(1, 0)?;
     let one = m.const_u(1, 1)?;

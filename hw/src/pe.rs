@@ -7,39 +7,44 @@
 //!   for the right / lower neighbour (the systolic hop registers);
 //! - `res` (SInt acc_bits): the finished sum of the last tile (the drain buffer).
 //!
-//! Latency: the product of a beat is accumulated at the end of the cycle in which the
-//! beat is at the PE's inputs (the inputs are the neighbour's hop registers, or the
-//! array's skew registers); on a `last` beat the finished sum is copied into `res` at
-//! the same edge, so it is visible 1 cycle after the beat. Throughput: one MAC per
-//! cycle, tiles back to back: `acc` computes tile t+1 while `res` holds tile t for the
-//! drain (double buffering, as in Gemmini's PE).
+//! Structure, laid out as a DSP48 wants it: operand registers (A/B), the product
+//! register (M), the accumulator (P: `P <= (first ? 0 : P) + M` while valid), then a
+//! pipeline register and the drain register `res`, loaded after a `last` beat. With
+//! `synth_xilinx -family xc7` Yosys packs A/B, M and P with the accumulate into one
+//! DSP48E1 (a test reads the cell's parameters); Vivado does the same for DSP48E2.
+//! With `--vendor ecp5` the multiplier is a MULT18X18D with its input and output
+//! registers and the accumulator, in fabric, is split in two halves with a registered
+//! carry (same latency).
 //!
-//! No register has a reset: a stray flag after power-up only disturbs `acc`, which the
+//! Latency: [`PE_RES_LATENCY`] cycles from a `last` beat at the PE's inputs to the
+//! finished sum in `res`. Throughput: one MAC per cycle, tiles back to back: `acc`
+//! computes tile t+1 while `res` holds tile t for the drain (double buffering, as in
+//! Gemmini's PE).
+//!
+//! Nothing has a reset: a stray flag after power-up only disturbs `acc`, which the
 //! first beat of every tile overwrites, and `res`, which is only read when the array's
-//! drain control says it holds a finished tile. Without resets the multiplier, its
-//! input registers and the accumulator pack into one DSP48.
+//! drain control says it holds a finished tile.
 //!
 //! ```text
-//!            b_in
-//!             │
-//!   a_in ──┬─────────[a_q]──▶ a_out
-//!   flags ─┼─────────[f_q]──▶ flags out
-//!          │   b_in ─┬─[b_q]─▶ b_out
-//!          ▼         │
-//!         (×)◀───────┘
-//!          │
-//!        (+)◀─┴─ first ? 0 : acc ──▶ [acc] ──(last)──▶ [res] ─▶ res
+//!   a_in ──┬──────────────[a_q]──▶ a_out        b_in ─┬─[b_q]─▶ b_out
+//!          └─[A]─┐                                     └─[B]─┐
+//!                └──────────── (×) ◀───────────────────────────┘
+//!                               │
+//!                              [M] ─▶ (+ first ? 0 : P) ─▶ [P] ──(last)──▶ [res] ─▶ res
 //! ```
 
 use std::rc::Rc;
 
 use accgen_golden::gemm::ArrayConfig;
 
+use crate::arith::{accumulate, ACC_RES_LATENCY};
+use crate::mul::{mul_latency, pmul};
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult};
 
-/// Cycles from a beat at the PE's inputs to its contribution being in `acc`, and from
-/// a `last` beat to the finished sum in `res`.
-pub const PE_RES_LATENCY: u32 = 1;
+/// Cycles from a `last` beat at the PE's inputs to the finished sum in `res`: the
+/// multiplier's A/B and M registers, then the accumulator (see
+/// [`crate::arith::accumulate`]).
+pub const PE_RES_LATENCY: u32 = 5;
 
 /// Module name: every parameter is in it.
 pub fn pe_name(cfg: &ArrayConfig) -> String {
@@ -52,10 +57,11 @@ pub fn pe_name(cfg: &ArrayConfig) -> String {
 /// Build (or fetch) the PE for `cfg`'s number format.
 pub fn pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
     let name = pe_name(cfg);
-    lib.get_or_build(&name.clone(), |_| {
+    lib.get_or_build(&name.clone(), |lib| {
+        let vendor = lib.vendor();
         let mut m = ModuleBuilder::new(&name);
         m.doc(&format!(
-            "Output-stationary PE: a {}b x b {}b -> acc {}b, double-buffered result.",
+            "Output-stationary PE: a {}b x b {}b -> acc {}b, DSP48-shaped (A/B, M, P), double-buffered result.",
             cfg.act_bits, cfg.weight_bits, cfg.acc_bits
         ));
         let a = m.input("a_in", cfg.act_bits, true)?;
@@ -63,24 +69,22 @@ pub fn pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
         let v = m.input("valid_in", 1, false)?;
         let f = m.input("first_in", 1, false)?;
         let l = m.input("last_in", 1, false)?;
+        // Hop registers for the neighbours.
         let a_q = m.reg_next("a_q", a, RegOpts::new())?;
         let b_q = m.reg_next("b_q", b, RegOpts::new())?;
         let v_q = m.reg_next("valid_q", v, RegOpts::new())?;
         let f_q = m.reg_next("first_q", f, RegOpts::new())?;
         let l_q = m.reg_next("last_q", l, RegOpts::new())?;
-
-        let prod = m.mul(a, b)?;
+        // A/B and M registers (inside pmul), flags alongside.
+        let ml = mul_latency(cfg.act_bits, cfg.weight_bits);
+        let prod = pmul(&mut m, vendor, a, b, "mac")?;
         let prod = m.resize(prod, cfg.acc_bits)?;
-        let prod = m.name_sig(prod, "prod")?;
-        let acc = m.reg("acc", cfg.acc_bits, true, RegOpts::new().enable(v))?;
-        let zero = m.const_s(cfg.acc_bits, 0)?;
-        let base = m.mux(f, zero, acc.q)?;
-        let sum = m.add(base, prod)?;
-        let sum = m.name_sig(sum, "sum")?;
-        m.connect(acc, sum)?;
-        let done = m.and(v, l)?;
-        let res = m.reg_next("res_q", sum, RegOpts::new().enable(done))?;
-
+        let v2 = m.delay(v, ml, "valid_m")?;
+        let f2 = m.delay(f, ml, "first_m")?;
+        let l2 = m.delay(l, ml, "last_m")?;
+        // P: the accumulator, and the double-buffered result.
+        let res = accumulate(&mut m, vendor, prod, v2, f2, l2)?;
+        debug_assert_eq!(ml + ACC_RES_LATENCY, PE_RES_LATENCY);
         m.output("a_out", a_q)?;
         m.output("b_out", b_q)?;
         m.output("valid_out", v_q)?;

@@ -125,7 +125,14 @@ pub fn slave_ports(
         Some(w) => Some(m.input(&port_name(prefix, "tuser"), w, false)?),
         None => None,
     };
-    record(m, prefix, "axis_slave", last.is_some(), user.is_some(), params)?;
+    record(
+        m,
+        prefix,
+        "axis_slave",
+        last.is_some(),
+        user.is_some(),
+        params,
+    )?;
     Ok((
         Axis {
             data,
@@ -153,7 +160,14 @@ pub fn master_ports(
     if let Some(u) = s.user {
         m.output(&port_name(prefix, "tuser"), u)?;
     }
-    record(m, prefix, "axis_master", s.last.is_some(), s.user.is_some(), params)?;
+    record(
+        m,
+        prefix,
+        "axis_master",
+        s.last.is_some(),
+        s.user.is_some(),
+        params,
+    )?;
     Ok(ready)
 }
 
@@ -187,13 +201,24 @@ fn record(
 /// Mark `clk` and `rst` as the clock and reset of the given stream interfaces, with
 /// the attributes Vivado IP Integrator reads, and record them as interfaces.
 pub fn clock_and_reset(m: &mut ModuleBuilder, busses: &[&str]) -> RtlResult<()> {
-    m.port_attr("clk", "X_INTERFACE_INFO", "xilinx.com:signal:clock:1.0 clk CLK")?;
+    m.port_attr(
+        "clk",
+        "X_INTERFACE_INFO",
+        "xilinx.com:signal:clock:1.0 clk CLK",
+    )?;
     m.port_attr(
         "clk",
         "X_INTERFACE_PARAMETER",
-        &format!("ASSOCIATED_BUSIF {}, ASSOCIATED_RESET rst", busses.join(":")),
+        &format!(
+            "ASSOCIATED_BUSIF {}, ASSOCIATED_RESET rst",
+            busses.join(":")
+        ),
     )?;
-    m.port_attr("rst", "X_INTERFACE_INFO", "xilinx.com:signal:reset:1.0 rst RST")?;
+    m.port_attr(
+        "rst",
+        "X_INTERFACE_INFO",
+        "xilinx.com:signal:reset:1.0 rst RST",
+    )?;
     m.port_attr("rst", "X_INTERFACE_PARAMETER", "POLARITY ACTIVE_HIGH")?;
     m.interface(Interface {
         name: "clk".into(),
@@ -261,17 +286,33 @@ pub fn skid(
 ) -> RtlResult<(Axis, Sig)> {
     let word = payload(m, input)?;
     let one = Value::from_u128(1, 1).expect("1 fits");
-    let ov = m.reg(&format!("{name}_ov"), 1, false, RegOpts::new().reset_zero(1))?;
-    let sv = m.reg(&format!("{name}_sv"), 1, false, RegOpts::new().reset_zero(1))?;
+    let ov = m.reg(
+        &format!("{name}_ov"),
+        1,
+        false,
+        RegOpts::new().reset_zero(1),
+    )?;
+    let sv = m.reg(
+        &format!("{name}_sv"),
+        1,
+        false,
+        RegOpts::new().reset_zero(1),
+    )?;
     // tready = skid empty, kept as its own register.
-    let rdy = m.reg(&format!("{name}_rdy"), 1, false, RegOpts::new().reset_to(one))?;
+    let rdy = m.reg(
+        &format!("{name}_rdy"),
+        1,
+        false,
+        RegOpts::new().reset_to(one),
+    )?;
     let in_fire = m.and(input.valid, rdy.q)?;
     let not_ov = m.not(ov.q)?;
     let can_out = m.or(out_ready, not_ov)?;
     let stall = m.not(can_out)?;
-    // Skid register: captures an accepted beat while the output is stalled.
+    // Skid register: follows the input while the skid is empty (`rdy`), so its
+    // enable is a register output; `sv` records whether it holds a stalled beat.
     let to_skid = m.and(in_fire, stall)?;
-    let sd = m.reg_next(&format!("{name}_sd"), word, RegOpts::new().enable(to_skid))?;
+    let sd = m.reg_next(&format!("{name}_sd"), word, RegOpts::new().enable(rdy.q))?;
     // Output register: from the skid when it is full, else from the input.
     let od_in = m.mux(sv.q, sd, word)?;
     let od = m.reg_next(&format!("{name}_od"), od_in, RegOpts::new().enable(can_out))?;
@@ -320,7 +361,13 @@ impl UpDown {
     }
 
     /// Select among flags of `q`, `q + 1` and `q - 1` by the next-state cases.
-    fn select_next(&self, m: &mut ModuleBuilder, at_q: Sig, at_plus: Sig, at_minus: Sig) -> RtlResult<Sig> {
+    fn select_next(
+        &self,
+        m: &mut ModuleBuilder,
+        at_q: Sig,
+        at_plus: Sig,
+        at_minus: Sig,
+    ) -> RtlResult<Sig> {
         let if_inc = m.mux(self.dec, at_q, at_plus)?;
         let if_not = m.mux(self.dec, at_minus, at_q)?;
         m.mux(self.inc, if_inc, if_not)
@@ -381,22 +428,50 @@ pub fn fifo(
     depth: usize,
     storage: FifoStorage,
 ) -> RtlResult<(Axis, Sig)> {
-    assert!(depth.is_power_of_two() && depth >= 2, "FIFO depth must be a power of two >= 2");
+    assert!(
+        depth.is_power_of_two() && depth >= 2,
+        "FIFO depth must be a power of two >= 2"
+    );
     let word = payload(m, input)?;
     let w = word.width();
     let ab = depth.trailing_zeros().max(1);
     let cw = ab + 2;
     let one_r = Value::from_u128(1, 1).expect("1 fits");
-    let in_ready = m.reg(&format!("{name}_rdy"), 1, false, RegOpts::new().reset_to(one_r))?;
+    let in_ready = m.reg(
+        &format!("{name}_rdy"),
+        1,
+        false,
+        RegOpts::new().reset_to(one_r),
+    )?;
     let push = m.and(input.valid, in_ready.q)?;
-    let wp = m.reg(&format!("{name}_wp"), ab, false, RegOpts::new().reset_zero(ab).enable(push))?;
+    let wp = m.reg(
+        &format!("{name}_wp"),
+        ab,
+        false,
+        RegOpts::new().reset_zero(ab).enable(push),
+    )?;
     let one_a = m.const_u(ab, 1)?;
     let wp_next = m.add(wp.q, one_a)?;
     m.connect(wp, wp_next)?;
-    let rp = m.reg(&format!("{name}_rp"), ab, false, RegOpts::new().reset_zero(ab))?;
+    let rp = m.reg(
+        &format!("{name}_rp"),
+        ab,
+        false,
+        RegOpts::new().reset_zero(ab),
+    )?;
     // `has`: storage holds a word not yet read out (a register, see below).
-    let has = m.reg(&format!("{name}_has"), 1, false, RegOpts::new().reset_zero(1))?;
-    let ov = m.reg(&format!("{name}_ov"), 1, false, RegOpts::new().reset_zero(1))?;
+    let has = m.reg(
+        &format!("{name}_has"),
+        1,
+        false,
+        RegOpts::new().reset_zero(1),
+    )?;
+    let ov = m.reg(
+        &format!("{name}_ov"),
+        1,
+        false,
+        RegOpts::new().reset_zero(1),
+    )?;
     let not_ov = m.not(ov.q)?;
     let adv_out = m.or(not_ov, out_ready)?;
     let pop_out = m.and(ov.q, out_ready)?;
@@ -422,7 +497,12 @@ pub fn fifo(
         FifoStorage::Bram => {
             // Stage 1 = the memory's read register (valid v1), stage 2 = its output
             // register (valid ov): each advances when the next one can take it.
-            let v1 = m.reg(&format!("{name}_v1"), 1, false, RegOpts::new().reset_zero(1))?;
+            let v1 = m.reg(
+                &format!("{name}_v1"),
+                1,
+                false,
+                RegOpts::new().reset_zero(1),
+            )?;
             let not_v1 = m.not(v1.q)?;
             let adv1 = m.or(not_v1, adv_out)?;
             let take = m.and(adv1, has.q)?;
@@ -476,7 +556,12 @@ pub fn credit_gate(
 ) -> RtlResult<(Sig, Sig)> {
     let cw = 32 - capacity.leading_zeros() + 1;
     let one = Value::from_u128(1, 1).expect("1 fits");
-    let ready = m.reg(&format!("{name}_rdy"), 1, false, RegOpts::new().reset_to(one))?;
+    let ready = m.reg(
+        &format!("{name}_rdy"),
+        1,
+        false,
+        RegOpts::new().reset_to(one),
+    )?;
     let accept = m.and(in_valid, ready.q)?;
     let occ = UpDown::new(m, &format!("{name}_occ"), cw, accept, out_fire)?;
     let room = occ.next_lt(m, capacity as u64)?;

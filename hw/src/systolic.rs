@@ -1,8 +1,8 @@
-//! Output-stationary systolic array (`[array]`): input skew, PE grid, drain. The same
-//! top serves the dense PE and the N:M sparse PE (`nm_pe.rs`); only the operand lanes
-//! differ. For the dense PE:
+//! Output-stationary systolic core (`[array]`): input skew, PE grid, drain. The same
+//! core serves the dense PE and the N:M sparse PE (`nm_pe.rs`); only the operand lanes
+//! differ. The AXI4-Stream top around it is [`crate::array`].
 //!
-//! Ports (besides `clk`, `rst`):
+//! Core ports (besides `clk`, `rst`):
 //! - `in_valid`, `in_last` (1): one beat per cycle; `in_last` marks the last k of a
 //!   tile. The first valid beat after reset or after a `last` beat starts a tile;
 //! - `a_<i>` (SInt act_bits), i < R: column k of the A tile, `A[i][k]`, unskewed;
@@ -11,17 +11,15 @@
 //!   of the PE, see [`PeKind`]);
 //! - `out_valid`, `out_last` (1), `out_row` (UInt ceil(log2 R)), `out_<j>` (SInt
 //!   acc_bits): the drain port, one row of the C tile per cycle, rows 0..R-1 in order.
+//!   Every output is a register.
 //!
-//! Timing (measured in `tests/systolic.rs`): if a tile's last beat is at the inputs
-//! in cycle t, its row r leaves in cycle t + C + r, so a tile of K beats starting at
-//! cycle 0 finishes in cycle K + R + C - 2, i.e. K + R + C - 1 cycles in all. That is
-//! one cycle more than SCALE-Sim's zero-overhead fold model (R + C + K - 2): the last
-//! MAC happens in cycle K + R + C - 3 and a registered result is readable one cycle
-//! later, so no design with a registered accumulator can do better on one tile.
+//! Timing: if a tile's last beat is at the inputs in cycle t, its row r leaves in
+//! cycle t + [`core_first_row`] + r: the PE's result latency (A/B, M, accumulator,
+//! result register), the hops to the last column, and the pipelined read-out mux.
 //! Throughput: tiles stream back to back with no bubbles: the PEs compute tile t+1
 //! while tile t drains from their result buffers. Rule: consecutive tiles' last beats
-//! must be at least R cycles apart (the drain port carries R rows per tile), so tiles
-//! with K < R need R - K idle cycles after them; the `sim` driver inserts them.
+//! must be at least R cycles apart (the drain port carries R rows per tile); the top
+//! enforces it.
 //!
 //! ```text
 //!   a_i ─▶[skew i]─▶┐         ┌──────────────┐
@@ -35,26 +33,9 @@ use std::rc::Rc;
 use accgen_golden::gemm::ArrayConfig;
 
 use crate::drain::drain_ctl;
-use crate::grid::{grid, lane_inputs, Lane, PeKind};
+use crate::grid::{grid, lane_inputs, mux_stages, Lane, PeKind};
 use crate::pe::pe;
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig, Value};
-
-/// Cycles from a tile's last input beat to its row 0 on the drain port: `cols`.
-pub fn first_row_latency(cfg: &ArrayConfig) -> u32 {
-    cfg.cols
-}
-
-/// Cycles a single tile of `k` beats occupies, first beat to last row inclusive.
-pub fn tile_cycles(cfg: &ArrayConfig, k: u32) -> u32 {
-    k + cfg.rows + cfg.cols - 1
-}
-
-/// Cycles for `tiles` tiles of `k` beats issued back to back (tile interval
-/// max(k, R)), first beat to last row inclusive.
-pub fn stream_cycles(cfg: &ArrayConfig, k: u32, tiles: u32) -> u64 {
-    let interval = k.max(cfg.rows) as u64;
-    (tiles as u64 - 1) * interval + tile_cycles(cfg, k) as u64
-}
 
 /// The dense PE of `cfg` as a [`PeKind`]: row lane `a`, column lane `b`.
 pub fn dense_pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<PeKind> {
@@ -64,6 +45,7 @@ pub fn dense_pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<PeKind> {
         col: vec![Lane::new("b", cfg.weight_bits, true)],
         acc_bits: cfg.acc_bits,
         tag: format!("a{}_w{}_acc{}", cfg.act_bits, cfg.weight_bits, cfg.acc_bits),
+        res_latency: crate::pe::PE_RES_LATENCY,
     })
 }
 
@@ -75,26 +57,34 @@ pub fn array_name(cfg: &ArrayConfig) -> String {
     )
 }
 
-/// Build (or fetch) the dense array for `cfg`.
+/// Build (or fetch) the dense array top (AXI4-Stream, see [`crate::array`]) for `cfg`.
 pub fn systolic_array(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
     let kind = dense_pe(lib, cfg)?;
-    array_of(lib, cfg.rows, cfg.cols, &kind)
+    crate::array::array_top(lib, cfg.rows, cfg.cols, &kind)
 }
 
-/// Build (or fetch) a `rows` x `cols` array of `pe`.
-pub fn array_of(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<Rc<Module>> {
-    let name = format!("accgen_array_r{rows}_c{cols}_{}", pe.tag);
+/// Cycles from a tile's last beat at the core's inputs to its row 0 at the core's
+/// outputs: the PE's result latency, the hops to the last column, the read-out mux.
+pub fn core_first_row(pe: &PeKind, rows: u32, cols: u32) -> u32 {
+    pe.res_latency + cols - 1 + mux_stages(rows)
+}
+
+/// Build (or fetch) the `rows` x `cols` core of `pe` (see module docs).
+pub fn array_core(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<Rc<Module>> {
+    let name = format!("accgen_core_r{rows}_c{cols}_{}", pe.tag);
     lib.get_or_build(&name.clone(), |lib| {
         let grid = grid(lib, rows, cols, pe)?;
         let ctl = drain_ctl(lib, rows)?;
+        let first_row = core_first_row(pe, rows, cols);
+        let stages = mux_stages(rows);
         let (rows, cols) = (rows as usize, cols as usize);
         let mut m = ModuleBuilder::new(&name);
         m.doc(&format!(
-            "Output-stationary {rows} x {cols} systolic array of {}.",
+            "Output-stationary {rows} x {cols} systolic core of {}.",
             pe.module.name()
         ));
         m.doc(&format!(
-            "Last beat at cycle t -> row r on the drain port at t + {cols} + r."
+            "Last beat at cycle t -> row r on the drain port at t + {first_row} + r."
         ));
         let in_valid = m.input("in_valid", 1, false)?;
         let in_last = m.input("in_last", 1, false)?;
@@ -136,9 +126,11 @@ pub fn array_of(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResu
             }
         }
 
-        // Drain control: row 0 of column 0 is readable 1 cycle after the last beat;
-        // column j reads the same row j cycles later.
-        let c = m.instance(&ctl, "drain_ctl", &[("start", last)])?;
+        // Drain control: row 0 of column 0 is readable res_latency cycles after the
+        // last beat (the controller adds one); column j reads the same row j cycles
+        // later.
+        let start = m.delay_reset(last, pe.res_latency - 1, "drain_start")?;
+        let c = m.instance(&ctl, "drain_ctl", &[("start", start)])?;
         let (mut act, mut row, mut lastrow) = (c.out("active")?, c.out("row")?, c.out("last_row")?);
         for j in 0..cols {
             if j > 0 {
@@ -151,14 +143,17 @@ pub fn array_of(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResu
         let conn_refs: Vec<(&str, Sig)> = conns.iter().map(|(n, s)| (n.as_str(), *s)).collect();
         let g = m.instance(&grid, "grid", &conn_refs)?;
 
-        // Deskew: column j waits C-1-j cycles for the last column. The last column's
-        // output is its read-out mux over the PEs' result registers.
+        // Deskew: column j waits C-1-j cycles for the last column. Every column output
+        // is a register (the read-out mux ends in one).
         for j in 0..cols {
             let col = g.out(&format!("col_{j}"))?;
             let d = m.delay(col, (cols - 1 - j) as u32, &format!("out{j}_deskew"))?;
             m.output(&format!("out_{j}"), d)?;
         }
         let out_last = m.and(lastrow, act)?;
+        let act = m.delay_reset(act, stages, "out_valid")?;
+        let out_last = m.delay_reset(out_last, stages, "out_last")?;
+        let row = m.delay(row, stages, "out_row")?;
         m.output("out_valid", act)?;
         m.output("out_last", out_last)?;
         m.output("out_row", row)?;

@@ -1,5 +1,6 @@
 //! Emitted Verilog of a 2x2 2:4 sparse array (insta snapshots, one per module) and its
-//! interface: M activation lanes per row, N weight and index lanes per column.
+//! AXI4-Stream interface: M activation bytes per row, N weight bytes and one index
+//! byte per column in each beat.
 
 use accgen_golden::gemm::ArrayConfig;
 use accgen_golden::nm_sparse::SparsityConfig;
@@ -15,25 +16,29 @@ fn sparse_array_2x2_2of4_snapshot_and_ports() {
     let sp = SparsityConfig { n: 2, m: 4 };
     let mut lib = Library::new();
     let top = accgen_hw::sparse_array(&mut lib, &cfg, &sp).unwrap();
-    let inputs: Vec<(&str, u32)> = top
-        .ports()
-        .iter()
-        .filter(|p| p.dir == Dir::Input)
-        .map(|p| (p.name.as_str(), p.width))
-        .collect();
+    let port = |n: &str| {
+        top.ports()
+            .iter()
+            .find(|p| p.name == n)
+            .map(|p| (p.dir, p.width))
+    };
+    // One beat: 2 rows x 4 activation bytes, then 2 columns x (2 weight bytes + 1
+    // index byte).
     assert_eq!(
-        inputs.iter().filter(|(n, _)| n.starts_with('a')).count(),
-        8,
-        "4 slots x 2 rows"
+        port("s_axis_tdata"),
+        Some((Dir::Input, 2 * 4 * 8 + 2 * 3 * 8))
     );
+    assert_eq!(port("s_axis_tready"), Some((Dir::Output, 1)));
+    assert_eq!(port("s_axis_tlast"), Some((Dir::Input, 1)));
+    assert_eq!(port("m_axis_tdata"), Some((Dir::Output, 2 * 32)));
+    assert_eq!(port("m_axis_tuser"), Some((Dir::Output, 1)));
     assert_eq!(
-        inputs.iter().filter(|(n, _)| n.starts_with('w')).count(),
-        4,
-        "2 slots x 2 cols"
-    );
-    assert!(
-        inputs.contains(&("i1_1", 2)),
-        "2-bit index lanes: {inputs:?}"
+        accgen_hw::array::in_tdata_bits(
+            &accgen_hw::nm_pe::nm_pe(&mut lib, &cfg, &sp).unwrap(),
+            2,
+            2
+        ),
+        112
     );
     let mut d = Design::new();
     d.add_top(top);
@@ -43,6 +48,7 @@ fn sparse_array_2x2_2of4_snapshot_and_ports() {
         names,
         [
             "accgen_array_r2_c2_nm2of4_a8_w8_acc32",
+            "accgen_core_r2_c2_nm2of4_a8_w8_acc32",
             "accgen_drainctl_r2",
             "accgen_grid_r2_c2_nm2of4_a8_w8_acc32",
             "accgen_pe_nm2of4_a8_w8_acc32"

@@ -25,6 +25,7 @@ fn array_2x2_snapshot() {
         names,
         [
             "accgen_array_r2_c2_a8_w8_acc32",
+            "accgen_core_r2_c2_a8_w8_acc32",
             "accgen_drainctl_r2",
             "accgen_grid_r2_c2_a8_w8_acc32",
             "accgen_pe_a8_w8_acc32"

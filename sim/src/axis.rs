@@ -97,6 +97,9 @@ pub struct Timing {
     pub input_stalls: u64,
     /// Simulated cycles per wall-clock second.
     pub sim_cycles_per_s: f64,
+    /// The DUT's cycle count at the first input handshake (what the relative cycles
+    /// count from).
+    pub start_cycle: u64,
 }
 
 /// Port handles of a slave (input) stream.
@@ -162,6 +165,7 @@ pub fn reset(dut: &mut Dut, input: &SlavePorts, output: &MasterPorts) {
 /// beats arrived plus `tail` quiet cycles (or a timeout), checking the master's
 /// protocol. Problems go into `verdict`; the collected beats are returned for the
 /// caller to compare (see [`compare`]).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     dut: &mut Dut,
     input: &SlavePorts,
@@ -171,6 +175,33 @@ pub fn run(
     tail: u64,
     traffic: &Traffic,
     verdict: &mut Verdict,
+) -> SimResult<(Vec<Received>, Timing)> {
+    run_reporting(
+        dut,
+        input,
+        output,
+        beats,
+        expected,
+        tail,
+        traffic,
+        verdict,
+        &mut |_, _| {},
+    )
+}
+
+/// [`run`] that calls `progress(beats received, beats expected)` about every 64k
+/// cycles and once at the end.
+#[allow(clippy::too_many_arguments)]
+pub fn run_reporting(
+    dut: &mut Dut,
+    input: &SlavePorts,
+    output: &MasterPorts,
+    beats: &[Beat],
+    expected: usize,
+    tail: u64,
+    traffic: &Traffic,
+    verdict: &mut Verdict,
+    progress_cb: &mut dyn FnMut(usize, usize),
 ) -> SimResult<(Vec<Received>, Timing)> {
     let mut rng_src = SplitMix64::new(traffic.seed ^ 0x5eed_0001);
     let mut rng_sink = SplitMix64::new(traffic.seed ^ 0x5eed_0002);
@@ -259,6 +290,9 @@ pub fn run(
             }
         }
         dut.tick();
+        if (dut.cycle() - start).is_multiple_of(65_536) {
+            progress_cb(got.len(), expected);
+        }
         idle = if progress { 0 } else { idle + 1 };
         let done_in = next == beats.len() && !presenting;
         if done_in && got.len() >= expected {
@@ -278,10 +312,11 @@ pub fn run(
             break;
         }
     }
+    progress_cb(got.len(), expected);
     let t0 = t0.unwrap_or(start);
+    timing.start_cycle = t0;
     timing.cycles = last_out.map_or(0, |l| l - t0 + 1);
-    timing.sim_cycles_per_s =
-        (dut.cycle() - start) as f64 / wall.elapsed().as_secs_f64().max(1e-9);
+    timing.sim_cycles_per_s = (dut.cycle() - start) as f64 / wall.elapsed().as_secs_f64().max(1e-9);
     Ok((got, timing))
 }
 
@@ -357,7 +392,13 @@ pub fn compare(
 ) -> Vec<Vec<i64>> {
     let mut values = Vec::with_capacity(got.len());
     for (k, g) in got.iter().enumerate() {
-        let lanes = lanes_of(&g.data, layout.count, layout.bits, layout.field, layout.signed);
+        let lanes = lanes_of(
+            &g.data,
+            layout.count,
+            layout.bits,
+            layout.field,
+            layout.signed,
+        );
         let vals: Vec<i64> = lanes.iter().map(|l| l.0).collect();
         for (i, (_, pad_ok)) in lanes.iter().enumerate() {
             if !pad_ok {
@@ -373,7 +414,11 @@ pub fn compare(
         }
         let Some(w) = want.get(k) else {
             verdict.record(Problem::Extra, || {
-                format!("extra beat {k} at cycle {} (expected {} beats)", g.cycle, want.len())
+                format!(
+                    "extra beat {k} at cycle {} (expected {} beats)",
+                    g.cycle,
+                    want.len()
+                )
             });
             values.push(vals);
             continue;
@@ -452,7 +497,10 @@ mod tests {
     fn lanes_round_trip_and_padding_is_checked() {
         let v = pack_lanes(&[-3, 5, -128, 127], 8, 32);
         let l = lanes_of(&v, 4, 8, 8, true);
-        assert_eq!(l.iter().map(|x| x.0).collect::<Vec<_>>(), [-3, 5, -128, 127]);
+        assert_eq!(
+            l.iter().map(|x| x.0).collect::<Vec<_>>(),
+            [-3, 5, -128, 127]
+        );
         let w = pack_lanes(&[-3, 300], 16, 32);
         let l = lanes_of(&w, 2, 12, 16, true);
         assert_eq!(l[0], (-3, true));

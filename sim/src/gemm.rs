@@ -1,61 +1,29 @@
-//! Tiled GEMM driver for the systolic arrays (dense and N:M sparse): runs any
-//! M x K x N GEMM on an R x C array, compares every output element with the golden
-//! model and reports cycle statistics.
+//! Tiled GEMM driver for the systolic array tops (dense and N:M sparse): runs any
+//! M x K x N GEMM on an R x C array through its AXI4-Stream ports, compares every
+//! output element (padding included) with the golden model into a [`Verdict`], and
+//! reports cycle statistics.
 //!
 //! Tiling: output tiles of R x C, row-major over (M, N); each tile streams the full K,
-//! one K value per beat on the dense array and one K-group of M values per beat on the
-//! sparse array (ceil(K/M) beats).
-//! Edge tiles are zero-padded, and the padded outputs are checked to be zero too.
-//! Tiles are issued back to back; a tile with K < R is followed by R - K idle cycles
-//! (the array's tile-interval rule, see `accgen_hw::systolic`).
+//! one beat {B row k, A column k} per K value on the dense array and one K-group of M
+//! values per beat on the sparse array (ceil(K/M) beats), `tlast` on the tile's last
+//! beat. Edge tiles are zero-padded, and the padded outputs must be zero too. The
+//! array enforces its own tile rules through `s_axis_tready`, so beats are simply
+//! offered back to back (or tile by tile, [`Issue::OneAtATime`]). Every output row is
+//! checked for its `tuser` (row index) and `tlast` (row R-1).
 //!
-//! Cycle accounting: `cycles` runs from the first input beat to the cycle of the last
-//! output row, inclusive; these are simulated clock cycles, not a formula.
+//! Cycle accounting: `cycles` runs from the first input handshake to the last output
+//! handshake, inclusive; these are simulated clock cycles, not a formula.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use accgen_golden::gemm::{check_operands, gemm, ArrayConfig, GemmError, Matrix};
 use accgen_golden::nm_sparse::{sparse_gemm, Compressed, SparsityConfig};
+use accgen_hw::rtl::Value;
 
-use crate::dut::{Dut, InPort, OutPort};
+use crate::axis::{self, Beat, Expect, MasterPorts, OutLayout, SlavePorts, Traffic};
+use crate::dut::Dut;
 use crate::error::SimResult;
-
-/// First differing output element.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
-    /// Unit name (the top module).
-    pub unit: String,
-    /// Output tile as (tile row, tile column).
-    pub tile: (usize, usize),
-    /// Row of C.
-    pub row: usize,
-    /// Column of C.
-    pub col: usize,
-    /// Simulation cycle (from the first beat) in which the row left the array.
-    pub cycle: u64,
-    /// Golden value.
-    pub expected: i64,
-    /// Hardware value.
-    pub actual: i64,
-}
-
-impl std::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: mismatch at tile ({}, {}), row {}, column {}, cycle {}: expected {}, actual {}",
-            self.unit,
-            self.tile.0,
-            self.tile.1,
-            self.row,
-            self.col,
-            self.cycle,
-            self.expected,
-            self.actual
-        )
-    }
-}
+use crate::verdict::Verdict;
 
 /// How tiles are issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,7 +40,7 @@ pub enum Issue {
 pub struct GemmRun {
     /// C as the hardware produced it (M x N).
     pub c: Matrix,
-    /// Simulated cycles, first beat to last output row inclusive.
+    /// Simulated cycles, first input handshake to last output handshake inclusive.
     pub cycles: u64,
     /// Useful multiply-accumulates: M * N * K on the dense array, M * nnz(B) on the
     /// sparse array (multiplications by a zero weight are not useful).
@@ -83,55 +51,20 @@ pub struct GemmRun {
     pub utilization: f64,
     /// Number of output tiles.
     pub tiles: usize,
-    /// Output elements that differ from golden (padding included).
-    pub mismatches: u64,
-    /// The first of them.
-    pub first_mismatch: Option<Mismatch>,
+    /// Cycles in which a beat was offered and `s_axis_tready` was low.
+    pub input_stalls: u64,
+    /// What went wrong, if anything.
+    pub verdict: Verdict,
     /// Simulated cycles per wall-clock second.
     pub sim_cycles_per_s: f64,
 }
 
 impl GemmRun {
-    /// True when every output element matched.
+    /// True when every output element matched and the streams were clean.
     pub fn bit_exact(&self) -> bool {
-        self.mismatches == 0
+        self.verdict.passed()
     }
 }
-
-/// How operands reach the array's input lanes.
-enum Lanes {
-    Dense {
-        a: Vec<InPort>,
-        b: Vec<InPort>,
-    },
-    Sparse {
-        sp: SparsityConfig,
-        /// `[row][slot]`
-        a: Vec<Vec<InPort>>,
-        /// `[col][slot]`
-        w: Vec<Vec<InPort>>,
-        /// `[col][slot]`
-        i: Vec<Vec<InPort>>,
-    },
-}
-
-/// Port handles of an array instance.
-pub struct ArrayDriver {
-    dut: Dut,
-    cfg: ArrayConfig,
-    unit: String,
-    in_valid: InPort,
-    in_last: InPort,
-    lanes: Lanes,
-    out_valid: OutPort,
-    out_row: OutPort,
-    out_last: OutPort,
-    out: Vec<OutPort>,
-    progress: Option<Box<dyn FnMut(usize, usize)>>,
-}
-
-/// Report progress at most this often (wall clock).
-const PROGRESS_PERIOD: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Operand source of one GEMM.
 enum Operands<'a> {
@@ -139,64 +72,101 @@ enum Operands<'a> {
     Sparse(&'a Matrix, &'a Compressed),
 }
 
+/// A running array top and its stream ports.
+pub struct ArrayDriver {
+    dut: Dut,
+    cfg: ArrayConfig,
+    sparse: Option<SparsityConfig>,
+    unit: String,
+    input: SlavePorts,
+    output: MasterPorts,
+    in_bits: u32,
+    traffic: Traffic,
+    progress: Option<Box<dyn FnMut(usize, usize)>>,
+}
+
+fn field(bits: u32) -> u32 {
+    bits.div_ceil(8) * 8
+}
+
+/// Writes fields into a little-endian bit vector.
+struct Packer {
+    words: Vec<u64>,
+    at: u32,
+}
+
+impl Packer {
+    fn new(width: u32) -> Packer {
+        Packer {
+            words: vec![0; width.div_ceil(64) as usize],
+            at: 0,
+        }
+    }
+
+    /// Append `v` in a field of `field(bits)` bits, two's complement.
+    fn push(&mut self, v: i64, bits: u32) {
+        let f = field(bits);
+        for b in 0..f {
+            let bit = if b < 64 { (v >> b) & 1 == 1 } else { v < 0 };
+            if bit {
+                let pos = self.at + b;
+                self.words[(pos / 64) as usize] |= 1 << (pos % 64);
+            }
+        }
+        self.at += f;
+    }
+
+    fn value(self, width: u32) -> Value {
+        Value::from_words_truncating(width, &self.words)
+    }
+}
+
 impl ArrayDriver {
-    /// Wrap a DUT of the dense array generated from `cfg`; resets it.
+    /// Wrap a DUT of the dense array top generated from `cfg`; resets it.
     pub fn new(dut: Dut, cfg: &ArrayConfig) -> SimResult<ArrayDriver> {
-        let a = (0..cfg.rows)
-            .map(|i| dut.input(&format!("a_{i}")))
-            .collect::<SimResult<_>>()?;
-        let b = (0..cfg.cols)
-            .map(|j| dut.input(&format!("b_{j}")))
-            .collect::<SimResult<_>>()?;
-        ArrayDriver::with_lanes(dut, cfg, Lanes::Dense { a, b })
+        ArrayDriver::with(dut, cfg, None)
     }
 
-    /// Wrap a DUT of the N:M sparse array generated from `cfg` and `sp`; resets it.
+    /// Wrap a DUT of the N:M sparse array top generated from `cfg` and `sp`; resets it.
     pub fn new_sparse(dut: Dut, cfg: &ArrayConfig, sp: &SparsityConfig) -> SimResult<ArrayDriver> {
-        let grid = |count: u32, slots: u32, lane: &str| -> SimResult<Vec<Vec<InPort>>> {
-            (0..count)
-                .map(|x| {
-                    (0..slots)
-                        .map(|s| dut.input(&format!("{lane}{s}_{x}")))
-                        .collect()
-                })
-                .collect()
-        };
-        let lanes = Lanes::Sparse {
-            sp: *sp,
-            a: grid(cfg.rows, sp.m, "a")?,
-            w: grid(cfg.cols, sp.n, "w")?,
-            i: grid(cfg.cols, sp.n, "i")?,
-        };
-        ArrayDriver::with_lanes(dut, cfg, lanes)
+        ArrayDriver::with(dut, cfg, Some(*sp))
     }
 
-    fn with_lanes(mut dut: Dut, cfg: &ArrayConfig, lanes: Lanes) -> SimResult<ArrayDriver> {
+    fn with(
+        mut dut: Dut,
+        cfg: &ArrayConfig,
+        sparse: Option<SparsityConfig>,
+    ) -> SimResult<ArrayDriver> {
         let unit = dut.spec().name.clone();
-        let out = (0..cfg.cols)
-            .map(|j| dut.output(&format!("out_{j}")))
-            .collect::<SimResult<_>>()?;
-        let (in_valid, in_last) = (dut.input("in_valid")?, dut.input("in_last")?);
-        dut.poke_u64(in_valid, 0);
-        dut.poke_u64(in_last, 0);
-        dut.reset(2);
+        let input = SlavePorts::of(&dut, "s_axis")?;
+        let output = MasterPorts::of(&dut, "m_axis")?;
+        axis::reset(&mut dut, &input, &output);
+        let in_bits = dut
+            .spec()
+            .ports
+            .iter()
+            .find(|p| p.name == "s_axis_tdata")
+            .map_or(0, |p| p.width);
         Ok(ArrayDriver {
-            in_valid,
-            in_last,
-            out_valid: dut.output("out_valid")?,
-            out_row: dut.output("out_row")?,
-            out_last: dut.output("out_last")?,
-            lanes,
-            out,
-            cfg: cfg.clone(),
-            unit,
             dut,
+            cfg: cfg.clone(),
+            sparse,
+            unit,
+            input,
+            output,
+            in_bits,
+            traffic: Traffic::smooth(),
             progress: None,
         })
     }
 
-    /// Call `f(tiles issued, tiles total)` about twice a second during long runs (and
-    /// once at the end), so a CLI can show progress.
+    /// Use `traffic` (input gaps and output backpressure) from now on.
+    pub fn set_traffic(&mut self, traffic: Traffic) {
+        self.traffic = traffic;
+    }
+
+    /// Call `f(tiles done, tiles total)` during long runs (and once at the end), so a
+    /// CLI can show progress.
     pub fn on_progress(&mut self, f: impl FnMut(usize, usize) + 'static) {
         self.progress = Some(Box::new(f));
     }
@@ -209,7 +179,7 @@ impl ArrayDriver {
     /// Run `a` (M x K) times `b` (K x N) on the dense array, checking every element
     /// against golden.
     pub fn run(&mut self, a: &Matrix, b: &Matrix, issue: Issue) -> Result<GemmRun, GemmError> {
-        if !matches!(self.lanes, Lanes::Dense { .. }) {
+        if self.sparse.is_some() {
             return Err(GemmError(format!(
                 "{} is a sparse array: use run_sparse",
                 self.unit
@@ -229,8 +199,8 @@ impl ArrayDriver {
         b: &Compressed,
         issue: Issue,
     ) -> Result<GemmRun, GemmError> {
-        match &self.lanes {
-            Lanes::Sparse { sp, .. } if *sp == b.sp => {}
+        match &self.sparse {
+            Some(sp) if *sp == b.sp => {}
             _ => {
                 return Err(GemmError(format!(
                     "{} is not a {}:{} sparse array",
@@ -244,45 +214,45 @@ impl ArrayDriver {
         self.run_tiles(Operands::Sparse(a, b), &golden, b.groups(), macs, issue)
     }
 
-    fn poke_beat(&mut self, ops: &Operands, mt: usize, nt: usize, beat: usize) {
+    /// The beat `beat` of tile (mt, nt).
+    fn beat(&self, ops: &Operands, mt: usize, nt: usize, beat: usize, last: bool) -> Beat {
         let (r, c) = (self.cfg.rows as usize, self.cfg.cols as usize);
-        match (&self.lanes, ops) {
-            (Lanes::Dense { a: pa, b: pb }, Operands::Dense(a, b)) => {
-                for (i, p) in pa.iter().enumerate() {
+        let mut p = Packer::new(self.in_bits);
+        match (ops, &self.sparse) {
+            (Operands::Dense(a, b), None) => {
+                for i in 0..r {
                     let row = mt * r + i;
-                    self.dut
-                        .poke_i64(*p, if row < a.rows { a.at(row, beat) } else { 0 });
+                    p.push(
+                        if row < a.rows { a.at(row, beat) } else { 0 },
+                        self.cfg.act_bits,
+                    );
                 }
-                for (j, p) in pb.iter().enumerate() {
+                for j in 0..c {
                     let col = nt * c + j;
-                    self.dut
-                        .poke_i64(*p, if col < b.cols { b.at(beat, col) } else { 0 });
+                    p.push(
+                        if col < b.cols { b.at(beat, col) } else { 0 },
+                        self.cfg.weight_bits,
+                    );
                 }
             }
-            (
-                Lanes::Sparse {
-                    sp,
-                    a: pa,
-                    w: pw,
-                    i: pi,
-                },
-                Operands::Sparse(a, b),
-            ) => {
+            (Operands::Sparse(a, b), Some(sp)) => {
                 let m = sp.m as usize;
-                for (i, slots) in pa.iter().enumerate() {
+                for i in 0..r {
                     let row = mt * r + i;
-                    for (s, p) in slots.iter().enumerate() {
+                    for s in 0..m {
                         let k = beat * m + s;
                         let v = if row < a.rows && k < a.cols {
                             a.at(row, k)
                         } else {
                             0
                         };
-                        self.dut.poke_i64(*p, v);
+                        p.push(v, self.cfg.act_bits);
                     }
                 }
+                let ib = sp.idx_bits().max(1);
                 for j in 0..c {
                     let col = nt * c + j;
+                    let mut meta = 0i64;
                     for t in 0..sp.n as usize {
                         // Padding columns get value 0 with the distinct indices 0..n.
                         let (v, idx) = if col < b.cols {
@@ -290,12 +260,18 @@ impl ArrayDriver {
                         } else {
                             (0, t as u8)
                         };
-                        self.dut.poke_i64(pw[j][t], v);
-                        self.dut.poke_u64(pi[j][t], idx as u64);
+                        p.push(v, self.cfg.weight_bits);
+                        meta |= (idx as i64) << (t as u32 * ib);
                     }
+                    p.push(meta, sp.n * ib);
                 }
             }
-            _ => unreachable!("operands match the lanes (checked by run/run_sparse)"),
+            _ => unreachable!("operands match the array kind (checked by run/run_sparse)"),
+        }
+        Beat {
+            data: p.value(self.in_bits),
+            last,
+            user: 0,
         }
     }
 
@@ -317,144 +293,123 @@ impl ArrayDriver {
         let tiles: Vec<(usize, usize)> = (0..m.div_ceil(r))
             .flat_map(|mt| (0..n.div_ceil(c)).map(move |nt| (mt, nt)))
             .collect();
-        let interval = beats.max(r);
-        let mut st = State {
-            pending: VecDeque::new(),
-            next_row: 0,
-            hw: Matrix::zeros(m, n),
-            mismatches: 0,
-            first: None,
-            last_out: 0,
+        let groups: Vec<Vec<(usize, usize)>> = match issue {
+            Issue::BackToBack => vec![tiles.clone()],
+            Issue::OneAtATime => tiles.iter().map(|t| vec![*t]).collect(),
         };
-        let t0 = self.dut.cycle();
+        let mut verdict = Verdict::new(&self.unit);
+        let mut hw = Matrix::zeros(m, n);
+        let layout = OutLayout {
+            count: c as u32,
+            bits: self.cfg.acc_bits,
+            field: field(self.cfg.acc_bits),
+            signed: true,
+            check_last: true,
+            check_user: true,
+        };
         let wall = Instant::now();
-        let mut last_report = Instant::now();
-        for (done, &(mt, nt)) in tiles.iter().enumerate() {
-            if let Some(p) = self.progress.as_mut() {
-                if last_report.elapsed() >= PROGRESS_PERIOD {
-                    p(done, tiles.len());
-                    last_report = Instant::now();
+        let start = self.dut.cycle();
+        let mut first_in: Option<u64> = None;
+        let mut last_out = start;
+        let mut stalls = 0;
+        let mut done = 0;
+        let total = tiles.len();
+        let traffic = self.traffic;
+        for group in groups {
+            let mut beats_v = Vec::with_capacity(group.len() * beats);
+            let mut want = Vec::with_capacity(group.len() * r);
+            for &(mt, nt) in &group {
+                for k in 0..beats {
+                    beats_v.push(self.beat(&ops, mt, nt, k, k + 1 == beats));
+                }
+                for i in 0..r {
+                    let row = mt * r + i;
+                    let lanes = (0..c)
+                        .map(|j| {
+                            let col = nt * c + j;
+                            if row < m && col < n {
+                                golden.at(row, col)
+                            } else {
+                                0
+                            }
+                        })
+                        .collect();
+                    want.push(Expect {
+                        lanes,
+                        last: i + 1 == r,
+                        user: i as u64,
+                    });
                 }
             }
-            st.pending.push_back((mt, nt));
-            for kk in 0..interval {
-                if kk < beats {
-                    self.poke_beat(&ops, mt, nt, kk);
-                    self.dut.poke_u64(self.in_valid, 1);
-                    self.dut.poke_u64(self.in_last, (kk + 1 == beats) as u64);
-                } else {
-                    self.dut.poke_u64(self.in_valid, 0);
+            let mut progress = self.progress.take();
+            let base = done;
+            let mut report = |got: usize, _exp: usize| {
+                if let Some(p) = progress.as_mut() {
+                    p((base + got / r).min(total), total);
                 }
-                self.observe(&mut st, golden, t0);
-                self.dut.tick();
+            };
+            let tail = 16 + 2 * (r + c) as u64;
+            let (got, timing) = axis::run_reporting(
+                &mut self.dut,
+                &self.input,
+                &self.output,
+                &beats_v,
+                want.len(),
+                tail,
+                &traffic,
+                &mut verdict,
+                &mut report,
+            )
+            .map_err(|e| GemmError(e.to_string()))?;
+            self.progress = progress;
+            stalls += timing.input_stalls;
+            if !timing.input_cycles.is_empty() {
+                first_in.get_or_insert(timing.start_cycle);
             }
-            self.dut.poke_u64(self.in_valid, 0);
-            self.dut.poke_u64(self.in_last, 0);
-            if issue == Issue::OneAtATime {
-                self.drain(&mut st, golden, t0);
+            if let Some(g) = got.last() {
+                last_out = timing.start_cycle + g.cycle;
             }
+            let name = |b: usize, j: usize| {
+                let (mt, nt) = group[(b / r).min(group.len() - 1)];
+                format!(
+                    "C[{}, {}] (tile ({mt}, {nt}), row {}, column {j})",
+                    mt * r + b % r,
+                    nt * c + j,
+                    b % r
+                )
+            };
+            let values = axis::compare(&got, &want, &layout, &mut verdict, &name);
+            for (b, v) in values.iter().enumerate().take(want.len()) {
+                let (mt, nt) = group[b / r];
+                let row = mt * r + b % r;
+                for (j, &x) in v.iter().enumerate() {
+                    let col = nt * c + j;
+                    if row < m && col < n {
+                        *hw.at_mut(row, col) = x;
+                    }
+                }
+            }
+            done += group.len();
         }
-        self.drain(&mut st, golden, t0);
         if let Some(p) = self.progress.as_mut() {
-            p(tiles.len(), tiles.len());
+            p(total, total);
         }
-        let cycles = st.last_out - t0 + 1;
+        let cycles = last_out.saturating_sub(first_in.unwrap_or(start)) + 1;
         let secs = wall.elapsed().as_secs_f64().max(1e-9);
-        let per_pe = match &self.lanes {
-            Lanes::Dense { .. } => 1,
-            Lanes::Sparse { sp, .. } => sp.n as u64,
-        };
+        let per_pe = self.sparse.map_or(1, |sp| sp.n as u64);
         let multipliers = (r * c) as u64 * per_pe;
         Ok(GemmRun {
-            c: st.hw,
+            c: hw,
             cycles,
             macs,
             multipliers,
             utilization: macs as f64 / (cycles as f64 * multipliers as f64),
-            tiles: tiles.len(),
-            mismatches: st.mismatches,
-            first_mismatch: st.first,
-            sim_cycles_per_s: (self.dut.cycle() - t0) as f64 / secs,
+            tiles: total,
+            input_stalls: stalls,
+            verdict,
+            sim_cycles_per_s: (self.dut.cycle() - start) as f64 / secs,
         })
     }
-
-    /// Tick until every issued tile has left the array (bounded).
-    fn drain(&mut self, st: &mut State, golden: &Matrix, t0: u64) {
-        let bound = (self.cfg.rows + self.cfg.cols) as u64 * 2 + 16;
-        let mut waited = 0;
-        while !st.pending.is_empty() && waited < bound {
-            self.observe(st, golden, t0);
-            self.dut.tick();
-            waited += 1;
-        }
-        if let Some(&(mt, nt)) = st.pending.front() {
-            st.mismatches += 1;
-            st.first.get_or_insert(Mismatch {
-                unit: self.unit.clone(),
-                tile: (mt, nt),
-                row: mt * self.cfg.rows as usize + st.next_row,
-                col: 0,
-                cycle: self.dut.cycle() - t0,
-                expected: 0,
-                actual: 0,
-            });
-            st.pending.clear();
-        }
-    }
-
-    fn observe(&mut self, st: &mut State, golden: &Matrix, t0: u64) {
-        if self.dut.peek_u64(self.out_valid) == 0 {
-            return;
-        }
-        let cycle = self.dut.cycle() - t0;
-        st.last_out = self.dut.cycle();
-        let (r, c) = (self.cfg.rows as usize, self.cfg.cols as usize);
-        let Some(&(mt, nt)) = st.pending.front() else {
-            st.mismatches += 1;
-            return;
-        };
-        let hw_row = self.dut.peek_u64(self.out_row) as usize;
-        let row = mt * r + st.next_row;
-        for j in 0..c {
-            let col = nt * c + j;
-            let actual = self.dut.peek_i64(self.out[j]);
-            let inside = row < golden.rows && col < golden.cols;
-            let expected = if inside { golden.at(row, col) } else { 0 };
-            if inside {
-                *st.hw.at_mut(row, col) = actual;
-            }
-            if actual != expected || hw_row != st.next_row {
-                st.mismatches += 1;
-                st.first.get_or_insert(Mismatch {
-                    unit: self.unit.clone(),
-                    tile: (mt, nt),
-                    row,
-                    col,
-                    cycle,
-                    expected,
-                    actual,
-                });
-            }
-        }
-        let last = self.dut.peek_u64(self.out_last) == 1;
-        st.next_row += 1;
-        if last != (st.next_row == r) {
-            st.mismatches += 1;
-        }
-        if st.next_row == r {
-            st.next_row = 0;
-            st.pending.pop_front();
-        }
-    }
-}
-
-struct State {
-    pending: VecDeque<(usize, usize)>,
-    next_row: usize,
-    hw: Matrix,
-    mismatches: u64,
-    first: Option<Mismatch>,
-    last_out: u64,
 }
 
 /// SCALE-Sim's output-stationary fold model: sum over folds of (R + C + K - 2).

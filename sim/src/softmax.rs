@@ -76,7 +76,16 @@ pub fn run_rows(
     }
     let mut verdict = Verdict::new(&unit);
     let tail = 256;
-    let (got, timing) = axis::run(dut, &sp, &mp, &beats, beats.len(), tail, traffic, &mut verdict)?;
+    let (got, timing) = axis::run(
+        dut,
+        &sp,
+        &mp,
+        &beats,
+        beats.len(),
+        tail,
+        traffic,
+        &mut verdict,
+    )?;
     let layout = OutLayout {
         count: lanes as u32,
         bits: output.bits,

@@ -74,7 +74,11 @@ pub fn run_lanes(
             user: 0,
         });
         want.push(Expect {
-            lanes: vals.iter().enumerate().map(|(c, &x)| golden(c, x)).collect(),
+            lanes: vals
+                .iter()
+                .enumerate()
+                .map(|(c, &x)| golden(c, x))
+                .collect(),
             last,
             user: 0,
         });

@@ -139,7 +139,10 @@ impl Verdict {
     /// One line: the counts that are not zero, then the first problem.
     pub fn summary(&self) -> String {
         if self.passed() {
-            return format!("{}: {} outputs checked, all bit-exact", self.unit, self.checked);
+            return format!(
+                "{}: {} outputs checked, all bit-exact",
+                self.unit, self.checked
+            );
         }
         let mut parts = Vec::new();
         for (n, what) in [

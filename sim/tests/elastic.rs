@@ -136,7 +136,9 @@ fn memories_match_a_reference_on_every_vendor() {
         let mut rng = SplitMix64::new(depth as u64);
         let init: Option<Vec<Value>> = rom.then(|| {
             (0..depth)
-                .map(|_| Value::from_u128(width, (rng.next_u64() as u128) & ((1 << width) - 1)).unwrap())
+                .map(|_| {
+                    Value::from_u128(width, (rng.next_u64() as u128) & ((1 << width) - 1)).unwrap()
+                })
                 .collect()
         });
         for vendor in Vendor::ALL {
@@ -190,7 +192,7 @@ fn memories_match_a_reference_on_every_vendor() {
                 // Clock edge: output register from the read register, read register
                 // from the array, then the write.
                 if oe_v {
-                    out = read_reg.clone();
+                    out = read_reg;
                 }
                 if re_v {
                     read_reg = Some(written[ra].then_some(reference[ra]));

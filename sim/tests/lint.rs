@@ -100,7 +100,8 @@ fn mac_memories_and_hierarchy_are_lint_clean_and_synthesise() {
 fn memories_are_inferred_as_ram_not_registers() {
     let d = common::mem_hier_design();
     let (dir, files) = write(&d, "meminfer");
-    let (rep, counts) = yosys_synth(&files, "memhier", XilinxFamily::Xcup, &dir.0.join("y")).unwrap();
+    let (rep, counts) =
+        yosys_synth(&files, "memhier", XilinxFamily::Xcup, &dir.0.join("y")).unwrap();
     assert!(rep.clean, "{:?}", rep.diagnostics);
     // Two 16 x 8 memories: distributed RAM (LUTRAM) or block RAM, never 256 flip-flops.
     assert!(

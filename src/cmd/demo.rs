@@ -8,12 +8,12 @@ use accgen_golden::gemm::Matrix;
 use accgen_golden::nm_sparse::{compress, prune};
 use accgen_golden::rng::SplitMix64;
 use accgen_hw::rtl::Library;
-use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, Issue};
-use accgen_sim::{Model, SimOptions};
 use accgen_hw::vendor::Vendor;
 use accgen_sim::axis::Traffic;
+use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, Issue};
 use accgen_sim::lint::XilinxFamily;
 use accgen_sim::stream::LaneFormat;
+use accgen_sim::{Model, SimOptions};
 use anyhow::{bail, Result};
 
 use crate::outdir::OutputDir;
@@ -119,9 +119,9 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
             build_txt,
             format!("{:.2} M", run.sim_cycles_per_s / 1e6),
         ]);
-        if let Some(mm) = &run.first_mismatch {
+        if !run.verdict.passed() {
             print_summary(&rows);
-            bail!("{} mismatches; first: {mm}", run.mismatches);
+            bail!("{}", run.verdict);
         }
     }
     // Streaming units: requant on random inputs, GELU on every representable input.

@@ -65,13 +65,21 @@ pub fn write_design(cfg: &Config, vendor: Vendor, dir: &mut OutputDir) -> Result
     for cell in design.primitive_cells()? {
         let model = accgen_hw::vendor::sim_model(&cell)
             .with_context(|| format!("no simulation model for vendor cell {cell}"))?;
-        sim_models.push(dir.write(&format!("sim_models/{}", model.file_name), model.text.as_bytes())?);
+        sim_models.push(dir.write(
+            &format!("sim_models/{}", model.file_name),
+            model.text.as_bytes(),
+        )?);
     }
     if !sim_models.is_empty() {
         let list: String = files
             .iter()
             .map(|f| f.file_name.clone())
-            .chain(design.primitive_cells()?.iter().map(|c| format!("sim_models/{c}.v")))
+            .chain(
+                design
+                    .primitive_cells()?
+                    .iter()
+                    .map(|c| format!("sim_models/{c}.v")),
+            )
             .map(|n| format!("{n}\n"))
             .collect();
         dir.write("sim_filelist.f", list.as_bytes())?;
@@ -97,6 +105,7 @@ pub fn manifest_fields(cfg: &Config, g: &Generated) -> Result<Map<String, serde_
                 "clock": if m.has_clock() { Some("clk") } else { None },
                 "reset": if m.has_reset() { Some("rst") } else { None },
                 "ports": m.ports(),
+                "interfaces": m.interfaces(),
             })
         })
         .collect();

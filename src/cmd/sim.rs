@@ -129,7 +129,13 @@ pub fn read_matrix(path: &Path, name: &str, bits: u32, field: &str) -> Result<Ma
 }
 
 /// A 2-D signed int8/int16 array as a matrix (`path` and `field` for messages).
-pub fn matrix_of(arr: &NpyArray, path: &Path, name: &str, bits: u32, field: &str) -> Result<Matrix> {
+pub fn matrix_of(
+    arr: &NpyArray,
+    path: &Path,
+    name: &str,
+    bits: u32,
+    field: &str,
+) -> Result<Matrix> {
     if !matches!(arr.dtype, Dtype::I8 | Dtype::I16) {
         bail!(
             "{name} ({}) has dtype {}; expected int8 or int16 ({field} = {bits})",
@@ -144,7 +150,11 @@ pub fn matrix_of(arr: &NpyArray, path: &Path, name: &str, bits: u32, field: &str
             arr.shape
         );
     }
-    Ok(Matrix::from_vec(arr.shape[0], arr.shape[1], arr.data.clone()))
+    Ok(Matrix::from_vec(
+        arr.shape[0],
+        arr.shape[1],
+        arr.data.clone(),
+    ))
 }
 
 /// Build the array model, printing progress.
@@ -178,7 +188,8 @@ pub fn build_model(top: &Rc<accgen_hw::rtl::Module>, vcd: Option<&Path>) -> Resu
 pub fn show_progress(drv: &mut ArrayDriver, what: &'static str) {
     let mut p: Option<crate::progress::Progress> = None;
     drv.on_progress(move |done, total| {
-        let bar = p.get_or_insert_with(|| crate::progress::Progress::new(what, "tiles", total as u64));
+        let bar =
+            p.get_or_insert_with(|| crate::progress::Progress::new(what, "tiles", total as u64));
         bar.set(done as u64);
         if done == total {
             bar.finish();
@@ -204,7 +215,8 @@ pub fn gemm_stats(
         "macs": run.macs,
         "utilization": run.utilization,
         "bit_exact": run.bit_exact(),
-        "mismatches": run.mismatches,
+        "input_stalls": run.input_stalls,
+        "verdict": &run.verdict,
         "sim_cycles_per_s": run.sim_cycles_per_s,
         "scalesim_os_cycles": scalesim_os_cycles(cfg, a.rows, a.cols, b.cols),
         "verilator_build_s": build_s,
@@ -240,11 +252,8 @@ pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
     if let Some(j) = &args.json {
         write_stats(j, &stats)?;
     }
-    if let Some(m) = &run.first_mismatch {
-        bail!(
-            "{} output element(s) differ from golden; first: {m}",
-            run.mismatches
-        );
+    if !run.verdict.passed() {
+        bail!("{}", run.verdict);
     }
     write_c(args, &acfg, &run.c)
 }
@@ -338,14 +347,11 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     if let Some(j) = &args.json {
         write_stats(j, &stats)?;
     }
-    if let Some(m) = &run.first_mismatch {
-        bail!(
-            "{} output element(s) differ from golden; first: {m}",
-            run.mismatches
-        );
+    if !run.verdict.passed() {
+        bail!("{}", run.verdict);
     }
-    if let Some(d) = dense_run.as_ref().and_then(|d| d.first_mismatch.clone()) {
-        bail!("dense reference run mismatched golden: {d}");
+    if let Some(d) = dense_run.as_ref().filter(|d| !d.verdict.passed()) {
+        bail!("dense reference run failed: {}", d.verdict);
     }
     write_c(args, &acfg, &run.c)
 }

@@ -29,7 +29,9 @@ fn check_all(c: &GeluConfig) -> (ErrorStats, u64) {
         let y = unit.eval(x) as f64;
         // Reference: x * Phi(x) with libm's erf, not the `special` erf the ROM uses.
         let real = x as f64 * (-(c.in_frac as f64)).exp2();
-        let exact = real * 0.5 * (1.0 + libm::erf(real / std::f64::consts::SQRT_2))
+        let exact = real
+            * 0.5
+            * (1.0 + libm::erf(real / std::f64::consts::SQRT_2))
             * (c.out_frac as f64).exp2();
         let target = exact.clamp(lo, hi);
         let err = y - target;

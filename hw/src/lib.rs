@@ -38,6 +38,38 @@ pub fn sparse_array(
     array::array_top(lib, cfg.rows, cfg.cols, &kind)
 }
 
+/// The building blocks of the top module `top` among `modules` (the names of a
+/// design's modules): the PE of an array, the lane of an element-wise unit, the
+/// phase-1, reciprocal and phase-2 blocks of softmax (PE variants other than 0 are
+/// left out: they differ in one flag gate). Timing falls back to these when
+/// a whole top does not fit the device (`accgen timing`).
+pub fn building_blocks(top: &str, modules: &[String]) -> Vec<String> {
+    let prefixes: &[&str] = if top.starts_with("accgen_array_") {
+        &["accgen_pe_"]
+    } else if top.starts_with("accgen_requant_") {
+        &["accgen_requant_lane_"]
+    } else if top.starts_with("accgen_gelu_") {
+        &["accgen_gelu_lane_"]
+    } else if top.starts_with("accgen_softmax_") {
+        &[
+            "accgen_softmax_p1_",
+            "accgen_softmax_norm_",
+            "accgen_softmax_p2_",
+        ]
+    } else {
+        &[]
+    };
+    prefixes
+        .iter()
+        .flat_map(|p| {
+            modules
+                .iter()
+                .filter(move |m| m.starts_with(p) && m.as_str() != top && !m.contains("_clr"))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Build every unit section of `cfg` as its own top module, for the generic vendor.
 pub fn generate(cfg: &Config) -> RtlResult<Design> {
     generate_for(cfg, vendor::Vendor::Generic)

@@ -22,13 +22,15 @@
 //!               └─ mux(i_t) ─▶[sel]─▶ (× w_t) ─┴─▶ (Σ, registered) ─▶ (+ first ? 0 : acc) ─▶ [acc] ─▶ [res]
 //! ```
 
+use std::rc::Rc;
+
 use accgen_golden::gemm::ArrayConfig;
 use accgen_golden::nm_sparse::SparsityConfig;
 
 use crate::arith::{accumulate, ACC_RES_LATENCY};
 use crate::grid::{Lane, PeKind};
 use crate::mul::{mul_latency, pmul};
-use crate::rtl::{Library, ModuleBuilder, RegOpts, RtlResult};
+use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult};
 
 fn tree_levels(n: u32) -> u32 {
     32 - (n.max(1) - 1).leading_zeros()
@@ -67,8 +69,33 @@ pub fn nm_pe(lib: &mut Library, cfg: &ArrayConfig, sp: &SparsityConfig) -> RtlRe
     // The N indices travel packed in one lane, slot t in bits [t*ib +: ib] (for 2:4,
     // NVIDIA's metadata nibble idx0 | idx1 << 2).
     col.push(Lane::new("meta", n_ as u32 * idx_width(sp), false));
-    let (row2, col2) = (row.clone(), col.clone());
-    let module = lib.get_or_build(&name.clone(), |lib| {
+    let mut variants = Vec::new();
+    for k in 0..crate::pe::variant_count(cfg) {
+        variants.push(nm_pe_variant(lib, cfg, sp, &name, &row, &col, k)?);
+    }
+    Ok(PeKind {
+        module: variants[0].clone(),
+        variants,
+        row,
+        col,
+        acc_bits: cfg.acc_bits,
+        tag,
+        res_latency: nm_res_latency(cfg, sp),
+    })
+}
+
+fn nm_pe_variant(
+    lib: &mut Library,
+    cfg: &ArrayConfig,
+    sp: &SparsityConfig,
+    base: &str,
+    row2: &[Lane],
+    col2: &[Lane],
+    k: u32,
+) -> RtlResult<Rc<Module>> {
+    let (m_, n_) = (sp.m as usize, sp.n as usize);
+    let name = format!("{base}{}", crate::pe::variant_suffix(k));
+    lib.get_or_build(&name.clone(), |lib| {
         let vendor = lib.vendor();
         let mut m = ModuleBuilder::new(&name);
         m.doc(&format!(
@@ -76,7 +103,7 @@ pub fn nm_pe(lib: &mut Library, cfg: &ArrayConfig, sp: &SparsityConfig) -> RtlRe
             sp.n, sp.m, sp.n, cfg.act_bits, cfg.weight_bits, cfg.acc_bits
         ));
         let mut ins = Vec::new();
-        for l in row2.iter().chain(&col2) {
+        for l in row2.iter().chain(col2) {
             ins.push(m.input(&format!("{}_in", l.name), l.width, l.signed)?);
         }
         let v = m.input("valid_in", 1, false)?;
@@ -117,10 +144,11 @@ pub fn nm_pe(lib: &mut Library, cfg: &ArrayConfig, sp: &SparsityConfig) -> RtlRe
         let group_sum = prods[0];
         let lat = 1 + ml + tree;
         let v2 = m.delay(v, lat, "valid_m")?;
-        let f2 = m.delay(f, lat, "first_m")?;
+        let clr = crate::pe::clear_flag(&mut m, f, v, l, k)?;
+        let f2 = m.delay(clr, lat, "first_m")?;
         let l2 = m.delay(l, lat, "last_m")?;
         let res = accumulate(&mut m, vendor, group_sum, v2, f2, l2)?;
-        for (lane, s) in row2.iter().chain(&col2).zip(&ins) {
+        for (lane, s) in row2.iter().chain(col2).zip(&ins) {
             let q = m.reg_next(&format!("{}_q", lane.name), *s, RegOpts::new())?;
             m.output(&format!("{}_out", lane.name), q)?;
         }
@@ -130,13 +158,5 @@ pub fn nm_pe(lib: &mut Library, cfg: &ArrayConfig, sp: &SparsityConfig) -> RtlRe
         }
         m.output("res", res)?;
         m.finish()
-    })?;
-    Ok(PeKind {
-        module,
-        row,
-        col,
-        acc_bits: cfg.acc_bits,
-        tag,
-        res_latency: nm_res_latency(cfg, sp),
     })
 }

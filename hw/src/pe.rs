@@ -39,7 +39,7 @@ use accgen_golden::gemm::ArrayConfig;
 
 use crate::arith::{accumulate, ACC_RES_LATENCY};
 use crate::mul::{mul_latency, pmul};
-use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult};
+use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig};
 
 /// Cycles from a `last` beat at the PE's inputs to the finished sum in `res`: the
 /// multiplier's A/B and M registers, then the accumulator (see
@@ -54,9 +54,64 @@ pub fn pe_name(cfg: &ArrayConfig) -> String {
     )
 }
 
-/// Build (or fetch) the PE for `cfg`'s number format.
+/// How many variants of a PE an array uses (see [`clear_flag`]): one per row of an
+/// anti-diagonal, at most [`PE_VARIANTS`].
+pub fn variant_count(cfg: &ArrayConfig) -> u32 {
+    cfg.rows.min(cfg.cols).clamp(1, PE_VARIANTS)
+}
+
+/// Distinct ways of forming the accumulator's clear flag.
+pub const PE_VARIANTS: u32 = 4;
+
+/// Module-name suffix of PE variant `k` (none for variant 0).
+pub fn variant_suffix(k: u32) -> String {
+    if k == 0 {
+        String::new()
+    } else {
+        format!("_clr{k}")
+    }
+}
+
+/// The accumulator's clear flag in PE variant `k`: a function of `first` and `valid`
+/// that equals `first` whenever `valid` is 1 (the only time the accumulator loads):
+/// `first & valid`, `first | !valid`, `first ^ !valid`, `valid ? first : last`.
+///
+/// Why variants: in an output-stationary array every PE on an anti-diagonal sees the
+/// same flags in the same cycle (and the same as the hop registers of PEs further
+/// along), so after flattening Yosys merges their flag registers into one flip-flop
+/// that drives the accumulator muxes of up to min(R, C) PEs far apart. Rows use
+/// variant `row % variant_count`, none of which is the bare `first`, so the registers
+/// stay distinct (one PE each, or one per four rows) and each stays next to its
+/// accumulator.
+pub(crate) fn clear_flag(
+    m: &mut ModuleBuilder,
+    first: Sig,
+    valid: Sig,
+    last: Sig,
+    k: u32,
+) -> RtlResult<Sig> {
+    match k % PE_VARIANTS {
+        0 => m.and(first, valid),
+        1 => {
+            let nv = m.not(valid)?;
+            m.or(first, nv)
+        }
+        2 => {
+            let nv = m.not(valid)?;
+            m.xor(first, nv)
+        }
+        _ => m.mux(valid, first, last),
+    }
+}
+
+/// Build (or fetch) the PE for `cfg`'s number format (variant 0).
 pub fn pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
-    let name = pe_name(cfg);
+    pe_variant(lib, cfg, 0)
+}
+
+/// Build (or fetch) variant `k` of the PE (see [`clear_flag`]).
+pub fn pe_variant(lib: &mut Library, cfg: &ArrayConfig, k: u32) -> RtlResult<Rc<Module>> {
+    let name = format!("{}{}", pe_name(cfg), variant_suffix(k));
     lib.get_or_build(&name.clone(), |lib| {
         let vendor = lib.vendor();
         let mut m = ModuleBuilder::new(&name);
@@ -80,7 +135,8 @@ pub fn pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<Rc<Module>> {
         let prod = pmul(&mut m, vendor, a, b, "mac")?;
         let prod = m.resize(prod, cfg.acc_bits)?;
         let v2 = m.delay(v, ml, "valid_m")?;
-        let f2 = m.delay(f, ml, "first_m")?;
+        let clr = clear_flag(&mut m, f, v, l, k)?;
+        let f2 = m.delay(clr, ml, "first_m")?;
         let l2 = m.delay(l, ml, "last_m")?;
         // P: the accumulator, and the double-buffered result.
         let res = accumulate(&mut m, vendor, prod, v2, f2, l2)?;

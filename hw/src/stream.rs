@@ -284,6 +284,42 @@ pub fn skid(
     input: &Axis,
     out_ready: Sig,
 ) -> RtlResult<(Axis, Sig)> {
+    let (out, rdy, _) = skid_impl(m, name, input, out_ready, None)?;
+    Ok((out, rdy))
+}
+
+/// What a [`skid_early`] slice's output will hold next cycle.
+pub struct SkidNext {
+    /// The next `tlast` of the output (when the stream has one).
+    pub last: Option<Sig>,
+    /// The next upstream `tready`.
+    pub ready: Sig,
+}
+
+/// [`skid`] for a consumer that knows its `tready` one cycle ahead:
+/// `out_ready_next` is the value `out_ready` will have in the next cycle (the caller
+/// registers it into `out_ready`; both reset to 1). The slice then registers its own
+/// load enable as well, so the wide data registers are enabled straight from a
+/// flip-flop rather than through logic. Returns the output stream, the upstream
+/// `tready` and the output's next-cycle values, from which the consumer computes
+/// `out_ready_next`.
+pub fn skid_early(
+    m: &mut ModuleBuilder,
+    name: &str,
+    input: &Axis,
+    out_ready: Sig,
+    out_ready_next: Sig,
+) -> RtlResult<(Axis, Sig, SkidNext)> {
+    skid_impl(m, name, input, out_ready, Some(out_ready_next))
+}
+
+fn skid_impl(
+    m: &mut ModuleBuilder,
+    name: &str,
+    input: &Axis,
+    out_ready: Sig,
+    out_ready_next: Option<Sig>,
+) -> RtlResult<(Axis, Sig, SkidNext)> {
     let word = payload(m, input)?;
     let one = Value::from_u128(1, 1).expect("1 fits");
     let ov = m.reg(
@@ -303,11 +339,26 @@ pub fn skid(
         &format!("{name}_rdy"),
         1,
         false,
-        RegOpts::new().reset_to(one),
+        RegOpts::new().reset_to(one.clone()),
     )?;
     let in_fire = m.and(input.valid, rdy.q)?;
-    let not_ov = m.not(ov.q)?;
-    let can_out = m.or(out_ready, not_ov)?;
+    // can_out: the output register loads (it is empty or being taken).
+    let early = match out_ready_next {
+        Some(_) => Some(m.reg(
+            &format!("{name}_load"),
+            1,
+            false,
+            RegOpts::new().reset_to(one),
+        )?),
+        None => None,
+    };
+    let can_out = match &early {
+        Some(r) => r.q,
+        None => {
+            let not_ov = m.not(ov.q)?;
+            m.or(out_ready, not_ov)?
+        }
+    };
     let stall = m.not(can_out)?;
     // Skid register: follows the input while the skid is empty (`rdy`), so its
     // enable is a register output; `sv` records whether it holds a stalled beat.
@@ -326,7 +377,29 @@ pub fn skid(
     let rdy_next = m.not(sv_next)?;
     m.connect(rdy, rdy_next)?;
     let out = unpayload(m, od, ov.q, input)?;
-    Ok((out, rdy.q))
+    let last = match out.last {
+        Some(_) => {
+            let at = word.width() - 1;
+            let in_last = m.bit(od_in, at)?;
+            let held = m.bit(od, at)?;
+            Some(m.mux(can_out, in_last, held)?)
+        }
+        None => None,
+    };
+    if let (Some(r), Some(next_ready)) = (early, out_ready_next) {
+        // load' = out_ready' | !ov'.
+        let not_ov_next = m.not(ov_next)?;
+        let load_next = m.or(next_ready, not_ov_next)?;
+        m.connect(r, load_next)?;
+    }
+    Ok((
+        out,
+        rdy.q,
+        SkidNext {
+            last,
+            ready: rdy_next,
+        },
+    ))
 }
 
 /// An up/down counter `q` that moves by at most one per cycle (`inc`, `dec`), with
@@ -428,6 +501,59 @@ pub fn fifo(
     depth: usize,
     storage: FifoStorage,
 ) -> RtlResult<(Axis, Sig)> {
+    fifo_impl(m, lib, name, input, out_ready, None, depth, storage, false)
+}
+
+/// A [`fifo`] followed by a register slice ([`skid`]) named `<name>_s`, whose
+/// upstream `tready` the FIFO knows a cycle ahead: the FIFO then registers its own
+/// output-advance condition, so its wide output register and its counters are
+/// enabled from flip-flops.
+///
+/// For producers that reserve room before they send (a credit gate, the arrays'
+/// tile rule): every valid input beat is written, with no `tready` in the write
+/// path; a producer that overruns the FIFO loses data, which the co-simulation
+/// checks catch. Returns the sliced stream.
+pub fn fifo_slice(
+    m: &mut ModuleBuilder,
+    lib: &mut Library,
+    name: &str,
+    input: &Axis,
+    out_ready: Sig,
+    depth: usize,
+    storage: FifoStorage,
+) -> RtlResult<Axis> {
+    let q_ready = m.wire(&format!("{name}_q_ready"), 1, false)?;
+    let q_ready_next = m.wire(&format!("{name}_q_ready_next"), 1, false)?;
+    let q = fifo_impl(
+        m,
+        lib,
+        name,
+        input,
+        q_ready,
+        Some(q_ready_next),
+        depth,
+        storage,
+        true,
+    )?
+    .0;
+    let (out, rdy, next) = skid_impl(m, &format!("{name}_s"), &q, out_ready, None)?;
+    m.drive(q_ready, rdy)?;
+    m.drive(q_ready_next, next.ready)?;
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fifo_impl(
+    m: &mut ModuleBuilder,
+    lib: &mut Library,
+    name: &str,
+    input: &Axis,
+    out_ready: Sig,
+    out_ready_next: Option<Sig>,
+    depth: usize,
+    storage: FifoStorage,
+    reserved: bool,
+) -> RtlResult<(Axis, Sig)> {
     assert!(
         depth.is_power_of_two() && depth >= 2,
         "FIFO depth must be a power of two >= 2"
@@ -443,7 +569,11 @@ pub fn fifo(
         false,
         RegOpts::new().reset_to(one_r),
     )?;
-    let push = m.and(input.valid, in_ready.q)?;
+    let push = if reserved {
+        input.valid
+    } else {
+        m.and(input.valid, in_ready.q)?
+    };
     let wp = m.reg(
         &format!("{name}_wp"),
         ab,
@@ -472,10 +602,26 @@ pub fn fifo(
         false,
         RegOpts::new().reset_zero(1),
     )?;
-    let not_ov = m.not(ov.q)?;
-    let adv_out = m.or(not_ov, out_ready)?;
+    // adv_out: the output register loads (it is empty or being taken); a register
+    // of its own when the consumer's next tready is known.
+    let load = match out_ready_next {
+        Some(_) => Some(m.reg(
+            &format!("{name}_load"),
+            1,
+            false,
+            RegOpts::new().reset_to(Value::from_u128(1, 1).expect("1 fits")),
+        )?),
+        None => None,
+    };
+    let adv_out = match &load {
+        Some(r) => r.q,
+        None => {
+            let not_ov = m.not(ov.q)?;
+            m.or(not_ov, out_ready)?
+        }
+    };
     let pop_out = m.and(ov.q, out_ready)?;
-    let (take, data_q) = match storage {
+    let (take, data_q, ov_next) = match storage {
         FifoStorage::Lutram => {
             let mem = m.memory(MemSpec {
                 name: format!("{name}_mem"),
@@ -492,7 +638,7 @@ pub fn fifo(
             let od = m.reg_next(&format!("{name}_od"), head, RegOpts::new().enable(take))?;
             let ov_next = m.mux(adv_out, has.q, ov.q)?;
             m.connect(ov, ov_next)?;
-            (take, od)
+            (take, od, ov_next)
         }
         FifoStorage::Bram => {
             // Stage 1 = the memory's read register (valid v1), stage 2 = its output
@@ -526,9 +672,15 @@ pub fn fifo(
             m.connect(v1, v1_next)?;
             let ov_next = m.mux(adv_out, v1.q, ov.q)?;
             m.connect(ov, ov_next)?;
-            (take, rd)
+            (take, rd, ov_next)
         }
     };
+    if let (Some(r), Some(next_ready)) = (load, out_ready_next) {
+        // load' = !ov' | out_ready'.
+        let not_ov_next = m.not(ov_next)?;
+        let load_next = m.or(not_ov_next, next_ready)?;
+        m.connect(r, load_next)?;
+    }
     let rp_next = m.add(rp.q, one_a)?;
     let rp_next = m.mux(take, rp_next, rp.q)?;
     m.connect(rp, rp_next)?;

@@ -34,13 +34,16 @@ use accgen_golden::gemm::ArrayConfig;
 
 use crate::drain::drain_ctl;
 use crate::grid::{grid, lane_inputs, mux_stages, Lane, PeKind};
-use crate::pe::pe;
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig, Value};
 
 /// The dense PE of `cfg` as a [`PeKind`]: row lane `a`, column lane `b`.
 pub fn dense_pe(lib: &mut Library, cfg: &ArrayConfig) -> RtlResult<PeKind> {
+    let variants = (0..crate::pe::variant_count(cfg))
+        .map(|k| crate::pe::pe_variant(lib, cfg, k))
+        .collect::<RtlResult<Vec<_>>>()?;
     Ok(PeKind {
-        module: pe(lib, cfg)?,
+        module: variants[0].clone(),
+        variants,
         row: vec![Lane::new("a", cfg.act_bits, true)],
         col: vec![Lane::new("b", cfg.weight_bits, true)],
         acc_bits: cfg.acc_bits,

@@ -51,7 +51,8 @@ fn sparse_array_2x2_2of4_snapshot_and_ports() {
             "accgen_core_r2_c2_nm2of4_a8_w8_acc32",
             "accgen_drainctl_r2",
             "accgen_grid_r2_c2_nm2of4_a8_w8_acc32",
-            "accgen_pe_nm2of4_a8_w8_acc32"
+            "accgen_pe_nm2of4_a8_w8_acc32",
+            "accgen_pe_nm2of4_a8_w8_acc32_clr1"
         ]
     );
     for f in &files {

@@ -28,7 +28,8 @@ fn array_2x2_snapshot() {
             "accgen_core_r2_c2_a8_w8_acc32",
             "accgen_drainctl_r2",
             "accgen_grid_r2_c2_a8_w8_acc32",
-            "accgen_pe_a8_w8_acc32"
+            "accgen_pe_a8_w8_acc32",
+            "accgen_pe_a8_w8_acc32_clr1"
         ],
         "one file per layer, PE emitted once"
     );
@@ -51,5 +52,24 @@ fn generation_is_deterministic_and_pe_is_shared() {
         .into_iter()
         .find(|f| f.module.starts_with("accgen_grid"))
         .unwrap();
-    assert_eq!(grid.text.matches("accgen_pe_a8_w8_acc32 pe_").count(), 15);
+    // 15 PEs; row i uses clear-flag variant i % 3 (3 = the anti-diagonal length).
+    let variant_of_row = |i: usize| -> String {
+        let line = grid
+            .text
+            .lines()
+            .find(|l| l.trim_end().ends_with(&format!(" pe_{i}_0 (")))
+            .unwrap_or_else(|| panic!("no pe_{i}_0 in\n{}", grid.text));
+        line.split_whitespace().next().unwrap().to_string()
+    };
+    let count = grid
+        .text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("accgen_pe_a8_w8_acc32"))
+        .count();
+    assert_eq!(count, 15, "{}", grid.text);
+    assert_eq!(variant_of_row(0), "accgen_pe_a8_w8_acc32");
+    assert_eq!(variant_of_row(1), "accgen_pe_a8_w8_acc32_clr1");
+    assert_eq!(variant_of_row(2), "accgen_pe_a8_w8_acc32_clr2");
+    assert_eq!(variant_of_row(3), variant_of_row(0));
+    assert_eq!(variant_of_row(4), variant_of_row(1));
 }

@@ -46,6 +46,7 @@ pub mod runtime;
 pub mod softmax;
 pub mod spec;
 pub mod stream;
+pub mod timing;
 pub mod toolchain;
 pub mod verdict;
 pub mod wrapper;

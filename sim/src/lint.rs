@@ -68,7 +68,7 @@ pub fn tool_available(tool: &str) -> bool {
         .is_ok()
 }
 
-fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, ToolMissing> {
+pub(crate) fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, ToolMissing> {
     cmd.output().map_err(|e| ToolMissing {
         message: format!(
             "cannot run `{tool}` ({e}); install it with `sudo apt-get install -y {}` or run scripts/setup.sh",
@@ -77,7 +77,7 @@ fn run(cmd: &mut Command, tool: &str) -> Result<std::process::Output, ToolMissin
     })
 }
 
-fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(x) if x.is_ascii_alphabetic() || x == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
@@ -190,7 +190,7 @@ pub fn yosys_synth(
     let script = format!(
         "synth_xilinx -family {family} -flatten -noiopad -noclkbuf -top {top}; tee -q -o {top}.stat.json stat -json"
     );
-    yosys_script(files, top, &script, work_dir)
+    yosys_script(Path::new("yosys"), files, top, &script, work_dir)
 }
 
 /// Yosys `synth_ecp5` (Lattice ECP5) and the resource counts, for designs generated
@@ -207,12 +207,14 @@ pub fn yosys_synth_ecp5(
         "hierarchy -top {top}; write_rtlil {top}.elab.il; design -reset; read_rtlil {top}.elab.il; \
          synth_ecp5 -top {top}; tee -q -o {top}.stat.json stat -json"
     );
-    yosys_script(files, top, &script, work_dir)
+    yosys_script(Path::new("yosys"), files, top, &script, work_dir)
 }
 
-/// Run a fixed synthesis `script` (which must write `<top>.stat.json`) over `files`
-/// inside `work_dir` and collect the report. `top` must be a Verilog identifier.
+/// Run a fixed synthesis `script` (which must write `<top>.stat.json`) with the Yosys
+/// executable `yosys` over `files` inside `work_dir` and collect the report. `top`
+/// must be a Verilog identifier.
 pub(crate) fn yosys_script(
+    yosys: &Path,
     files: &[PathBuf],
     top: &str,
     script: &str,
@@ -228,18 +230,28 @@ pub(crate) fn yosys_script(
     })?;
     let stat = work_dir.join(format!("{top}.stat.json"));
     let log = work_dir.join(format!("{top}.yosys.log"));
+    // Files inside `work_dir` are passed relative to it (the WebAssembly builds of
+    // Yosys see only the working directory), the others absolute.
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let work_abs = abs(work_dir);
     let files: Vec<PathBuf> = files
         .iter()
-        .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
+        .map(|f| {
+            let a = abs(f);
+            a.strip_prefix(&work_abs)
+                .map(Path::to_path_buf)
+                .unwrap_or(a)
+        })
         .collect();
+    let tool = yosys.to_string_lossy().into_owned();
     let out = run(
-        Command::new("yosys")
+        Command::new(yosys)
             .current_dir(work_dir)
             .args(["-q", "-l"])
             .arg(format!("{top}.yosys.log"))
             .args(["-p", script])
             .args(&files),
-        "yosys",
+        &tool,
     )?;
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     let mut diags = diagnostics(&log_text, &["Latch inferred", "ERROR"]);

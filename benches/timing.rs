@@ -15,18 +15,58 @@ const SEEDS: &str = "3";
 /// (label, config text, module-name prefix, figure reported in issue 8 for the old
 /// design, when there is one).
 const BLOCKS: &[(&str, &str, &str, Option<f64>)] = &[
-    ("requant lane, 32 -> 8 bits", NONLINEAR, "accgen_requant_lane_", None),
-    ("requant top, 1 lane", NONLINEAR, "accgen_requant_l1_", Some(138.0)),
+    (
+        "requant lane, 32 -> 8 bits",
+        NONLINEAR,
+        "accgen_requant_lane_",
+        None,
+    ),
+    (
+        "requant top, 1 lane",
+        NONLINEAR,
+        "accgen_requant_l1_",
+        Some(138.0),
+    ),
     ("GELU lane, Q4.12", NONLINEAR, "accgen_gelu_lane_", None),
     ("GELU top, 1 lane", NONLINEAR, "accgen_gelu_l1_", Some(93.0)),
-    ("softmax phase 1 (max, sum)", NONLINEAR, "accgen_softmax_p1_", None),
-    ("softmax reciprocal", NONLINEAR, "accgen_softmax_norm_", None),
-    ("softmax phase 2 (outputs)", NONLINEAR, "accgen_softmax_p2_", None),
-    ("softmax top, 1 lane, max_len 256", NONLINEAR, "accgen_softmax_l1_", Some(66.0)),
+    (
+        "softmax phase 1 (max, sum)",
+        NONLINEAR,
+        "accgen_softmax_p1_",
+        None,
+    ),
+    (
+        "softmax reciprocal",
+        NONLINEAR,
+        "accgen_softmax_norm_",
+        None,
+    ),
+    (
+        "softmax phase 2 (outputs)",
+        NONLINEAR,
+        "accgen_softmax_p2_",
+        None,
+    ),
+    (
+        "softmax top, 1 lane, max_len 256",
+        NONLINEAR,
+        "accgen_softmax_l1_",
+        Some(66.0),
+    ),
     ("dense PE", DENSE, "accgen_pe_a8_w8_acc32", Some(267.0)),
     ("4x4 dense array top", DENSE, "accgen_array_", Some(115.0)),
-    ("2:4 sparse PE", SPARSE, "accgen_pe_nm2of4_a8_w8_acc32", Some(270.0)),
-    ("4x4 2:4 sparse array top", SPARSE, "accgen_array_", Some(73.0)),
+    (
+        "2:4 sparse PE",
+        SPARSE,
+        "accgen_pe_nm2of4_a8_w8_acc32",
+        Some(270.0),
+    ),
+    (
+        "4x4 2:4 sparse array top",
+        SPARSE,
+        "accgen_array_",
+        Some(73.0),
+    ),
 ];
 
 const NONLINEAR: &str = "
@@ -104,12 +144,23 @@ fn modules(config: &Path, dir: &Path) -> Vec<String> {
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    println!("Post-route Fmax, ECP5-85 speed 8 (nextpnr-ecp5, out of context, 300 MHz constraint),");
+    println!(
+        "Post-route Fmax, ECP5-85 speed 8 (nextpnr-ecp5, out of context, 300 MHz constraint),"
+    );
     println!("--vendor ecp5, median of {SEEDS} placement seeds; target 250 MHz.");
     println!();
     println!(
         "| {:<34} | {:>8} | {:>9} | {:>9} | {:>8} | {:>5} | {:>5} | {:>6} | {:>6} | {:>6} |",
-        "block", "issue 8", "Fmax MHz", "seeds", "vs old", "LUT4", "FF", "MULT18", "DP16KD", "target"
+        "block",
+        "issue 8",
+        "Fmax MHz",
+        "seeds",
+        "vs old",
+        "LUT4",
+        "FF",
+        "MULT18",
+        "DP16KD",
+        "target"
     );
     println!("|{}|", ["---"; 10].join("|"));
     for (i, (label, cfg, prefix, old)) in BLOCKS.iter().enumerate() {

@@ -110,7 +110,7 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Exit 1 when a module's median Fmax is below this many MHz.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         min_mhz: Option<f64>,
         /// Skip the synth_xilinx logic depth.
         #[arg(long)]

@@ -59,7 +59,7 @@ fn read_manifest(path: &Path) -> Result<BTreeSet<String>> {
     // Manifests of accgen 0.1 say "accgen <version>".
     if gen != GENERATOR && !gen.starts_with("accgen ") {
         bail!(
-            "{} was not written by accgen (its \"generator\" is {:?})",
+            "{} was not written by accgen (its \"generator\" is {}), so this is not an accgen output directory; choose another --out",
             path.display(),
             v["generator"]
         );

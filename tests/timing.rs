@@ -29,7 +29,10 @@ fn timing_runs_the_open_flow_on_a_tiny_module() {
     let results = v["results"].as_array().unwrap();
     assert_eq!(results.len(), 1, "one top: {v}");
     let r = &results[0];
-    assert!(r["module"].as_str().unwrap().starts_with("accgen_requant_l1_"));
+    assert!(r["module"]
+        .as_str()
+        .unwrap()
+        .starts_with("accgen_requant_l1_"));
     assert_eq!(r["role"], "top");
     // A real post-route figure for a small registered design on this device: well
     // above 50 MHz, below the fabric's toggle limit.
@@ -55,7 +58,13 @@ fn timing_without_the_tools_names_the_setup_command_and_leaves_nothing() {
     let cfg = t.path("c.toml");
     std::fs::write(&cfg, TINY).unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_accgen"))
-        .args(["timing", "--config", cfg.to_str().unwrap(), "--out", &t.s("work")])
+        .args([
+            "timing",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            &t.s("work"),
+        ])
         .env("ACCGEN_VENV", t.path("no-venv"))
         .env("PATH", "/usr/bin:/bin")
         .output()

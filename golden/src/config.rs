@@ -15,6 +15,10 @@ pub use crate::nm_sparse::SparsityConfig;
 pub use crate::requant::RequantConfig;
 pub use crate::softmax::SoftmaxConfig;
 
+/// Widest AXI4-Stream `tdata` accgen emits, in bits (Xilinx's AXI4-Stream IP
+/// supports up to 512 bytes).
+pub const MAX_TDATA_BITS: u32 = 4096;
+
 /// A whole accgen configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,6 +140,9 @@ impl Config {
         if let Some(sp) = &self.sparsity {
             sp.validate()?;
         }
+        if let Some(a) = &self.array {
+            self.check_array_streams(a)?;
+        }
         if let Some(r) = &self.requant {
             r.validate()?;
         }
@@ -144,6 +151,39 @@ impl Config {
         }
         if let Some(s) = &self.softmax {
             s.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The array's AXI4-Stream beats must fit [`MAX_TDATA_BITS`]: one input beat
+    /// carries a column of A (R rows x M activations for N:M, x 1 dense) and a row of
+    /// B (C columns x N weights plus an index byte for N:M), one output beat a row of
+    /// C; every field is padded to whole bytes (GUIDE §7).
+    fn check_array_streams(&self, a: &crate::gemm::ArrayConfig) -> Result<(), ConfigError> {
+        let byte = |bits: u32| bits.div_ceil(8) * 8;
+        let (m, n, idx) = match &self.sparsity {
+            Some(sp) => (sp.m, sp.n, byte(sp.n * sp.idx_bits().max(1))),
+            None => (1, 1, 0),
+        };
+        let beat_in = a.rows * m * byte(a.act_bits) + a.cols * (n * byte(a.weight_bits) + idx);
+        let beat_out = a.cols * byte(a.acc_bits);
+        for (what, bits) in [
+            ("s_axis_tdata (A column + B row)", beat_in),
+            ("m_axis_tdata (C row)", beat_out),
+        ] {
+            if bits > MAX_TDATA_BITS {
+                return Err(ConfigError::Invalid {
+                    field: "array".into(),
+                    message: format!(
+                        "rows = {}, cols = {}{} make {what} {bits} bits; the allowed range is 8..={MAX_TDATA_BITS} (use fewer rows or columns)",
+                        a.rows,
+                        a.cols,
+                        self.sparsity
+                            .map(|sp| format!(" with {}:{} sparsity", sp.n, sp.m))
+                            .unwrap_or_default()
+                    ),
+                });
+            }
         }
         Ok(())
     }

@@ -37,6 +37,7 @@ pub mod build;
 pub mod cache;
 pub mod dut;
 pub mod error;
+pub mod fault;
 mod ffi;
 pub mod gemm;
 pub mod lint;

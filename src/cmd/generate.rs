@@ -31,7 +31,11 @@ pub struct Generated {
 
 /// Load and validate a config, with the path in the error.
 pub fn load_config(path: &Path) -> Result<Config> {
-    Ok(Config::load(path)?)
+    Config::load(path).map_err(|e| match e {
+        // The read error names the path already.
+        accgen_golden::config::ConfigError::Io { .. } => anyhow::Error::new(e),
+        other => anyhow::Error::new(other).context(format!("config {}", path.display())),
+    })
 }
 
 /// Generate into `out` (see module docs).

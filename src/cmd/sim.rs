@@ -8,6 +8,7 @@ use accgen_golden::config::Config;
 use accgen_golden::gemm::{check_operands, ArrayConfig, Matrix};
 use accgen_golden::nm_sparse::{check, compress, prune, SparsityConfig};
 use accgen_hw::rtl::Library;
+use accgen_sim::fault::Fault;
 use accgen_sim::gemm::{scalesim_os_cycles, ArrayDriver, GemmRun, Issue};
 use accgen_sim::{Model, SimOptions};
 use anyhow::{bail, Context, Result};
@@ -47,6 +48,11 @@ pub struct SimArgs {
     /// (0 = all zeros), as hardware does after configuration.
     #[arg(long, default_value_t = 0)]
     pub x_init_seed: u64,
+    /// Self-check of the checker: corrupt the unit's output stream with a small
+    /// Verilog wrapper (last-low, last-high, drop:K, dup:K, flip:K, stall:K for
+    /// output beat K); the run must then fail with exit code 1.
+    #[arg(long, value_name = "FAULT")]
+    pub inject_fault: Option<accgen_sim::fault::Fault>,
 }
 
 /// Parse a probability for --input-gaps / --backpressure.
@@ -109,12 +115,14 @@ pub fn array_section(cfg: &Config, path: &Path) -> Result<ArrayConfig> {
 }
 
 /// Reject a GEMM with an empty dimension (before any build).
-pub fn check_nonempty(a: &Matrix, b: &Matrix) -> Result<()> {
+pub fn check_nonempty(a: &Matrix, a_path: &Path, b: &Matrix, b_path: &Path) -> Result<()> {
     if a.rows == 0 || a.cols == 0 || b.cols == 0 {
         bail!(
-            "empty GEMM: A is [{}, {}] and B is [{}, {}]; M, K and N must each be at least 1",
+            "empty GEMM: A ({}) is [{}, {}] and B ({}) is [{}, {}]; M, K and N must each be at least 1",
+            a_path.display(),
             a.rows,
             a.cols,
+            b_path.display(),
             b.rows,
             b.cols
         );
@@ -158,20 +166,39 @@ pub fn matrix_of(
 }
 
 /// Build the array model, printing progress.
-pub fn build_array_model(cfg: &ArrayConfig, vcd: Option<&Path>) -> Result<(Model, f64)> {
+pub fn build_array_model(
+    cfg: &ArrayConfig,
+    vcd: Option<&Path>,
+    fault: Option<Fault>,
+) -> Result<(Model, f64)> {
     let mut lib = Library::new();
-    build_model(&accgen_hw::systolic::systolic_array(&mut lib, cfg)?, vcd)
+    build_model(
+        &accgen_hw::systolic::systolic_array(&mut lib, cfg)?,
+        vcd,
+        fault,
+    )
 }
 
-/// Build (or fetch from the cache) the Verilator model of `top`, printing progress.
-pub fn build_model(top: &Rc<accgen_hw::rtl::Module>, vcd: Option<&Path>) -> Result<(Model, f64)> {
+/// Build (or fetch from the cache) the Verilator model of `top`, behind a `fault`
+/// wrapper when one is given, printing progress.
+pub fn build_model(
+    top: &Rc<accgen_hw::rtl::Module>,
+    vcd: Option<&Path>,
+    fault: Option<Fault>,
+) -> Result<(Model, f64)> {
     let mut opts = SimOptions::new();
     if let Some(v) = vcd {
         opts = opts.trace(v);
     }
     eprintln!("preparing Verilator model of {} ...", top.name());
     let t = Instant::now();
-    let model = Model::build(top, &opts)?;
+    let model = match fault {
+        Some(f) => {
+            eprintln!("injecting fault {} into the output stream", f.describe());
+            accgen_sim::fault::build(top, f, &opts)?
+        }
+        None => Model::build(top, &opts)?,
+    };
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
         "model ready in {secs:.1} s ({})",
@@ -229,10 +256,10 @@ pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
     let acfg = array_section(&cfg, &args.config)?;
     let a = read_matrix(a_path, "A", acfg.act_bits, "act_bits")?;
     let b = read_matrix(b_path, "B", acfg.weight_bits, "weight_bits")?;
-    check_nonempty(&a, &b)?;
+    check_nonempty(&a, a_path, &b, b_path)?;
     check_operands(&a, &b, acfg.format())?;
     args.check_outputs()?;
-    let (model, build_s) = build_array_model(&acfg, args.vcd.as_deref())?;
+    let (model, build_s) = build_array_model(&acfg, args.vcd.as_deref(), args.inject_fault)?;
     let mut drv = ArrayDriver::new(model.instantiate()?, &acfg)?;
     show_progress(&mut drv, "gemm");
     eprintln!(
@@ -284,7 +311,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     let sp = super::prune::sparsity_section(&cfg, &args.config)?;
     let a = read_matrix(a_path, "A", acfg.act_bits, "act_bits")?;
     let mut b = read_matrix(b_path, "B", acfg.weight_bits, "weight_bits")?;
-    check_nonempty(&a, &b)?;
+    check_nonempty(&a, a_path, &b, b_path)?;
     check_operands(&a, &b, acfg.format())?;
     args.check_outputs()?;
     if let Err(v) = check(&b, sp) {
@@ -304,7 +331,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     let compressed = compress(&b, sp).map_err(|v| anyhow::anyhow!("{v}"))?;
     let mut lib = Library::new();
     let top = accgen_hw::sparse_array(&mut lib, &acfg, &sp)?;
-    let (model, build_s) = build_model(&top, args.vcd.as_deref())?;
+    let (model, build_s) = build_model(&top, args.vcd.as_deref(), args.inject_fault)?;
     let mut drv = ArrayDriver::new_sparse(model.instantiate()?, &acfg, &sp)?;
     show_progress(&mut drv, "sparse gemm");
     eprintln!("running {}x{}x{} sparse GEMM ...", a.rows, a.cols, b.cols);
@@ -313,7 +340,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     let dense = dense_equivalent(&acfg, &sp);
     let dense_run = match &dense {
         Some(dcfg) => {
-            let (dmodel, _) = build_array_model(dcfg, None)?;
+            let (dmodel, _) = build_array_model(dcfg, None, None)?;
             let mut ddrv = ArrayDriver::new(dmodel.instantiate()?, dcfg)?;
             show_progress(&mut ddrv, "dense reference");
             eprintln!(

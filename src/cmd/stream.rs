@@ -153,7 +153,7 @@ fn stream_and_report(
     golden: &dyn Fn(usize, i64) -> i64,
     dtype: Dtype,
 ) -> Result<()> {
-    let (model, build_s) = build_model(top, args.vcd.as_deref())?;
+    let (model, build_s) = build_model(top, args.vcd.as_deref(), args.inject_fault)?;
     let mut dut = args.instantiate(&model)?;
     eprintln!(
         "streaming {} elements through {lanes} lanes ...",
@@ -243,7 +243,7 @@ pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
     let rows: Vec<Vec<i64>> = x.data.chunks(len).map(<[i64]>::to_vec).collect();
     let mut lib = accgen_hw::rtl::Library::new();
     let top = accgen_hw::softmax::softmax(&mut lib, &sm)?;
-    let (model, build_s) = build_model(&top, args.vcd.as_deref())?;
+    let (model, build_s) = build_model(&top, args.vcd.as_deref(), args.inject_fault)?;
     let mut dut = args.instantiate(&model)?;
     eprintln!(
         "streaming {} rows of {len} through {} lane(s) ...",

@@ -86,6 +86,10 @@ enum Command {
     /// Co-simulate a unit on .npy inputs and compare every output with golden.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Inspect or empty the Verilator model cache (size cap: $ACCGEN_CACHE_MAX_MB,
+    /// default 2048; least recently used models are evicted first).
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Post-route Fmax and resources with the open flow (yowasp synth_ecp5 +
     /// nextpnr-ecp5, ECP5-85 speed 8, out of context), plus the synth_xilinx logic
     /// depth; a top that does not fit is timed by its blocks and a 4x4 array.
@@ -158,6 +162,19 @@ impl From<VendorArg> for accgen_hw::vendor::Vendor {
             VendorArg::Ecp5 => V::Ecp5,
         }
     }
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// Print the cache directory, its models, their size and the cap.
+    Info,
+    /// Remove every cached model (and leftover build directories).
+    Clean {
+        /// Also remove the compiled Verilator runtime (rebuilt on the next run, about
+        /// 10 s).
+        #[arg(long)]
+        runtime: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -269,6 +286,8 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Requant { common, x }) => cmd::stream::requant(&common, &x),
         Command::Sim(SimCommand::Gelu { common, x }) => cmd::stream::gelu(&common, &x),
         Command::Sim(SimCommand::Softmax { common, x }) => cmd::stream::softmax(&common, &x),
+        Command::Cache(CacheCommand::Info) => cmd::cache::info(),
+        Command::Cache(CacheCommand::Clean { runtime }) => cmd::cache::clean(runtime),
         Command::Timing {
             config,
             tops,

@@ -278,3 +278,33 @@ fn lint_command_passes_on_mac_config() {
         "{out}"
     );
 }
+
+#[test]
+fn cache_info_and_clean_remove_only_accgen_entries() {
+    let t = Tmp::new("cache");
+    let root = t.path("cache");
+    let entry = root.join("0123456789abcdef0123456789abcdef");
+    std::fs::create_dir_all(&entry).unwrap();
+    std::fs::write(entry.join("libaccgen_model.so"), vec![0u8; 4096]).unwrap();
+    std::fs::write(entry.join(accgen_sim::cache::MARKER), "x").unwrap();
+    // Not ours: no marker, or not a hash name.
+    std::fs::create_dir_all(root.join("fedcba9876543210fedcba9876543210")).unwrap();
+    std::fs::write(root.join("README"), "user notes").unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_accgen"))
+            .args(args)
+            .env("ACCGEN_CACHE_DIR", &root)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["cache", "info"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("models: 1 using"), "{out}");
+    let o = run(&["cache", "clean"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("removed 1 cache entry"));
+    assert!(!entry.exists());
+    assert!(root.join("fedcba9876543210fedcba9876543210").exists());
+    assert!(root.join("README").exists());
+}

@@ -21,6 +21,13 @@ pub const CACHE_DIR_ENV: &str = "ACCGEN_CACHE_DIR";
 /// File written last into a finished cache entry.
 pub const MARKER: &str = "accgen-complete";
 
+/// Environment variable that sets the cache size cap in MiB (design entries only).
+pub const CACHE_MAX_ENV: &str = "ACCGEN_CACHE_MAX_MB";
+
+/// Default size cap of the design entries: 2 GiB (a small model is 0.2-1 MiB, a
+/// 16x16 array about 3 MiB).
+pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+
 /// Temporary directories older than this are leftovers of killed builds.
 const STALE_AFTER: Duration = Duration::from_secs(24 * 3600);
 
@@ -95,6 +102,142 @@ fn sweep_stale(root: &Path) {
     }
 }
 
+/// The size cap: `$ACCGEN_CACHE_MAX_MB` MiB when set to a number, else
+/// [`DEFAULT_MAX_BYTES`].
+pub fn max_bytes() -> u64 {
+    std::env::var(CACHE_MAX_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_MAX_BYTES, |mb| mb.saturating_mul(1 << 20))
+}
+
+/// One finished design entry of the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// Directory name (the content hash).
+    pub name: String,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// Last use (the marker's modification time, refreshed on every hit).
+    pub last_used: SystemTime,
+}
+
+/// True for the names of design entries (32 hex digits); the Verilator runtime
+/// entries (`vlrt-*`) are never evicted.
+fn is_design_entry(name: &str) -> bool {
+    name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// The finished design entries under `root`, least recently used first.
+pub fn entries(root: &Path) -> Vec<EntryInfo> {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut out: Vec<EntryInfo> = rd
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let dir = e.path();
+            if !is_design_entry(&name) || !is_complete(&dir) {
+                return None;
+            }
+            let last_used = std::fs::metadata(dir.join(MARKER))
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            Some(EntryInfo {
+                bytes: dir_bytes(&dir),
+                name,
+                last_used,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.last_used.cmp(&b.last_used).then(a.name.cmp(&b.name)));
+    out
+}
+
+/// Mark the entry `dir` as used now (its marker's modification time).
+fn touch(dir: &Path) {
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(MARKER))
+    {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}
+
+/// Remove least recently used design entries until they total at most `max` bytes,
+/// never the entry named `keep`. Returns (entries removed, bytes freed). Only
+/// finished entries accgen wrote (hash-named, with the marker) are touched.
+pub fn evict(root: &Path, max: u64, keep: &str) -> (usize, u64) {
+    let all = entries(root);
+    let mut total: u64 = all.iter().map(|e| e.bytes).sum();
+    let (mut n, mut freed) = (0, 0);
+    for e in &all {
+        if total <= max {
+            break;
+        }
+        if e.name == keep {
+            continue;
+        }
+        // Move aside first so no reader sees a half-deleted entry.
+        let dir = root.join(&e.name);
+        let aside = root.join(format!(".tmp-evict-{}-{}", e.name, unique_suffix()));
+        if std::fs::rename(&dir, &aside).is_ok() {
+            let _ = std::fs::remove_dir_all(&aside);
+            total -= e.bytes;
+            freed += e.bytes;
+            n += 1;
+        }
+    }
+    (n, freed)
+}
+
+/// Remove every design entry and every leftover temporary directory under `root`
+/// (the Verilator runtime too when `runtime` is true). Returns (entries removed,
+/// bytes freed). Files accgen did not put there are left alone.
+pub fn clean(root: &Path, runtime: bool) -> SimResult<(usize, u64)> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) => return Err(SimError::io(format!("reading cache {}", root.display()), e)),
+    };
+    let (mut n, mut freed) = (0, 0);
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        let ours = (is_design_entry(&name) && is_complete(&path))
+            || (runtime && name.starts_with("vlrt-") && is_complete(&path))
+            || (name.starts_with(".tmp-") && path.is_dir());
+        if !ours {
+            continue;
+        }
+        let bytes = dir_bytes(&path);
+        std::fs::remove_dir_all(&path)
+            .map_err(|err| SimError::io(format!("removing {}", path.display()), err))?;
+        n += 1;
+        freed += bytes;
+    }
+    Ok((n, freed))
+}
+
 /// Outcome of [`get_or_build`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
@@ -114,11 +257,13 @@ pub(crate) fn get_or_build(
 ) -> SimResult<Entry> {
     let dir = root.join(name);
     if is_complete(&dir) {
+        touch(&dir);
         return Ok(Entry { dir, hit: true });
     }
     let lock = entry_lock(&dir);
     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
     if is_complete(&dir) {
+        touch(&dir);
         return Ok(Entry { dir, hit: true });
     }
     std::fs::create_dir_all(root)
@@ -136,6 +281,9 @@ pub(crate) fn get_or_build(
         return Err(e);
     }
     publish(&tmp, &dir)?;
+    if is_design_entry(name) {
+        evict(root, max_bytes(), name);
+    }
     Ok(Entry { dir, hit: false })
 }
 
@@ -219,6 +367,50 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["k1"], "no temp or partial entries left behind");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn eviction_removes_least_recently_used_entries_and_clean_keeps_foreign_files() {
+        let root = scratch("evict");
+        let mk = |name: &str, bytes: usize, age_s: u64| {
+            let d = root.join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("lib.so"), vec![0u8; bytes]).unwrap();
+            std::fs::write(d.join(MARKER), "x").unwrap();
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(d.join(MARKER))
+                .unwrap();
+            f.set_modified(SystemTime::now() - Duration::from_secs(age_s))
+                .unwrap();
+        };
+        let h = |c: char| std::iter::repeat_n(c, 32).collect::<String>();
+        mk(&h('a'), 1000, 300);
+        mk(&h('b'), 1000, 200);
+        mk(&h('c'), 1000, 100);
+        mk("vlrt-runtime", 5000, 999);
+        std::fs::write(root.join("notes.txt"), "user").unwrap();
+        // A hit refreshes the oldest entry, so the next oldest goes first.
+        let e = get_or_build(&root, &h('a'), "x", |_| panic!("must be a hit")).unwrap();
+        assert!(e.hit);
+        assert_eq!(entries(&root).last().unwrap().name, h('a'));
+        let (n, freed) = evict(&root, 2100, &h('c'));
+        assert_eq!(n, 1);
+        assert!(freed >= 1000);
+        assert!(!root.join(h('b')).exists());
+        assert!(root.join(h('a')).exists() && root.join(h('c')).exists());
+        // The kept entry survives even when the cap says otherwise.
+        evict(&root, 0, &h('c'));
+        assert!(root.join(h('c')).exists() && !root.join(h('a')).exists());
+        assert!(root.join("vlrt-runtime").exists(), "runtime never evicted");
+        let (n, _) = clean(&root, false).unwrap();
+        assert_eq!(n, 1);
+        assert!(root.join("vlrt-runtime").exists());
+        assert!(root.join("notes.txt").exists(), "foreign files stay");
+        clean(&root, true).unwrap();
+        assert!(!root.join("vlrt-runtime").exists());
+        assert!(root.join("notes.txt").exists());
         let _ = std::fs::remove_dir_all(&root);
     }
 

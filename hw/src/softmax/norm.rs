@@ -77,8 +77,11 @@ pub fn norm(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> {
         // add whose operand (d or -d) is chosen by a register bit, so no multiplexer
         // waits on the carry chain (a restoring step would). Equal to the restoring
         // quotient, floor(2^(2T+1) / d), for every d.
+        // Width of r: every r after a step lies in [-d, d) (the non-restoring
+        // invariant; it holds for the start value 2^(T-1) < d), so T + 2 signed bits
+        // hold it, and the step's 2r ± d may wrap on the way: it lands in range.
         let n = p.t + 2;
-        let rw = p.t + 4;
+        let rw = p.t + 2;
         let mut r = m.const_s(rw, 1i128 << (p.t - 1))?;
         let mut bq = m.const_u(n, 0)?;
         let dv0 = m.zext(divisor, rw)?.as_signed();

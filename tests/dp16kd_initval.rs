@@ -80,7 +80,11 @@ fn rom_initval_matches_yosys_own_dp16kd_mapping() {
     let mode = |p: &serde_json::Map<String, serde_json::Value>| {
         ["DATA_WIDTH_A", "DATA_WIDTH_B"]
             .iter()
-            .map(|k| p.get(*k).and_then(|v| v.as_str()).map(|s| i64::from_str_radix(s, 2).unwrap_or(-1)))
+            .map(|k| {
+                p.get(*k)
+                    .and_then(|v| v.as_str())
+                    .map(|s| i64::from_str_radix(s, 2).unwrap_or(-1))
+            })
             .collect::<Vec<_>>()
     };
     assert!(mode(ours).contains(&Some(18)), "ours: {:?}", mode(ours));
@@ -88,8 +92,16 @@ fn rom_initval_matches_yosys_own_dp16kd_mapping() {
     let mut compared = 0;
     for i in 0..0x40 {
         let k = format!("INITVAL_{i:02X}");
-        let a = ours.get(&k).and_then(|v| v.as_str()).unwrap_or("").trim_start_matches('0');
-        let b = yosys.get(&k).and_then(|v| v.as_str()).unwrap_or("").trim_start_matches('0');
+        let a = ours
+            .get(&k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .trim_start_matches('0');
+        let b = yosys
+            .get(&k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .trim_start_matches('0');
         assert_eq!(a, b, "{k} differs");
         if !a.is_empty() {
             compared += 1;

@@ -64,7 +64,12 @@ fn pe_packs_into_one_dsp48e1_with_every_register_and_the_accumulator() {
         let pe = accgen_hw::pe::pe_variant(&mut lib, &cfg, k).unwrap();
         let cs = cells(&synth("xc7", &pe));
         let dsps: Vec<_> = cs.iter().filter(|c| c.0.starts_with("DSP48")).collect();
-        assert_eq!(dsps.len(), 1, "variant {k}: {:?}", cs.iter().map(|c| &c.0).collect::<Vec<_>>());
+        assert_eq!(
+            dsps.len(),
+            1,
+            "variant {k}: {:?}",
+            cs.iter().map(|c| &c.0).collect::<Vec<_>>()
+        );
         let (ty, p, conn) = dsps[0];
         assert_eq!(ty, "DSP48E1");
         for r in ["AREG", "BREG", "MREG", "PREG"] {
@@ -91,7 +96,10 @@ fn pe_packs_into_one_dsp48e1_with_every_register_and_the_accumulator() {
             ),
             "variant {k}: OPMODE {op:?}"
         );
-        assert!(op[4].is_number(), "variant {k}: OPMODE[4] is the clear flag: {op:?}");
+        assert!(
+            op[4].is_number(),
+            "variant {k}: OPMODE[4] is the clear flag: {op:?}"
+        );
     }
 }
 
@@ -102,6 +110,10 @@ fn xcup_maps_the_multiply_to_dsp48e2_but_yosys_packs_no_registers() {
     let dsps: Vec<_> = cs.iter().filter(|c| c.0 == "DSP48E2").collect();
     assert_eq!(dsps.len(), 1);
     for r in ["AREG", "BREG", "MREG", "PREG"] {
-        assert_eq!(param(&dsps[0].1, r), 0, "{r}: Yosys now packs registers into DSP48E2; update the test and the README");
+        assert_eq!(
+            param(&dsps[0].1, r),
+            0,
+            "{r}: Yosys now packs registers into DSP48E2; update the test and the README"
+        );
     }
 }

@@ -446,6 +446,23 @@ impl UpDown {
         m.mux(self.inc, if_inc, if_not)
     }
 
+    /// `count_next < k` as if `inc` were `assume_inc` (which must be 1 whenever
+    /// `inc` is): a flag that can only be pessimistic, and that does not wait on
+    /// `inc` (typically a handshake with an input port).
+    pub(crate) fn next_lt_assuming(
+        &self,
+        m: &mut ModuleBuilder,
+        k: u64,
+        assume_inc: Sig,
+    ) -> RtlResult<Sig> {
+        let worst = UpDown {
+            q: self.q,
+            inc: assume_inc,
+            dec: self.dec,
+        };
+        worst.next_lt(m, k)
+    }
+
     /// `count_next < k`.
     pub(crate) fn next_lt(&self, m: &mut ModuleBuilder, k: u64) -> RtlResult<Sig> {
         let w = self.q.width();

@@ -11,12 +11,13 @@
 //!
 //! Structure (control shared by the lanes, datapath per lane):
 //! - **admission**: `s_axis_tready` (a register) is high while the element buffer
-//!   has room and fewer than [`ROW_QUEUE`] rows wait (or a row is open);
-//! - **phase 1** ([`phase1`]): `u`, `E`, the running max and the four-cycle sum
+//!   has room and fewer than [`ROW_QUEUE`] rows wait, both counted as if this cycle's
+//!   beat were taken and closed a row (pessimistic by one, from registers only);
+//! - **phase 1** ([`phase1`]): `u`, `E`, the running max and the [`CHAIN`]-cycle sum
 //!   loop; each element's `{i, E}` goes into the element buffer (block RAM);
 //! - **per row** ([`norm`]): leading one, normalisation and the exact reciprocal,
-//!   pipelined; the row's length and each lane's `(m, R, shift)` enter a descriptor
-//!   FIFO (block RAM);
+//!   pipelined; the row's length and each lane's `(m, R, shift)` go into a
+//!   descriptor RAM indexed by row number (block RAM or LUT RAM);
 //! - **phase 2** ([`phase2`]): a reader replays each finished row from the buffer, one
 //!   element per cycle with no bubble between rows, while a credit counter guarantees
 //!   room in the output FIFO, so backpressure stalls only the reader.
@@ -27,7 +28,7 @@
 //!
 //! ```text
 //!  s_axis ─▶[admit]─▶ phase1 ×lanes ─┬─ {i,E} ─▶ [element buffer] ─▶ reader ─▶ phase2 ×lanes ─▶[FIFO]─▶ m_axis
-//!                                    └─ S, m ─▶ norm ×lanes ─▶ [descriptor FIFO] ─┘
+//!                                    └─ S, m ─▶ norm ×lanes ─▶ [descriptor RAM] ──┘
 //! ```
 
 pub mod norm;
@@ -41,7 +42,7 @@ use accgen_golden::softmax::{SoftmaxConfig, CHAIN};
 use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig};
 use crate::stream::{self, credit_gate, Axis, FifoStorage, Lanes};
 
-/// Rows that may be accepted and not yet fully read out (descriptor FIFO depth).
+/// Rows that may be accepted and not yet fully read out (descriptor RAM depth).
 pub const ROW_QUEUE: u32 = 128;
 
 /// Cycles after a descriptor write after which its row's elements may be read: the
@@ -153,10 +154,6 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
         let row_step = m.and(accept, last)?;
         let row_next = m.mux(row_step, row_inc, row_id.q)?;
         m.connect(row_id, row_next)?;
-        let mid = m.reg("in_mid", 1, false, RegOpts::new().reset_zero(1))?;
-        let not_last = m.not(last)?;
-        let mid_next = m.mux(accept, not_last, mid.q)?;
-        m.connect(mid, mid_next)?;
         // Reader events, driven below.
         let issue_w = m.wire("rd_issue", 1, false)?;
         let row_end_w = m.wire("rd_row_end", 1, false)?;
@@ -164,7 +161,7 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
         // The reader's events count one cycle late: conservative for admission, and it
         // keeps the reader's decisions off the admission path.
         let issue_q = m.reg_next("rd_issue_q", issue_w, RegOpts::new().reset_zero(1))?;
-        let row_end_q = row_end_w;
+        let row_end_q = m.reg_next("rd_row_end_q", row_end_w, RegOpts::new().reset_zero(1))?;
         let elems = stream_counter(&mut m, "buf_n", clog2(bd as u64) + 1, accept, issue_q)?;
         let rows = stream_counter(
             &mut m,
@@ -173,10 +170,12 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
             acc_last,
             row_end_q,
         )?;
-        let room = elems.0.next_lt(&mut m, bd as u64)?;
-        let row_room = rows.0.next_lt(&mut m, ROW_QUEUE as u64)?;
-        let rows_ok = m.or(mid_next, row_room)?;
-        let ready_next = m.and(room, rows_ok)?;
+        // Both flags assume this cycle's beat is accepted and closes a row whenever
+        // tready is high: one element and one row pessimistic at worst, and the next
+        // tready depends on registers only, not on s_axis_tvalid/tlast.
+        let room = elems.0.next_lt_assuming(&mut m, bd as u64, ready.q)?;
+        let row_room = rows.0.next_lt_assuming(&mut m, ROW_QUEUE as u64, ready.q)?;
+        let ready_next = m.and(room, row_room)?;
         m.connect(ready, ready_next)?;
         m.drive(s_ready, ready.q)?;
 
@@ -273,7 +272,7 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
             one_b,
         )?;
 
-        // ---- per row: normalise, descriptor FIFO ----------------------------------
+        // ---- per row: normalise, descriptor RAM -----------------------------------
         let v_row = m.and(v0, last0)?;
         let v_sum = m.delay_reset(v_row, tm.sum, "v_sum")?;
         // Descriptor, MSB first: len, then lane n-1 .. lane 0, each (m, recip, shift).

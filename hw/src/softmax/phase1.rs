@@ -171,30 +171,35 @@ pub fn phase1(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> {
         let c_u = ctl_at(&mut m, tm.u + 1, "ctl_u")?;
         let v_u = field(&mut m, c_u, 0, 0)?;
         let last_u = field(&mut m, c_u, 1, 1)?;
-        let i_max = m.reg_next("i_max", i, RegOpts::new())?;
+        // The loop works on biased values (sign bit inverted), so its compare is a plain
+        // unsigned carry chain: `max` of the biased values is the biased `max`.
+        let bias = |m: &mut ModuleBuilder, a: Sig| -> RtlResult<Sig> {
+            let w = a.width();
+            let msb = m.const_u(w, 1u128 << (w - 1))?;
+            m.xor(a.as_unsigned(), msb)
+        };
+        let i_b = bias(&mut m, i)?;
+        let i_max = m.reg_next("i_max", i_b, RegOpts::new())?;
 
         // Running max (the one-cycle loop: one compare and one select) and the history
         // of the last four maxima. The loop register returns to the most negative value
         // after a row's last element (and at reset), so a row's first element wins the
         // compare without a `first` term in the loop.
         let mw = p.max_bits;
-        let min = crate::rtl::Value::from_i128_wrapping(mw, -(1i128 << (mw - 1)));
-        let run = m.reg(
-            "m_run",
-            mw,
-            true,
-            RegOpts::new().reset_to(min.clone()).enable(v_u),
-        )?;
+        // The most negative value, biased, is 0.
+        let run = m.reg("m_run", mw, false, RegOpts::new().reset_zero(mw).enable(v_u))?;
         let gt = m.cmp(CmpOp::Gt, i_max, run.q)?;
         let m_new = m.mux(gt, i_max, run.q)?;
-        let min_c = m.constant(min, true);
+        let min_c = m.const_u(mw, 0)?;
         let run_next = m.mux(last_u, min_c, m_new)?;
         m.connect(run, run_next)?;
         // m_k itself is formed one stage later from registered copies, so nothing but
         // the loop register hangs on the compare.
         let gt_q = m.reg_next("m_gt", gt, RegOpts::new())?;
         let ik = m.reg_next("ik_1", i_max, RegOpts::new())?;
+        let ik = bias(&mut m, ik)?.as_signed();
         let run_q = m.reg_next("m_old", run.q, RegOpts::new())?;
+        let run_q = bias(&mut m, run_q)?.as_signed();
         let m_k = m.mux(gt_q, ik, run_q)?;
         let c_k = ctl_at(&mut m, tm.u + 2, "ctl_k")?;
         let v_k = field(&mut m, c_k, 0, 0)?;

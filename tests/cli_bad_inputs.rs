@@ -23,7 +23,7 @@ fn npy_bytes(dtype: Dtype, shape: Vec<usize>, data: Vec<i64>) -> Vec<u8> {
 /// A .npy file with a hand-written header dictionary and payload.
 fn raw_npy(dict: &str, payload: &[u8]) -> Vec<u8> {
     let mut h = dict.as_bytes().to_vec();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(b' ');
     }
     h.push(b'\n');

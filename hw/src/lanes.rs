@@ -25,7 +25,7 @@
 use std::rc::Rc;
 
 use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult};
-use crate::stream::{self, credit_gate, Axis, FifoStorage, Lanes};
+use crate::stream::{self, credit_gate, Lanes};
 
 /// FIFO depth for a lane latency `l`: room for every beat in flight plus slack.
 pub fn fifo_depth(latency: u32) -> usize {
@@ -100,34 +100,8 @@ pub fn lane_stream_top(
             v = m.reg_next(&format!("valid_s{i}"), v, RegOpts::new().reset_zero(1))?;
             l = m.reg_next(&format!("last_s{i}"), l, RegOpts::new())?;
         }
-        let packed = stream::pack(&mut m, &ys)?;
-        let to_fifo = Axis {
-            data: packed,
-            valid: v,
-            last: Some(l),
-            user: None,
-        };
-        // FIFO, then a register slice: the FIFO's control never sees m_axis_tready.
-        let out_ready = m.wire("out_ready", 1, false)?;
-        let out = stream::fifo_slice(
-            &mut m,
-            lib,
-            "outq",
-            &to_fifo,
-            out_ready,
-            depth,
-            FifoStorage::Lutram,
-        )?;
-        let fire = m.and(out.valid, out_ready)?;
+        let fire = stream::lanes_to_m_axis(&mut m, lib, &ys, v, l, depth, &out_lanes)?;
         m.drive(out_fire, fire)?;
-        let r = stream::master_ports(
-            &mut m,
-            "m_axis",
-            &out,
-            vec![("lanes".into(), out_lanes.describe())],
-        )?;
-        m.drive(out_ready, r)?;
-        stream::clock_and_reset(&mut m, &["s_axis", "m_axis"])?;
         m.finish()
     })
 }

@@ -275,6 +275,16 @@ fn unpayload(m: &mut ModuleBuilder, word: Sig, valid: Sig, like: &Axis) -> RtlRe
     })
 }
 
+/// A 1-bit register `name` with a reset value (a control flag).
+fn flag(m: &mut ModuleBuilder, name: &str, reset: bool) -> RtlResult<crate::rtl::Reg> {
+    m.reg(
+        name,
+        1,
+        false,
+        RegOpts::new().reset_to(Value::from_u128(1, reset as u128).expect("1 bit")),
+    )
+}
+
 /// Register slice (skid buffer) between `input` and a consumer whose `tready` is
 /// `out_ready`. Returns the registered output stream and the upstream `tready`.
 /// Full throughput; every output, `tready` included, comes straight from a register.
@@ -322,18 +332,8 @@ fn skid_impl(
 ) -> RtlResult<(Axis, Sig, SkidNext)> {
     let word = payload(m, input)?;
     let one = Value::from_u128(1, 1).expect("1 fits");
-    let ov = m.reg(
-        &format!("{name}_ov"),
-        1,
-        false,
-        RegOpts::new().reset_zero(1),
-    )?;
-    let sv = m.reg(
-        &format!("{name}_sv"),
-        1,
-        false,
-        RegOpts::new().reset_zero(1),
-    )?;
+    let ov = flag(m, &format!("{name}_ov"), false)?;
+    let sv = flag(m, &format!("{name}_sv"), false)?;
     // tready = skid empty, kept as its own register.
     let rdy = m.reg(
         &format!("{name}_rdy"),
@@ -344,12 +344,7 @@ fn skid_impl(
     let in_fire = m.and(input.valid, rdy.q)?;
     // can_out: the output register loads (it is empty or being taken).
     let early = match out_ready_next {
-        Some(_) => Some(m.reg(
-            &format!("{name}_load"),
-            1,
-            false,
-            RegOpts::new().reset_to(one),
-        )?),
+        Some(_) => Some(flag(m, &format!("{name}_load"), true)?),
         None => None,
     };
     let can_out = match &early {
@@ -521,6 +516,46 @@ pub fn fifo(
     fifo_impl(m, lib, name, input, out_ready, None, depth, storage, false)
 }
 
+/// The output side of a lane unit whose producer reserves room before it sends (a
+/// [`credit_gate`]): the lane fields `ys` with `valid` and `last` go into a LUTRAM
+/// FIFO of `depth` beats and a register slice ([`fifo_slice`], named `outq`), then
+/// out through the `m_axis` ports (lane layout `lanes`); the clock and reset
+/// interfaces are declared for `s_axis` and `m_axis`. Returns the output handshake
+/// (`tvalid && tready`), which returns a credit.
+#[allow(clippy::too_many_arguments)]
+pub fn lanes_to_m_axis(
+    m: &mut ModuleBuilder,
+    lib: &mut Library,
+    ys: &[Sig],
+    valid: Sig,
+    last: Sig,
+    depth: usize,
+    lanes: &Lanes,
+) -> RtlResult<Sig> {
+    let to_fifo = Axis {
+        data: pack(m, ys)?,
+        valid,
+        last: Some(last),
+        user: None,
+    };
+    // FIFO, then a register slice: the FIFO's control never sees m_axis_tready.
+    let out_ready = m.wire("out_ready", 1, false)?;
+    let out = fifo_slice(
+        m,
+        lib,
+        "outq",
+        &to_fifo,
+        out_ready,
+        depth,
+        FifoStorage::Lutram,
+    )?;
+    let fire = m.and(out.valid, out_ready)?;
+    let r = master_ports(m, "m_axis", &out, vec![("lanes".into(), lanes.describe())])?;
+    m.drive(out_ready, r)?;
+    clock_and_reset(m, &["s_axis", "m_axis"])?;
+    Ok(fire)
+}
+
 /// A [`fifo`] followed by a register slice ([`skid`]) named `<name>_s`, whose
 /// upstream `tready` the FIFO knows a cycle ahead: the FIFO then registers its own
 /// output-advance condition, so its wide output register and its counters are
@@ -579,13 +614,7 @@ fn fifo_impl(
     let w = word.width();
     let ab = depth.trailing_zeros().max(1);
     let cw = ab + 2;
-    let one_r = Value::from_u128(1, 1).expect("1 fits");
-    let in_ready = m.reg(
-        &format!("{name}_rdy"),
-        1,
-        false,
-        RegOpts::new().reset_to(one_r),
-    )?;
+    let in_ready = flag(m, &format!("{name}_rdy"), true)?;
     let push = if reserved {
         input.valid
     } else {
@@ -607,27 +636,12 @@ fn fifo_impl(
         RegOpts::new().reset_zero(ab),
     )?;
     // `has`: storage holds a word not yet read out (a register, see below).
-    let has = m.reg(
-        &format!("{name}_has"),
-        1,
-        false,
-        RegOpts::new().reset_zero(1),
-    )?;
-    let ov = m.reg(
-        &format!("{name}_ov"),
-        1,
-        false,
-        RegOpts::new().reset_zero(1),
-    )?;
+    let has = flag(m, &format!("{name}_has"), false)?;
+    let ov = flag(m, &format!("{name}_ov"), false)?;
     // adv_out: the output register loads (it is empty or being taken); a register
     // of its own when the consumer's next tready is known.
     let load = match out_ready_next {
-        Some(_) => Some(m.reg(
-            &format!("{name}_load"),
-            1,
-            false,
-            RegOpts::new().reset_to(Value::from_u128(1, 1).expect("1 fits")),
-        )?),
+        Some(_) => Some(flag(m, &format!("{name}_load"), true)?),
         None => None,
     };
     let adv_out = match &load {
@@ -660,12 +674,7 @@ fn fifo_impl(
         FifoStorage::Bram => {
             // Stage 1 = the memory's read register (valid v1), stage 2 = its output
             // register (valid ov): each advances when the next one can take it.
-            let v1 = m.reg(
-                &format!("{name}_v1"),
-                1,
-                false,
-                RegOpts::new().reset_zero(1),
-            )?;
+            let v1 = flag(m, &format!("{name}_v1"), false)?;
             let not_v1 = m.not(v1.q)?;
             let adv1 = m.or(not_v1, adv_out)?;
             let take = m.and(adv1, has.q)?;
@@ -724,13 +733,7 @@ pub fn credit_gate(
     capacity: u32,
 ) -> RtlResult<(Sig, Sig)> {
     let cw = 32 - capacity.leading_zeros() + 1;
-    let one = Value::from_u128(1, 1).expect("1 fits");
-    let ready = m.reg(
-        &format!("{name}_rdy"),
-        1,
-        false,
-        RegOpts::new().reset_to(one),
-    )?;
+    let ready = flag(m, &format!("{name}_rdy"), true)?;
     let accept = m.and(in_valid, ready.q)?;
     let occ = UpDown::new(m, &format!("{name}_occ"), cw, accept, out_fire)?;
     let room = occ.next_lt(m, capacity as u64)?;

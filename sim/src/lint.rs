@@ -203,11 +203,22 @@ pub fn yosys_synth_ecp5(
     top: &str,
     work_dir: &Path,
 ) -> Result<(ToolReport, SynthReport), ToolMissing> {
-    let script = format!(
+    yosys_script(
+        Path::new("yosys"),
+        files,
+        top,
+        &synth_ecp5_script(top, ""),
+        work_dir,
+    )
+}
+
+/// The `synth_ecp5` script of [`yosys_synth_ecp5`] for `top`, followed by `extra`
+/// (fixed commands, for example `; write_json top.json`).
+pub(crate) fn synth_ecp5_script(top: &str, extra: &str) -> String {
+    format!(
         "hierarchy -top {top}; write_rtlil {top}.elab.il; design -reset; read_rtlil {top}.elab.il; \
-         synth_ecp5 -top {top}; tee -q -o {top}.stat.json stat -json"
-    );
-    yosys_script(Path::new("yosys"), files, top, &script, work_dir)
+         synth_ecp5 -top {top}; tee -q -o {top}.stat.json stat -json{extra}"
+    )
 }
 
 /// Run a fixed synthesis `script` (which must write `<top>.stat.json`) with the Yosys

@@ -4,11 +4,26 @@
 //! beat. Every output of every lane, padding rows included, is compared with golden;
 //! per-row latency and input stalls are measured. Problems go into a [`Verdict`].
 
-use crate::axis::{self, Beat, Expect, MasterPorts, OutLayout, SlavePorts, Timing, Traffic};
+use crate::axis::{self, Beat, Expect, MasterPorts, SlavePorts, Timing, Traffic};
 use crate::dut::Dut;
 use crate::error::SimResult;
 use crate::stream::LaneFormat;
 use crate::verdict::Verdict;
+
+/// The input and output lane formats of the softmax unit `cfg`: signed in_bits in,
+/// unsigned out_bits out.
+pub fn formats(cfg: &accgen_golden::softmax::SoftmaxConfig) -> (LaneFormat, LaneFormat) {
+    (
+        LaneFormat {
+            bits: cfg.in_bits,
+            signed: true,
+        },
+        LaneFormat {
+            bits: cfg.out_bits,
+            signed: false,
+        },
+    )
+}
 
 /// Result of streaming rows through the unit.
 #[derive(Debug, Clone)]
@@ -86,14 +101,7 @@ pub fn run_rows(
         traffic,
         &mut verdict,
     )?;
-    let layout = OutLayout {
-        count: lanes as u32,
-        bits: output.bits,
-        field: output.field(),
-        signed: output.signed,
-        check_last: true,
-        check_user: false,
-    };
+    let layout = output.out_layout(lanes);
     // Beat index -> (row of lane 0, element).
     let mut where_: Vec<(usize, usize)> = Vec::with_capacity(beats.len());
     for (gi, &(_, len)) in groups.iter().enumerate() {

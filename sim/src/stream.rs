@@ -23,6 +23,19 @@ impl LaneFormat {
     pub fn field(&self) -> u32 {
         self.bits.div_ceil(8) * 8
     }
+
+    /// The layout of an output stream of `lanes` fields of this format, with `tlast`
+    /// checked and no `tuser`.
+    pub fn out_layout(&self, lanes: usize) -> OutLayout {
+        OutLayout {
+            count: lanes as u32,
+            bits: self.bits,
+            field: self.field(),
+            signed: self.signed,
+            check_last: true,
+            check_user: false,
+        }
+    }
 }
 
 /// Result of streaming a tensor through a unit.
@@ -85,14 +98,7 @@ pub fn run_lanes(
     }
     let mut verdict = Verdict::new(&unit);
     let (got, timing) = axis::run(dut, &sp, &mp, &beats, beats_n, tail, traffic, &mut verdict)?;
-    let layout = OutLayout {
-        count: lanes as u32,
-        bits: output.bits,
-        field: output.field(),
-        signed: output.signed,
-        check_last: true,
-        check_user: false,
-    };
+    let layout = output.out_layout(lanes);
     let describe = |b: usize, c: usize| {
         let i = b * lanes + c;
         if i < xs.len() {

@@ -14,7 +14,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::lint::{is_identifier, run, yosys_script, SynthReport, ToolMissing, ToolReport};
+use crate::lint::{
+    is_identifier, run, synth_ecp5_script, yosys_script, SynthReport, ToolMissing, ToolReport,
+};
 
 /// The post-route timing target of every lane, PE and 4x4 array (issue 8).
 pub const TARGET_MHZ: f64 = 250.0;
@@ -100,10 +102,7 @@ pub fn synth_ecp5(
     top: &str,
     work_dir: &Path,
 ) -> Result<(ToolReport, SynthReport), ToolMissing> {
-    let script = format!(
-        "hierarchy -top {top}; write_rtlil {top}.elab.il; design -reset; read_rtlil {top}.elab.il; \
-         synth_ecp5 -top {top}; tee -q -o {top}.stat.json stat -json; write_json {top}.json"
-    );
+    let script = synth_ecp5_script(top, &format!("; write_json {top}.json"));
     yosys_script(&flow.yosys, files, top, &script, work_dir)
 }
 

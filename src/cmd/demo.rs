@@ -229,14 +229,8 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
         let run = accgen_sim::softmax::run_rows(
             &mut dut,
             sm.lanes as usize,
-            LaneFormat {
-                bits: sm.in_bits,
-                signed: true,
-            },
-            LaneFormat {
-                bits: sm.out_bits,
-                signed: false,
-            },
+            accgen_sim::softmax::formats(sm).0,
+            accgen_sim::softmax::formats(sm).1,
             &row_data,
             &|r| unit.row(r).expect("rows checked above"),
             &Traffic::smooth(),

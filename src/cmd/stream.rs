@@ -253,14 +253,8 @@ pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
     let run = accgen_sim::softmax::run_rows(
         &mut dut,
         sm.lanes as usize,
-        LaneFormat {
-            bits: sm.in_bits,
-            signed: true,
-        },
-        LaneFormat {
-            bits: sm.out_bits,
-            signed: false,
-        },
+        accgen_sim::softmax::formats(&sm).0,
+        accgen_sim::softmax::formats(&sm).1,
         &rows,
         &|r| unit.row(r).expect("rows are checked above"),
         &args.traffic(),

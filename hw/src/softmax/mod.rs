@@ -40,7 +40,7 @@ use std::rc::Rc;
 use accgen_golden::softmax::{SoftmaxConfig, CHAIN};
 
 use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig};
-use crate::stream::{self, credit_gate, Axis, FifoStorage, Lanes};
+use crate::stream::{self, credit_gate, Lanes};
 
 /// Rows that may be accepted and not yet fully read out (descriptor RAM depth).
 pub const ROW_QUEUE: u32 = 128;
@@ -398,34 +398,8 @@ pub fn softmax(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> 
         let l2 = phase2::latency(cfg);
         let v_out = m.delay_reset(ret_v, l2, "v_out")?;
         let last_out = m.delay(ret_last, l2, "last_out")?;
-        let packed = stream::pack(&mut m, &ys)?;
-        let to_fifo = Axis {
-            data: packed,
-            valid: v_out,
-            last: Some(last_out),
-            user: None,
-        };
-        // FIFO, then a register slice: the FIFO's control never sees m_axis_tready.
-        let out_ready = m.wire("out_ready", 1, false)?;
-        let out = stream::fifo_slice(
-            &mut m,
-            lib,
-            "outq",
-            &to_fifo,
-            out_ready,
-            od,
-            FifoStorage::Lutram,
-        )?;
-        let fire = m.and(out.valid, out_ready)?;
+        let fire = stream::lanes_to_m_axis(&mut m, lib, &ys, v_out, last_out, od, &out_lanes)?;
         m.drive(out_fire, fire)?;
-        let r = stream::master_ports(
-            &mut m,
-            "m_axis",
-            &out,
-            vec![("lanes".into(), out_lanes.describe())],
-        )?;
-        m.drive(out_ready, r)?;
-        stream::clock_and_reset(&mut m, &["s_axis", "m_axis"])?;
         m.finish()
     })
 }

@@ -17,6 +17,8 @@ pub struct Progress {
     total: u64,
     bar: Option<ProgressBar>,
     last_line: Instant,
+    /// The count of the last plain line printed.
+    printed: Option<u64>,
 }
 
 impl Progress {
@@ -39,6 +41,7 @@ impl Progress {
             total,
             bar,
             last_line: Instant::now(),
+            printed: None,
         }
     }
 
@@ -50,6 +53,7 @@ impl Progress {
                 if self.last_line.elapsed() >= LINE_PERIOD {
                     eprintln!("{}: {done}/{} {}", self.what, self.total, self.unit);
                     self.last_line = Instant::now();
+                    self.printed = Some(done);
                 }
             }
         }
@@ -59,7 +63,11 @@ impl Progress {
     pub fn finish(&mut self) {
         match self.bar.take() {
             Some(b) => b.finish_and_clear(),
-            None => eprintln!("{}: {}/{} {}", self.what, self.total, self.total, self.unit),
+            None if self.printed != Some(self.total) => {
+                eprintln!("{}: {}/{} {}", self.what, self.total, self.total, self.unit);
+                self.printed = Some(self.total);
+            }
+            None => {}
         }
     }
 }

@@ -24,7 +24,8 @@ enum Command {
         /// TOML config file.
         #[arg(long)]
         config: PathBuf,
-        /// Output directory (created; replaced only if it holds an earlier accgen output).
+        /// Output directory: new, empty, or an earlier accgen output, of which only the
+        /// files its manifest lists are replaced; any other directory is refused.
         #[arg(long)]
         out: PathBuf,
         /// Memory and multiplier style: generic (inferred), xilinx (inferred, with
@@ -170,8 +171,8 @@ enum CacheCommand {
     Info,
     /// Remove every cached model (and leftover build directories).
     Clean {
-        /// Also remove the compiled Verilator runtime (rebuilt on the next run, about
-        /// 10 s).
+        /// Also remove the compiled Verilator runtime (rebuilt on the next run, 10 to
+        /// 20 s).
         #[arg(long)]
         runtime: bool,
     },
@@ -245,6 +246,10 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Err(e) = accgen_sim::cache::max_bytes_from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Generate {
             config,

@@ -308,3 +308,72 @@ fn cache_info_and_clean_remove_only_accgen_entries() {
     assert!(root.join("fedcba9876543210fedcba9876543210").exists());
     assert!(root.join("README").exists());
 }
+
+#[test]
+fn a_bad_cache_cap_is_rejected_before_any_work() {
+    let t = Tmp::new("cache-cap");
+    for bad in ["abc", "0", "-5", "1.5", ""] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_accgen"))
+            .args(["generate", "--config", "configs/default.toml", "--out"])
+            .arg(t.path("out"))
+            .env("ACCGEN_CACHE_MAX_MB", bad)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "ACCGEN_CACHE_MAX_MB={bad:?}");
+        let e = stderr(&o);
+        assert!(
+            e.contains("ACCGEN_CACHE_MAX_MB") && e.contains("1 or more"),
+            "{e}"
+        );
+        assert!(!t.path("out").exists(), "nothing may be written");
+    }
+}
+
+/// `sim gemm` is hostile by default (gaps, backpressure, random initial state, as the
+/// JSON records), stays bit-exact, and takes more cycles than the same run with the
+/// traffic switched off.
+#[test]
+fn sim_gemm_is_hostile_by_default() {
+    let t = Tmp::new("hostile");
+    let cfg = write_cfg(&t, ARRAY_4X4);
+    let mut rng = SplitMix64::new(5);
+    let a = random(&mut rng, 12, 40, 8);
+    let b = random(&mut rng, 40, 8, 8);
+    save(&t.path("a.npy"), Dtype::I8, &a);
+    save(&t.path("b.npy"), Dtype::I8, &b);
+    let (a_path, b_path) = (t.s("a.npy"), t.s("b.npy"));
+    let stats = |name: &str, extra: &[&str]| {
+        let json = t.s(name);
+        let mut args = vec![
+            "sim", "gemm", "--config", &cfg, "--a", &a_path, "--b", &b_path, "--json", &json,
+        ];
+        args.extend_from_slice(extra);
+        let o = accgen(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(t.path(name)).unwrap()).unwrap();
+        assert_eq!(s["bit_exact"], true);
+        s
+    };
+    let hostile = stats("hostile.json", &[]);
+    assert_eq!(hostile["traffic"]["input_gaps"], 0.1);
+    assert_eq!(hostile["traffic"]["backpressure"], 0.1);
+    assert_eq!(hostile["traffic"]["x_init_seed"], 1);
+    let peak = stats(
+        "peak.json",
+        &[
+            "--input-gaps",
+            "0",
+            "--backpressure",
+            "0",
+            "--x-init-seed",
+            "0",
+        ],
+    );
+    assert_eq!(peak["traffic"]["input_gaps"], 0.0);
+    let (h, p) = (
+        hostile["cycles"].as_u64().unwrap(),
+        peak["cycles"].as_u64().unwrap(),
+    );
+    assert!(h > p, "hostile traffic must cost cycles: {h} vs {p}");
+}

@@ -7,7 +7,8 @@
 //! For `-family xcup` the Yosys releases we use (0.23 from Debian, 0.70 from PyPI)
 //! map multiplies to DSP48E2 but never pack registers into it (their DSP48E2 mapping
 //! leaves every register parameter 0); the test pins that down, so a Yosys that
-//! starts packing them shows up here. Vivado packs the same RTL into DSP48E2 itself.
+//! starts packing them shows up here. Whether Vivado packs this RTL into DSP48E2 was
+//! not checked (no Vivado here).
 
 use accgen_golden::gemm::ArrayConfig;
 use accgen_hw::rtl::{Design, Library};

@@ -102,13 +102,29 @@ fn sweep_stale(root: &Path) {
     }
 }
 
-/// The size cap: `$ACCGEN_CACHE_MAX_MB` MiB when set to a number, else
-/// [`DEFAULT_MAX_BYTES`].
+/// The size cap: `$ACCGEN_CACHE_MAX_MB` MiB when set to a valid value (see
+/// [`max_bytes_from_env`]), else [`DEFAULT_MAX_BYTES`].
 pub fn max_bytes() -> u64 {
-    std::env::var(CACHE_MAX_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(DEFAULT_MAX_BYTES, |mb| mb.saturating_mul(1 << 20))
+    max_bytes_from_env().unwrap_or(DEFAULT_MAX_BYTES)
+}
+
+/// The size cap from `$ACCGEN_CACHE_MAX_MB` (a whole number of MiB, at least 1), or
+/// [`DEFAULT_MAX_BYTES`] when it is unset; an error naming the variable and the
+/// allowed range when it is set to anything else. The CLI checks this before it
+/// does any work.
+pub fn max_bytes_from_env() -> Result<u64, String> {
+    match std::env::var(CACHE_MAX_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_MAX_BYTES),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!(
+            "{CACHE_MAX_ENV} is not valid UTF-8; expected a whole number of MiB, 1 or more"
+        )),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(mb) if mb >= 1 => Ok(mb.saturating_mul(1 << 20)),
+            _ => Err(format!(
+                "{CACHE_MAX_ENV}=`{v}` is not allowed; expected a whole number of MiB, 1 or more"
+            )),
+        },
+    }
 }
 
 /// One finished design entry of the cache.

@@ -29,6 +29,41 @@ struct StreamCase {
     what: String,
 }
 
+/// One co-simulation pass of the demo.
+struct Pass {
+    /// Shown in the summary table.
+    name: &'static str,
+    /// Random input gaps, backpressure and initial state.
+    hostile: bool,
+    /// `--x-init-seed` of the instance (0 = all zeros).
+    x_init_seed: u64,
+}
+
+impl Pass {
+    fn traffic(&self) -> Traffic {
+        if self.hostile {
+            Traffic::hostile(2026)
+        } else {
+            Traffic::smooth()
+        }
+    }
+}
+
+/// Every unit runs twice: at peak throughput (the cycles and utilization quoted in the
+/// README), then under hostile traffic from a random initial state.
+const PASSES: [Pass; 2] = [
+    Pass {
+        name: "peak",
+        hostile: false,
+        x_init_seed: 0,
+    },
+    Pass {
+        name: "hostile",
+        hostile: true,
+        x_init_seed: 7,
+    },
+];
+
 /// GEMM shape the demo runs on an `[array]` unit.
 pub const DEMO_GEMM: (usize, usize, usize) = (256, 512, 256);
 
@@ -84,44 +119,49 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
         let a = random_matrix(&mut rng, m, k, acfg.act_bits);
         let b = random_matrix(&mut rng, k, n, acfg.weight_bits);
         eprintln!("running {m}x{k}x{n} GEMM ...");
-        let (run, label) = match &cfg.sparsity {
-            Some(sp) => {
-                let c = compress(&prune(&b, *sp), *sp).map_err(|v| anyhow::anyhow!("{v}"))?;
-                let mut drv = ArrayDriver::new_sparse(model.instantiate()?, acfg, sp)?;
-                super::sim::show_progress(&mut drv, "sparse gemm");
-                (
-                    drv.run_sparse(&a, &c, Issue::BackToBack)?,
-                    format!("{}:{} sparse ", sp.n, sp.m),
-                )
+        for pass in PASSES {
+            let dut = model.instantiate_randomized(pass.x_init_seed)?;
+            let (run, label) = match &cfg.sparsity {
+                Some(sp) => {
+                    let c = compress(&prune(&b, *sp), *sp).map_err(|v| anyhow::anyhow!("{v}"))?;
+                    let mut drv = ArrayDriver::new_sparse(dut, acfg, sp)?;
+                    drv.set_traffic(pass.traffic());
+                    super::sim::show_progress(&mut drv, "sparse gemm");
+                    (
+                        drv.run_sparse(&a, &c, Issue::BackToBack)?,
+                        format!("{}:{} sparse ", sp.n, sp.m),
+                    )
+                }
+                None => {
+                    let mut drv = ArrayDriver::new(dut, acfg)?;
+                    drv.set_traffic(pass.traffic());
+                    super::sim::show_progress(&mut drv, "gemm");
+                    (drv.run(&a, &b, Issue::BackToBack)?, String::new())
+                }
+            };
+            let cycles = match (&cfg.sparsity, pass.hostile) {
+                (None, false) => {
+                    let ss = scalesim_os_cycles(acfg, m, k, n);
+                    format!(
+                        "{} (SCALE-Sim OS model {ss}, ratio {:.3})",
+                        run.cycles,
+                        run.cycles as f64 / ss as f64
+                    )
+                }
+                _ => run.cycles.to_string(),
+            };
+            rows.push([
+                format!("{} ({m}x{k}x{n} {label}GEMM, {})", top.name(), pass.name),
+                cycles,
+                format!("{:.4}", run.utilization),
+                run.bit_exact().to_string(),
+                build_txt.clone(),
+                format!("{:.2} M", run.sim_cycles_per_s / 1e6),
+            ]);
+            if !run.verdict.passed() {
+                print_summary(&rows);
+                bail!("{}", run.verdict);
             }
-            None => {
-                let mut drv = ArrayDriver::new(model.instantiate()?, acfg)?;
-                super::sim::show_progress(&mut drv, "gemm");
-                (drv.run(&a, &b, Issue::BackToBack)?, String::new())
-            }
-        };
-        let cycles = match &cfg.sparsity {
-            Some(_) => run.cycles.to_string(),
-            None => {
-                let ss = scalesim_os_cycles(acfg, m, k, n);
-                format!(
-                    "{} (SCALE-Sim OS model {ss}, ratio {:.3})",
-                    run.cycles,
-                    run.cycles as f64 / ss as f64
-                )
-            }
-        };
-        rows.push([
-            format!("{} ({m}x{k}x{n} {label}GEMM)", top.name()),
-            cycles,
-            format!("{:.4}", run.utilization),
-            run.bit_exact().to_string(),
-            build_txt,
-            format!("{:.2} M", run.sim_cycles_per_s / 1e6),
-        ]);
-        if !run.verdict.passed() {
-            print_summary(&rows);
-            bail!("{}", run.verdict);
         }
     }
     // Streaming units: requant on random inputs, GELU on every representable input.
@@ -175,32 +215,40 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
         eprintln!("building Verilator model of {} ...", c.top.name());
         let model = Model::build(&c.top, &SimOptions::new())?;
         let build_s = t.elapsed().as_secs_f64();
-        let mut dut = model.instantiate()?;
-        let run = accgen_sim::stream::run_lanes(
-            &mut dut,
-            c.lanes as usize,
-            c.input,
-            c.output,
-            &c.xs,
-            &*c.golden,
-            &|i| format!("element {i}"),
-            &Traffic::smooth(),
-            256,
-        )?;
-        rows.push([
-            format!("{} ({} {})", c.top.name(), c.xs.len(), c.what),
-            format!(
-                "{} ({:.2} elements/cycle)",
-                run.timing.cycles, run.elements_per_cycle
-            ),
-            "-".into(),
-            run.verdict.passed().to_string(),
-            build_txt(build_s, model.info().cache_hit),
-            format!("{:.2} M", run.timing.sim_cycles_per_s / 1e6),
-        ]);
-        if !run.verdict.passed() {
-            print_summary(&rows);
-            bail!("{}", run.verdict);
+        for pass in PASSES {
+            let mut dut = model.instantiate_randomized(pass.x_init_seed)?;
+            let run = accgen_sim::stream::run_lanes(
+                &mut dut,
+                c.lanes as usize,
+                c.input,
+                c.output,
+                &c.xs,
+                &*c.golden,
+                &|i| format!("element {i}"),
+                &pass.traffic(),
+                256,
+            )?;
+            rows.push([
+                format!(
+                    "{} ({} {}, {})",
+                    c.top.name(),
+                    c.xs.len(),
+                    c.what,
+                    pass.name
+                ),
+                format!(
+                    "{} ({:.2} elements/cycle)",
+                    run.timing.cycles, run.elements_per_cycle
+                ),
+                "-".into(),
+                run.verdict.passed().to_string(),
+                build_txt(build_s, model.info().cache_hit),
+                format!("{:.2} M", run.timing.sim_cycles_per_s / 1e6),
+            ]);
+            if !run.verdict.passed() {
+                print_summary(&rows);
+                bail!("{}", run.verdict);
+            }
         }
     }
     if let Some(sm) = &cfg.softmax {
@@ -225,34 +273,37 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
         for r in &row_data {
             unit.row(r)?;
         }
-        let mut dut = model.instantiate()?;
-        let run = accgen_sim::softmax::run_rows(
-            &mut dut,
-            sm.lanes as usize,
-            accgen_sim::softmax::formats(sm).0,
-            accgen_sim::softmax::formats(sm).1,
-            &row_data,
-            &|r| unit.row(r).expect("rows checked above"),
-            &Traffic::smooth(),
-        )?;
-        rows.push([
-            format!(
-                "{} (1000 random rows, {} elements)",
-                top.name(),
-                run.elements
-            ),
-            format!(
-                "{} ({:.2} elements/cycle)",
-                run.timing.cycles, run.elements_per_cycle
-            ),
-            "-".into(),
-            run.verdict.passed().to_string(),
-            build_txt(build_s, model.info().cache_hit),
-            format!("{:.2} M", run.timing.sim_cycles_per_s / 1e6),
-        ]);
-        if !run.verdict.passed() {
-            print_summary(&rows);
-            bail!("{}", run.verdict);
+        for pass in PASSES {
+            let mut dut = model.instantiate_randomized(pass.x_init_seed)?;
+            let run = accgen_sim::softmax::run_rows(
+                &mut dut,
+                sm.lanes as usize,
+                accgen_sim::softmax::formats(sm).0,
+                accgen_sim::softmax::formats(sm).1,
+                &row_data,
+                &|r| unit.row(r).expect("rows checked above"),
+                &pass.traffic(),
+            )?;
+            rows.push([
+                format!(
+                    "{} (1000 random rows, {} elements, {})",
+                    top.name(),
+                    run.elements,
+                    pass.name
+                ),
+                format!(
+                    "{} ({:.2} elements/cycle)",
+                    run.timing.cycles, run.elements_per_cycle
+                ),
+                "-".into(),
+                run.verdict.passed().to_string(),
+                build_txt(build_s, model.info().cache_hit),
+                format!("{:.2} M", run.timing.sim_cycles_per_s / 1e6),
+            ]);
+            if !run.verdict.passed() {
+                print_summary(&rows);
+                bail!("{}", run.verdict);
+            }
         }
     }
     if let Some(mcfg) = &cfg.mac {

@@ -35,18 +35,20 @@ pub struct SimArgs {
     /// did not create unless told to).
     #[arg(long)]
     pub force: bool,
-    /// Probability (0 to 0.95) that the input source idles a cycle between beats.
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    /// Probability (0 to 0.95) that the input source idles a cycle between beats
+    /// (hostile by default; 0 measures peak throughput).
+    #[arg(long, default_value_t = 0.1, value_parser = probability)]
     pub input_gaps: f64,
-    /// Probability (0 to 0.95) that the output sink holds tready low in a cycle.
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    /// Probability (0 to 0.95) that the output sink holds tready low in a cycle
+    /// (hostile by default; 0 measures peak throughput).
+    #[arg(long, default_value_t = 0.1, value_parser = probability)]
     pub backpressure: f64,
     /// Seed of the random input gaps and backpressure.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Start from random register and memory contents drawn from this seed
     /// (0 = all zeros), as hardware does after configuration.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 1)]
     pub x_init_seed: u64,
     /// Self-check of the checker: corrupt the unit's output stream with a small
     /// Verilog wrapper (last-low, last-high, drop:K, dup:K, flip:K, stall:K for
@@ -80,6 +82,32 @@ impl SimArgs {
     /// A fresh instance of `model` with the requested initial state.
     pub fn instantiate(&self, model: &Model) -> Result<accgen_sim::Dut> {
         Ok(model.instantiate_randomized(self.x_init_seed)?)
+    }
+
+    /// An array driver on a fresh instance of `model`, with this run's traffic.
+    fn array_driver(
+        &self,
+        model: &Model,
+        cfg: &ArrayConfig,
+        sp: Option<&SparsityConfig>,
+    ) -> Result<ArrayDriver> {
+        let dut = self.instantiate(model)?;
+        let mut drv = match sp {
+            Some(sp) => ArrayDriver::new_sparse(dut, cfg, sp)?,
+            None => ArrayDriver::new(dut, cfg)?,
+        };
+        drv.set_traffic(self.traffic());
+        Ok(drv)
+    }
+
+    /// The traffic and initial state of this run, for the statistics JSON.
+    pub fn traffic_stats(&self) -> serde_json::Value {
+        json!({
+            "input_gaps": self.input_gaps,
+            "backpressure": self.backpressure,
+            "seed": self.seed,
+            "x_init_seed": self.x_init_seed,
+        })
     }
 
     /// Check the output paths (cheap; before any build).
@@ -260,14 +288,15 @@ pub fn gemm(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
     check_operands(&a, &b, acfg.format())?;
     args.check_outputs()?;
     let (model, build_s) = build_array_model(&acfg, args.vcd.as_deref(), args.inject_fault)?;
-    let mut drv = ArrayDriver::new(model.instantiate()?, &acfg)?;
+    let mut drv = args.array_driver(&model, &acfg, None)?;
     show_progress(&mut drv, "gemm");
     eprintln!(
         "running {}x{}x{} GEMM on the {}x{} array ...",
         a.rows, a.cols, b.cols, acfg.rows, acfg.cols
     );
     let run = drv.run(&a, &b, Issue::BackToBack)?;
-    let stats = gemm_stats(&acfg, &a, &b, &run, build_s);
+    let mut stats = gemm_stats(&acfg, &a, &b, &run, build_s);
+    stats["traffic"] = args.traffic_stats();
     println!(
         "cycles {}  macs {}  utilization {:.4}  bit_exact {}  sim {:.2} Mcycles/s",
         run.cycles,
@@ -332,7 +361,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     let mut lib = Library::new();
     let top = accgen_hw::sparse_array(&mut lib, &acfg, &sp)?;
     let (model, build_s) = build_model(&top, args.vcd.as_deref(), args.inject_fault)?;
-    let mut drv = ArrayDriver::new_sparse(model.instantiate()?, &acfg, &sp)?;
+    let mut drv = args.array_driver(&model, &acfg, Some(&sp))?;
     show_progress(&mut drv, "sparse gemm");
     eprintln!("running {}x{}x{} sparse GEMM ...", a.rows, a.cols, b.cols);
     let run = drv.run_sparse(&a, &compressed, Issue::BackToBack)?;
@@ -341,7 +370,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     let dense_run = match &dense {
         Some(dcfg) => {
             let (dmodel, _) = build_array_model(dcfg, None, None)?;
-            let mut ddrv = ArrayDriver::new(dmodel.instantiate()?, dcfg)?;
+            let mut ddrv = args.array_driver(&dmodel, dcfg, None)?;
             show_progress(&mut ddrv, "dense reference");
             eprintln!(
                 "running the same GEMM on the dense {}x{} array ...",
@@ -356,6 +385,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
         .map(|d| d.cycles as f64 / run.cycles as f64);
     let mut stats = gemm_stats(&acfg, &a, &b, &run, build_s);
     stats["unit"] = json!("sparse_array");
+    stats["traffic"] = args.traffic_stats();
     stats["n"] = json!(sp.n);
     stats["m"] = json!(sp.m);
     stats["multipliers"] = json!(run.multipliers);

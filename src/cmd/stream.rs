@@ -191,6 +191,7 @@ fn stream_and_report(
         "verdict": v,
         "sim_cycles_per_s": run.timing.sim_cycles_per_s,
         "verilator_build_s": build_s,
+        "traffic": args.traffic_stats(),
     });
     let arr = NpyArray {
         dtype,
@@ -280,6 +281,7 @@ pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
         "verdict": v,
         "sim_cycles_per_s": run.timing.sim_cycles_per_s,
         "verilator_build_s": build_s,
+        "traffic": args.traffic_stats(),
     });
     let arr = NpyArray {
         dtype: out_dtype(sm.out_bits, false),

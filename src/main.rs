@@ -65,6 +65,32 @@ enum Command {
         #[arg(long)]
         no_synth: bool,
     },
+    /// Assemble accelerator program text into a binary (16 bytes per instruction).
+    Asm {
+        /// Program text (`.s`).
+        input: PathBuf,
+        /// Binary output (`.bin`).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Also check the program against this config's [accel] and units (units
+        /// present, scratchpad and accumulator ranges).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Disassemble an accelerator program binary into canonical text.
+    Disasm {
+        /// Program binary (`.bin`).
+        input: PathBuf,
+        /// Write the text here instead of standard output.
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Magnitude-prune B to the config's N:M pattern ([sparsity]); ties keep the lower index.
     Prune {
         /// TOML config file with a [sparsity] section.
@@ -274,6 +300,13 @@ fn main() -> ExitCode {
             out,
             no_synth,
         } => cmd::demo::run(&config, &out, !no_synth),
+        Command::Asm {
+            input,
+            out,
+            config,
+            force,
+        } => cmd::asm::asm(&input, &out, config.as_deref(), force),
+        Command::Disasm { input, out, force } => cmd::asm::disasm(&input, out.as_deref(), force),
         Command::Prune {
             config,
             b,

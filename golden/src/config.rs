@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
+pub use crate::accel::AccelConfig;
 pub use crate::gelu::GeluConfig;
 pub use crate::gemm::ArrayConfig;
 pub use crate::mac::MacConfig;
@@ -35,6 +36,8 @@ pub struct Config {
     pub gelu: Option<GeluConfig>,
     /// `[softmax]`: a single-pass softmax unit.
     pub softmax: Option<SoftmaxConfig>,
+    /// `[accel]`: the integrated accelerator around the unit sections present.
+    pub accel: Option<AccelConfig>,
 }
 
 /// Why a configuration was rejected.
@@ -151,6 +154,10 @@ impl Config {
         }
         if let Some(s) = &self.softmax {
             s.validate()?;
+        }
+        if let Some(a) = &self.accel {
+            a.validate()?;
+            crate::accel::Geometry::of(self)?;
         }
         Ok(())
     }

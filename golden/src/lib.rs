@@ -6,10 +6,13 @@
 
 #![warn(missing_docs)]
 
+pub mod accel;
+pub mod asm;
 pub mod config;
 pub mod gelu;
 pub mod gemm;
 pub mod hash;
+pub mod isa;
 pub mod mac;
 pub mod nm_sparse;
 pub mod num;

@@ -56,6 +56,11 @@ pub fn run(config: &Path, out: &Path, vendor: Vendor) -> Result<Generated> {
 /// Emit `cfg`'s Verilog and `filelist.f` into `dir` (the manifest is the caller's
 /// [`OutputDir::finish`], with [`manifest_fields`]).
 pub fn write_design(cfg: &Config, vendor: Vendor, dir: &mut OutputDir) -> Result<Generated> {
+    if cfg.accel.is_some() {
+        eprintln!(
+            "note: the [accel] section is checked (ISA, `accgen asm`), but the integrated accelerator's hardware is not generated yet; only the unit tops are written"
+        );
+    }
     let design = accgen_hw::generate_for(cfg, vendor)?;
     let files = design.files()?;
     let mut paths = Vec::with_capacity(files.len());

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod asm;
 pub mod cache;
 pub mod demo;
 pub mod generate;

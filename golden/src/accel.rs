@@ -145,6 +145,17 @@ impl Geometry {
             acc_row_bytes,
             acc_rows,
         };
+        if let (Some(a), Some(rq)) = (&cfg.array, &cfg.requant) {
+            if rq.in_bits < a.acc_bits {
+                return Err(ConfigError::Invalid {
+                    field: "requant.in_bits".into(),
+                    message: format!(
+                        "= {} is narrower than array.acc_bits = {}; the accelerator's epilogue feeds accumulators into the re-quantizer, so in_bits must be at least acc_bits",
+                        rq.in_bits, a.acc_bits
+                    ),
+                });
+            }
+        }
         if let Some(a) = &cfg.array {
             // Two tiles with K = dim: an A block (rows x dim) and a B block (dim x cols)
             // each, one spad row per A row and per B row.
@@ -296,6 +307,11 @@ mod tests {
                 "[array]\nrows = 128\ncols = 128\n[accel]\nspad_kib = 128\nspad_banks = 64\n",
                 "accel.spad_banks",
                 "smaller than one 128-row block",
+            ),
+            (
+                "[array]\nacc_bits = 40\n[requant]\nin_bits = 32\n[accel]\n",
+                "requant.in_bits",
+                "at least acc_bits",
             ),
             (
                 "[array]\nrows = 128\ncols = 64\nacc_bits = 48\n[accel]\nacc_kib = 8\n",

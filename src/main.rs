@@ -91,6 +91,51 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run an accelerator program, or a generated tiled GEMM program, on the
+    /// instruction-level golden model (--golden-only: the accelerator hardware is not
+    /// generated yet).
+    Run {
+        /// TOML config with an [accel] section.
+        #[arg(long)]
+        config: PathBuf,
+        /// Program: `.bin` binary, anything else assembly text.
+        #[arg(long, conflicts_with = "gemm")]
+        program: Option<PathBuf>,
+        /// Generate and run a tiled GEMM program: M,K,N.
+        #[arg(long, value_name = "M,K,N")]
+        gemm: Option<String>,
+        /// Epilogue of the --gemm program.
+        #[arg(long, value_enum, default_value_t = EpilogueArg::Requant, requires = "gemm")]
+        epilogue: EpilogueArg,
+        /// A (M x K) for --gemm; random (seed 1) when absent.
+        #[arg(long, requires = "gemm")]
+        a: Option<PathBuf>,
+        /// B (K x N) for --gemm; random (seed 1) when absent.
+        #[arg(long, requires = "gemm")]
+        b: Option<PathBuf>,
+        /// Write C of the --gemm program here.
+        #[arg(long, requires = "gemm")]
+        out: Option<PathBuf>,
+        /// Place a tensor in DRAM: NAME=FILE.npy@ADDR (repeatable).
+        #[arg(long = "load", value_name = "NAME=FILE.npy@ADDR")]
+        loads: Vec<String>,
+        /// Read a tensor back after HALT: NAME@ADDR:SHAPE:DTYPE=OUT.npy, SHAPE like
+        /// 16x16 (repeatable).
+        #[arg(long = "dump", value_name = "NAME@ADDR:SHAPE:DTYPE=OUT.npy")]
+        dumps: Vec<String>,
+        /// DRAM address of the program (default: after every tensor, 4 KiB aligned).
+        #[arg(long, value_parser = parse_u64)]
+        prog_addr: Option<u64>,
+        /// Write statistics as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Replace existing output files.
+        #[arg(long)]
+        force: bool,
+        /// Run the golden model only (required until the hardware exists).
+        #[arg(long)]
+        golden_only: bool,
+    },
     /// Magnitude-prune B to the config's N:M pattern ([sparsity]); ties keep the lower index.
     Prune {
         /// TOML config file with a [sparsity] section.
@@ -147,6 +192,42 @@ enum Command {
         #[arg(long)]
         no_depth: bool,
     },
+}
+
+/// Epilogue of `run --gemm`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EpilogueArg {
+    /// Raw accumulators.
+    None,
+    /// Re-quantize with [requant]'s per-lane constants (column j uses lane j % lanes).
+    Requant,
+    /// Re-quantize, then ReLU.
+    #[value(name = "requant+relu")]
+    RequantRelu,
+    /// Re-quantize, then GELU.
+    #[value(name = "requant+gelu")]
+    RequantGelu,
+}
+
+impl From<EpilogueArg> for accgen_golden::gemm_program::GemmEpilogue {
+    fn from(e: EpilogueArg) -> Self {
+        use accgen_golden::gemm_program::GemmEpilogue as G;
+        match e {
+            EpilogueArg::None => G::None,
+            EpilogueArg::Requant => G::Requant,
+            EpilogueArg::RequantRelu => G::RequantRelu,
+            EpilogueArg::RequantGelu => G::RequantGelu,
+        }
+    }
+}
+
+/// A decimal or 0x-hexadecimal u64.
+fn parse_u64(s: &str) -> Result<u64, String> {
+    let v = match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    v.map_err(|_| format!("`{s}` is not a number in 0..=2^64-1 (decimal or 0x hex)"))
 }
 
 /// Yosys `synth_xilinx -family` values (the non-experimental ones).
@@ -307,6 +388,35 @@ fn main() -> ExitCode {
             force,
         } => cmd::asm::asm(&input, &out, config.as_deref(), force),
         Command::Disasm { input, out, force } => cmd::asm::disasm(&input, out.as_deref(), force),
+        Command::Run {
+            config,
+            program,
+            gemm,
+            epilogue,
+            a,
+            b,
+            out,
+            loads,
+            dumps,
+            prog_addr,
+            json,
+            force,
+            golden_only,
+        } => cmd::run::run(&cmd::run::RunArgs {
+            config: &config,
+            program: program.as_deref(),
+            gemm: gemm.as_deref(),
+            epilogue: epilogue.into(),
+            a: a.as_deref(),
+            b: b.as_deref(),
+            out: out.as_deref(),
+            loads: &loads,
+            dumps: &dumps,
+            prog_addr,
+            json: json.as_deref(),
+            force,
+            golden_only,
+        }),
         Command::Prune {
             config,
             b,

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod lint;
 pub mod paths;
 pub mod prune;
+pub mod run;
 pub mod sim;
 pub mod stream;
 pub mod timing;

@@ -1,0 +1,225 @@
+//! `accgen run --golden-only` end to end: a generated GEMM program's C equals the
+//! composition of the unit models computed here; a hand-written program moves
+//! tensors placed with --load to where --dump reads them; and bad specs, overlaps and
+//! a program that stops with an error exit 1 without writing outputs.
+
+mod common;
+
+use accgen_golden::config::Config;
+use accgen_golden::gemm::{gemm, Matrix};
+use accgen_golden::rng::SplitMix64;
+use accgen_sim::npy::{self, Dtype, NpyArray};
+use common::*;
+
+#[test]
+fn gemm_program_c_equals_gemm_then_requant_then_gelu() {
+    let t = Tmp::new("run-gemm");
+    let cfg = Config::load(std::path::Path::new("configs/accel.toml")).unwrap();
+    let mut rng = SplitMix64::new(21);
+    let (m, k, n) = (37usize, 70usize, 21usize);
+    let a = Matrix::from_vec(m, k, (0..m * k).map(|_| rng.signed(8)).collect());
+    let b = Matrix::from_vec(k, n, (0..k * n).map(|_| rng.signed(8)).collect());
+    save(&t.path("a.npy"), Dtype::I8, &a);
+    save(&t.path("b.npy"), Dtype::I8, &b);
+    let o = accgen(&[
+        "run",
+        "--config",
+        "configs/accel.toml",
+        "--gemm",
+        "37,70,21",
+        "--epilogue",
+        "requant+gelu",
+        "--a",
+        &t.s("a.npy"),
+        "--b",
+        &t.s("b.npy"),
+        "--out",
+        &t.s("c.npy"),
+        "--json",
+        &t.s("s.json"),
+        "--golden-only",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = npy::read(&t.path("c.npy")).unwrap();
+    assert_eq!((c.dtype, c.shape.clone()), (Dtype::I8, vec![m, n]));
+    let rq = cfg.requant.as_ref().unwrap();
+    let gu = accgen_golden::gelu::GeluUnit::new(cfg.gelu.as_ref().unwrap());
+    let prod = gemm(&a, &b, cfg.array.as_ref().unwrap().format());
+    for i in 0..m {
+        for j in 0..n {
+            let y = accgen_golden::requant::requant(rq, j % rq.lanes as usize, prod.at(i, j));
+            assert_eq!(c.data[i * n + j], gu.eval(y), "C[{i}][{j}]");
+        }
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["error_code"], 0);
+    assert_eq!(s["matches_unit_composition"], true);
+    assert_eq!(s["macs"], 37 * 32 * 70, "valid rows x padded columns x K");
+}
+
+#[test]
+fn loads_and_dumps_around_a_hand_written_program() {
+    let t = Tmp::new("run-prog");
+    // Copy a 3x5 int16 tensor through the scratchpad, rows 10 bytes apart -> 16 apart.
+    std::fs::write(
+        t.path("p.s"),
+        "load dram=0x100 rows=3 bytes=10 stride=10 spad=0 push_next\n\
+         nop.compute pop_prev push_next\n\
+         store dram=0x200 rows=3 bytes=10 stride=16 spad=0 pop_prev\n\
+         halt\n",
+    )
+    .unwrap();
+    let x: Vec<i64> = (0..15).map(|i| i * 1000 - 7000).collect();
+    npy::write(
+        &t.path("x.npy"),
+        &NpyArray {
+            dtype: Dtype::I16,
+            shape: vec![3, 5],
+            data: x.clone(),
+        },
+    )
+    .unwrap();
+    let o = accgen(&[
+        "run",
+        "--config",
+        "configs/accel.toml",
+        "--program",
+        &t.s("p.s"),
+        "--load",
+        &format!("X={}@0x100", t.s("x.npy")),
+        "--dump",
+        &format!("Y@0x200:3x8:int16={}", t.s("y.npy")),
+        "--golden-only",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = npy::read(&t.path("y.npy")).unwrap();
+    for r in 0..3 {
+        assert_eq!(&y.data[r * 8..r * 8 + 5], &x[r * 5..r * 5 + 5]);
+        assert_eq!(
+            &y.data[r * 8 + 5..r * 8 + 8],
+            &[0, 0, 0],
+            "untouched bytes stay 0"
+        );
+    }
+    // The same program assembled to a binary runs the same.
+    let o = accgen(&["asm", &t.s("p.s"), "-o", &t.s("p.bin")]);
+    assert!(o.status.success());
+    let o = accgen(&[
+        "run",
+        "--config",
+        "configs/accel.toml",
+        "--program",
+        &t.s("p.bin"),
+        "--load",
+        &format!("X={}@0x100", t.s("x.npy")),
+        "--dump",
+        &format!("Y@0x200:3x8:int16={}", t.s("y2.npy")),
+        "--golden-only",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(npy::read(&t.path("y2.npy")).unwrap(), y);
+}
+
+#[test]
+fn bad_runs_exit_1_and_write_no_outputs() {
+    let t = Tmp::new("run-bad");
+    std::fs::write(t.path("ok.s"), "halt\n").unwrap();
+    std::fs::write(t.path("stuck.s"), "nop.compute pop_prev\nhalt\n").unwrap();
+    npy::write(
+        &t.path("x.npy"),
+        &NpyArray {
+            dtype: Dtype::I8,
+            shape: vec![64],
+            data: vec![1; 64],
+        },
+    )
+    .unwrap();
+    let x = t.s("x.npy");
+    let y = format!("Y@0:4:int8={}", t.s("y.npy"));
+    // Every case runs on configs/accel.toml unless it names its own config.
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--gemm".into(), "4,4,4".into()], "pass --golden-only"),
+        (
+            vec![
+                "--program".into(),
+                t.s("ok.s"),
+                "--load".into(),
+                format!("A={x}@0"),
+                "--load".into(),
+                format!("B={x}@0x20"),
+                "--golden-only".into(),
+            ],
+            "--load B (0x20..0x60) overlaps --load A (0x0..0x40)",
+        ),
+        (
+            vec![
+                "--program".into(),
+                t.s("ok.s"),
+                "--load".into(),
+                "A=x.npy".into(),
+                "--golden-only".into(),
+            ],
+            "--load `A=x.npy` has no `@ADDR`",
+        ),
+        (
+            vec![
+                "--program".into(),
+                t.s("ok.s"),
+                "--dump".into(),
+                "Y@0:4:float=y.npy".into(),
+                "--golden-only".into(),
+            ],
+            "dtype `float` is not one of",
+        ),
+        (
+            vec![
+                "--program".into(),
+                t.s("stuck.s"),
+                "--dump".into(),
+                y.clone(),
+                "--json".into(),
+                t.s("s.json"),
+                "--golden-only".into(),
+            ],
+            "error Watchdog (4) at instruction 0",
+        ),
+        (
+            vec!["--gemm".into(), "4,0,4".into(), "--golden-only".into()],
+            "must be M,K,N with each in 1..=1048576",
+        ),
+        (
+            vec![
+                "--gemm".into(),
+                "4,4,4".into(),
+                "--config".into(),
+                "configs/default.toml".into(),
+                "--golden-only".into(),
+            ],
+            "config configs/default.toml: config field `accel` is missing",
+        ),
+        (
+            vec!["--golden-only".into()],
+            "give exactly one of --program PROG and --gemm M,K,N",
+        ),
+    ];
+    for (extra, needle) in &cases {
+        let mut args: Vec<&str> = vec!["run"];
+        if !extra.iter().any(|a| a == "--config") {
+            args.extend(["--config", "configs/accel.toml"]);
+        }
+        args.extend(extra.iter().map(String::as_str));
+        let o = accgen(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}\n{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains(needle),
+            "{args:?}: stderr lacks {needle:?}:\n{e}"
+        );
+        assert!(!t.path("y.npy").exists(), "{args:?} wrote a dump");
+    }
+    // The failed run still wrote its statistics, with the error code.
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["error_code"], 4);
+}

@@ -334,3 +334,69 @@ fn every_error_ends_the_run_with_its_code() {
         f.message
     );
 }
+
+#[test]
+fn sparse_gemm_reads_compressed_groups_with_their_index_rows() {
+    use accgen_golden::nm_sparse::{compress, prune, SparsityConfig};
+    for (n_, m_, k) in [(2u32, 4u32, 24usize), (1, 4, 13), (2, 8, 40), (1, 2, 7)] {
+        let text = format!(
+            "[array]\nrows = 4\ncols = 4\n[sparsity]\nn = {n_}\nm = {m_}\n[accel]\nspad_kib = 16\nacc_kib = 8\n"
+        );
+        let cfg = Config::from_toml_str(&text).unwrap();
+        let sp = SparsityConfig { n: n_, m: m_ };
+        let mut rng = SplitMix64::new(k as u64);
+        let a = Matrix::from_vec(4, k, (0..4 * k).map(|_| rng.signed(8)).collect());
+        let b = prune(
+            &Matrix::from_vec(k, 4, (0..4 * k).map(|_| rng.signed(8)).collect()),
+            sp,
+        );
+        let comp = compress(&b, sp).unwrap();
+        // W = 4 bytes: one spad row per slot (4 weights), one index row (4 bytes).
+        let groups = comp.groups();
+        let group_rows = n_ as usize + 1;
+        let mut dram = vec![0u8; 0x2000];
+        for i in 0..4 {
+            for t in 0..k {
+                put(&mut dram, 0x100 + (i * k) as u64, 1, t as u64, a.at(i, t));
+            }
+        }
+        for g in 0..groups {
+            let g0 = 0x800 + (g * group_rows * 4) as u64;
+            for col in 0..4 {
+                for s in 0..n_ as usize {
+                    let (v, _) = comp.slot(g, col, s);
+                    put(&mut dram, g0 + (s * 4) as u64, 1, col as u64, v);
+                }
+                put(
+                    &mut dram,
+                    g0 + (n_ as usize * 4) as u64,
+                    1,
+                    col as u64,
+                    comp.meta(g, col) as i64,
+                );
+            }
+        }
+        let prog = assemble(&format!(
+            "load dram=0x100 rows=4 bytes={k} stride={k} spad=0\n\
+             load dram=0x800 rows={} bytes=4 stride=4 spad=100 push_next\n\
+             gemm a=0 b=100 acc=0 k={k} m=4 pop_prev push_next\n\
+             store dram=0x1000 rows=4 bytes=16 stride=16 acc=0 pop_prev\n\
+             halt\n",
+            groups * group_rows
+        ))
+        .unwrap();
+        prog.check(&cfg).unwrap();
+        place_program(&mut dram, 0x1800, &prog);
+        let mut mach = Machine::new(&cfg, dram, 0).unwrap();
+        let out = mach.run(0x1800, prog.instrs.len() as u64);
+        assert_eq!(out.fault, None);
+        let want = gemm(&a, &b, cfg.array.as_ref().unwrap().format());
+        for i in 0..4 {
+            for j in 0..4 {
+                let got = get(&mach.dram, 0x1000, 4, (i * 4 + j) as u64, 32, true);
+                assert_eq!(got, want.at(i, j), "{n_}:{m_} k={k} C[{i}][{j}]");
+            }
+        }
+        assert_eq!(out.stats.macs, (4 * 4 * groups * n_ as usize) as u64);
+    }
+}

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accel;
 pub mod arith;
 pub mod array;
 pub mod drain;

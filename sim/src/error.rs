@@ -125,6 +125,10 @@ pub enum SimError {
         message: String,
     },
 
+    /// A bus protocol violation or a missing response, naming the channel and cycle.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+
     /// The design could not be turned into Verilog.
     #[error("cannot emit the design: {0}")]
     Rtl(#[from] RtlError),

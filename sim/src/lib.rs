@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod axilite;
 pub mod axis;
 pub mod build;
 pub mod cache;

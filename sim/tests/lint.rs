@@ -297,3 +297,10 @@ fn softmax_is_lint_clean_and_synthesises_without_latches() {
     let (d, name) = design_of(top);
     assert_lint_clean(&d, &name, true);
 }
+
+#[test]
+fn accel_control_block_is_lint_clean_and_synthesises_without_latches() {
+    let mut lib = Library::new();
+    let (d, name) = design_of(accgen_hw::accel::control::control(&mut lib).unwrap());
+    assert_lint_clean(&d, &name, true);
+}

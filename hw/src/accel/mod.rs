@@ -1,0 +1,5 @@
+//! The integrated accelerator (GUIDE §8), one file per block. Built so far: the
+//! AXI4-Lite control block ([`control`]). The engines, memories, DMA and the top come
+//! next (issue 9).
+
+pub mod control;

@@ -304,3 +304,17 @@ fn accel_control_block_is_lint_clean_and_synthesises_without_latches() {
     let (d, name) = design_of(accgen_hw::accel::control::control(&mut lib).unwrap());
     assert_lint_clean(&d, &name, true);
 }
+
+#[test]
+fn read_dma_is_lint_clean_and_synthesises_without_latches() {
+    for (db, o) in [(16u32, 8u32), (8, 1), (64, 64)] {
+        let mut lib = Library::new();
+        let p = accgen_hw::accel::dma_read::DmaParams {
+            data_bytes: db,
+            addr_bits: 64,
+            max_outstanding: o,
+        };
+        let (d, name) = design_of(accgen_hw::accel::dma_read::dma_read(&mut lib, &p).unwrap());
+        assert_lint_clean(&d, &name, db == 16);
+    }
+}

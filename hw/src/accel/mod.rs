@@ -3,3 +3,4 @@
 //! next (issue 9).
 
 pub mod control;
+pub mod dma_read;

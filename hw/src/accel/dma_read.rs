@@ -1,0 +1,295 @@
+//! The read DMA: one command (byte address, byte length) becomes AXI4 INCR read
+//! bursts, and the bytes come out as a stream of full-width beats starting at the
+//! command's first byte.
+//!
+//! - **Bursts:** beat-aligned, at most 256 beats, never across a 4 KB boundary; up to
+//!   `max_outstanding` in flight. The first and last beats may hold bytes outside the
+//!   range; they are dropped.
+//! - **Realignment:** output beat j is bytes `[addr + jB, addr + (j+1)B)`: the
+//!   concatenation of input beats j and j+1 shifted right by the address's offset in
+//!   the beat (B = data bytes). The last output beat's `out_keep` marks its valid
+//!   bytes (from byte 0), and `out_last` is set on it.
+//! - **Errors:** any `rresp` other than OKAY sets `out_error` on that beat's output and
+//!   on every later output beat of the command (so the last beat tells); the data
+//!   still flows, so the engine finishes and reports the error.
+//! - **Streams:** `m_axi_gmem_r*` enters a register slice, the realigner feeds another
+//!   one to `out_*`; every output is a register. One command at a time
+//!   (`cmd_ready` is high when the previous one has delivered its last beat to the
+//!   output slice).
+//!
+//! Ports: `cmd_valid`, `cmd_ready`, `cmd_addr` (`addr_bits`), `cmd_len` (32 bits, at
+//! least 1); `m_axi_gmem_araddr`, `arlen`, `arsize`, `arburst`, `arvalid`, `arready`,
+//! `rdata`, `rresp`, `rlast`, `rvalid`, `rready`; `out_data`, `out_keep` (one bit per
+//! byte), `out_last`, `out_error`, `out_valid`, `out_ready`; `busy`.
+
+use std::rc::Rc;
+
+use crate::rtl::{
+    CmpOp, Library, Module, ModuleBuilder, ReduceOp, RegOpts, RtlResult, ShiftAmt, ShiftOp, Value,
+};
+use crate::stream::{skid, Axis};
+
+/// Parameters of a read DMA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaParams {
+    /// Bytes per AXI data beat: 8, 16, 32 or 64.
+    pub data_bytes: u32,
+    /// AXI address bits, 32..=64.
+    pub addr_bits: u32,
+    /// Read bursts in flight, 1..=64.
+    pub max_outstanding: u32,
+}
+
+/// Prefix of the AXI4 master ports.
+pub const GMEM: &str = "m_axi_gmem_";
+
+/// Module name: every parameter is in it.
+pub fn dma_read_name(p: &DmaParams) -> String {
+    format!(
+        "accgen_dma_read_d{}_a{}_o{}",
+        p.data_bytes * 8,
+        p.addr_bits,
+        p.max_outstanding
+    )
+}
+
+fn reset_to(width: u32, v: u128) -> RegOpts {
+    RegOpts::new().reset_to(Value::from_u128(width, v).expect("reset fits"))
+}
+
+/// Build (or fetch) the read DMA for `p`.
+pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
+    let name = dma_read_name(p);
+    lib.get_or_build(&name.clone(), |_| {
+        let b = p.data_bytes;
+        let lb = b.trailing_zeros();
+        let dw = 8 * b;
+        let aw = p.addr_bits;
+        const CW: u32 = 34; // beat counters: up to (2^32 + 64) / 8 beats
+        let mut m = ModuleBuilder::new(&name);
+        m.doc(&format!(
+            "Read DMA: {dw}-bit AXI4 bursts (<= 256 beats, no 4 KB crossing, {} in flight), realigned byte stream out.",
+            p.max_outstanding
+        ));
+        let cmd_valid = m.input("cmd_valid", 1, false)?;
+        let cmd_addr = m.input("cmd_addr", aw, false)?;
+        let cmd_len = m.input("cmd_len", 32, false)?;
+        let arready = m.input(&format!("{GMEM}arready"), 1, false)?;
+        let rdata = m.input(&format!("{GMEM}rdata"), dw, false)?;
+        let rresp = m.input(&format!("{GMEM}rresp"), 2, false)?;
+        let rlast = m.input(&format!("{GMEM}rlast"), 1, false)?;
+        let rvalid = m.input(&format!("{GMEM}rvalid"), 1, false)?;
+        let out_ready = m.input("out_ready", 1, false)?;
+
+        let one_c = m.const_u(CW, 1)?;
+        let zero_c = m.const_u(CW, 0)?;
+
+        // ---- command.
+        let cmd_ready = m.reg("cmd_ready_q", 1, false, reset_to(1, 1))?;
+        let accept = m.and(cmd_valid, cmd_ready.q)?;
+        let off_now = m.slice(cmd_addr, lb - 1, 0)?;
+        let off = m.reg_next("offset", off_now, RegOpts::new().enable(accept))?;
+        let len_w = m.zext(cmd_len, CW)?;
+        let off_w = m.zext(off_now, CW)?;
+        let bm1 = m.const_u(CW, (b - 1) as u128)?;
+        let t = m.add(off_w, len_w)?;
+        let t = m.add(t, bm1)?;
+        let t = m.resize(t, CW)?;
+        let n_in = m.shr(t, lb)?;
+        // An empty command fetches nothing.
+        let len_zero = m.eq(len_w, zero_c)?;
+        let n_in = m.mux(len_zero, zero_c, n_in)?;
+        let t = m.add(len_w, bm1)?;
+        let t = m.resize(t, CW)?;
+        let n_out = m.shr(t, lb)?;
+        // Valid bytes of the last output beat, ((len - 1) mod B) + 1, as a mask from
+        // byte 0: (1 << (rem + 1)) - 1.
+        let c1_32 = m.const_u(32, 1)?;
+        let lm1 = m.sub(cmd_len, c1_32)?;
+        let lm1 = m.resize(lm1, 32)?;
+        let rem = m.slice(lm1, lb - 1, 0)?;
+        let rem1 = m.zext(rem, lb + 1)?;
+        let c1_l = m.const_u(lb + 1, 1)?;
+        let rem1 = m.add(rem1, c1_l)?;
+        let rem1 = m.resize(rem1, lb + 1)?;
+        let unit = m.const_u(b + 1, 1)?;
+        let pw = m.shift(ShiftOp::Shl, unit, ShiftAmt::Sig(rem1))?;
+        let c1_b = m.const_u(b + 1, 1)?;
+        let mask = m.sub(pw, c1_b)?;
+        let last_keep_now = m.slice(mask, b - 1, 0)?;
+        let keep_all = m.const_u(b, (1u128 << b) - 1)?;
+        let last_keep = m.reg_next("last_keep", last_keep_now, RegOpts::new().enable(accept))?;
+
+        // ---- request generator.
+        let low_mask = m.const_u(aw, !((1u128 << lb) - 1) & ((1u128 << aw) - 1))?;
+        let base_now = m.and(cmd_addr, low_mask)?;
+        let req_addr = m.reg("req_addr", aw, false, RegOpts::new())?;
+        let req_left = m.reg("req_left", CW, false, RegOpts::new().reset_zero(CW))?;
+        let arvalid = m.reg("arvalid_q", 1, false, RegOpts::new().reset_zero(1))?;
+        let araddr = m.reg("araddr_q", aw, false, RegOpts::new())?;
+        let arlen = m.reg("arlen_q", 8, false, RegOpts::new())?;
+        let ar_beats = m.reg("ar_beats", 9, false, RegOpts::new())?;
+        let ob = 32 - (p.max_outstanding + 1).leading_zeros();
+        let outstanding = m.reg("outstanding", ob, false, RegOpts::new().reset_zero(ob))?;
+        let max_o = m.const_u(ob, p.max_outstanding as u128)?;
+        let room = m.lt(outstanding.q, max_o)?;
+        let nz = m.cmp(CmpOp::Ne, req_left.q, zero_c)?;
+        let narv = m.not(arvalid.q)?;
+        let c1 = m.and(nz, narv)?;
+        let can_issue = m.and(c1, room)?;
+        // Beats to the 4 KB boundary: ((~addr[11:0]) >> lb) + 1.
+        let a12 = m.slice(req_addr.q, 11, 0)?;
+        let na12 = m.not(a12)?;
+        let to4k = m.shr(na12, lb)?;
+        let to4k = m.zext(to4k, 13)?;
+        let one13 = m.const_u(13, 1)?;
+        let to4k = m.add(to4k, one13)?;
+        let to4k = m.resize(to4k, 13)?;
+        let c256 = m.const_u(13, 256)?;
+        let lt256 = m.lt(to4k, c256)?;
+        let cap = m.mux(lt256, to4k, c256)?;
+        let cap_w = m.zext(cap, CW)?;
+        let left_lt = m.lt(req_left.q, cap_w)?;
+        let beats = m.mux(left_lt, req_left.q, cap_w)?;
+        let beats9 = m.resize(beats, 9)?;
+        let ar_hs = m.and(arvalid.q, arready)?;
+        let len8 = {
+            let one9 = m.const_u(9, 1)?;
+            let l = m.sub(beats9, one9)?;
+            m.resize(l, 8)?
+        };
+        let ad = m.mux(can_issue, req_addr.q, araddr.q)?;
+        m.connect(araddr, ad)?;
+        let ld = m.mux(can_issue, len8, arlen.q)?;
+        m.connect(arlen, ld)?;
+        let bd = m.mux(can_issue, beats9, ar_beats.q)?;
+        m.connect(ar_beats, bd)?;
+        let nhs = m.not(ar_hs)?;
+        let keep_v = m.and(arvalid.q, nhs)?;
+        let av = m.or(can_issue, keep_v)?;
+        m.connect(arvalid, av)?;
+        let step_bytes = {
+            let z = m.zext(ar_beats.q, aw)?;
+            m.shl(z, lb)?
+        };
+        let next_addr = m.add(req_addr.q, step_bytes)?;
+        let next_addr = m.resize(next_addr, aw)?;
+        let ra = m.mux(ar_hs, next_addr, req_addr.q)?;
+        let ra = m.mux(accept, base_now, ra)?;
+        m.connect(req_addr, ra)?;
+        let ab_w = m.zext(ar_beats.q, CW)?;
+        let rl_dec = m.sub(req_left.q, ab_w)?;
+        let rl_dec = m.resize(rl_dec, CW)?;
+        let rl = m.mux(ar_hs, rl_dec, req_left.q)?;
+        let rl = m.mux(accept, n_in, rl)?;
+        m.connect(req_left, rl)?;
+
+        // ---- read data: register slice, then the realigner.
+        let r_in = Axis {
+            data: rdata,
+            valid: rvalid,
+            last: Some(rlast),
+            user: Some(rresp),
+        };
+        let s1_ready = m.wire("s1_ready", 1, false)?;
+        let (s1, rready) = skid(&mut m, "rslice", &r_in, s1_ready)?;
+        let r_hs = m.and(rvalid, rready)?;
+        let r_done = m.and(r_hs, rlast)?;
+        let o_inc = m.zext(ar_hs, ob)?;
+        let o_dec = m.zext(r_done, ob)?;
+        let o1 = m.add(outstanding.q, o_inc)?;
+        let o1 = m.resize(o1, ob)?;
+        let o2 = m.sub(o1, o_dec)?;
+        let o2 = m.resize(o2, ob)?;
+        m.connect(outstanding, o2)?;
+
+        let in_left = m.reg("in_left", CW, false, RegOpts::new().reset_zero(CW))?;
+        let out_left = m.reg("out_left", CW, false, RegOpts::new().reset_zero(CW))?;
+        let have_prev = m.reg("have_prev", 1, false, RegOpts::new().reset_zero(1))?;
+        let prev = m.reg("prev", dw, false, RegOpts::new())?;
+        let s2_ready = m.wire("s2_ready", 1, false)?;
+        let in_nz = m.cmp(CmpOp::Ne, in_left.q, zero_c)?;
+        let out_nz = m.cmp(CmpOp::Ne, out_left.q, zero_c)?;
+        let in_zero = m.not(in_nz)?;
+        let flush = m.and(in_zero, out_nz)?;
+        let in_valid = m.and(s1.valid, in_nz)?;
+        let emit_in = m.and(in_valid, have_prev.q)?;
+        let out_valid = m.or(flush, emit_in)?;
+        let nhp = m.not(have_prev.q)?;
+        let can_take = m.or(nhp, s2_ready)?;
+        let take_in = m.and(in_valid, can_take)?;
+        m.drive(s1_ready, take_in)?;
+        let out_fire = m.and(out_valid, s2_ready)?;
+        let pv = m.mux(take_in, s1.data, prev.q)?;
+        m.connect(prev, pv)?;
+        let one1 = m.const_u(1, 1)?;
+        let zero1 = m.const_u(1, 0)?;
+        let hp = m.mux(take_in, one1, have_prev.q)?;
+        let hp = m.mux(accept, zero1, hp)?;
+        m.connect(have_prev, hp)?;
+        let il_dec = m.sub(in_left.q, one_c)?;
+        let il_dec = m.resize(il_dec, CW)?;
+        let il = m.mux(take_in, il_dec, in_left.q)?;
+        let il = m.mux(accept, n_in, il)?;
+        m.connect(in_left, il)?;
+        let ol_dec = m.sub(out_left.q, one_c)?;
+        let ol_dec = m.resize(ol_dec, CW)?;
+        let ol = m.mux(out_fire, ol_dec, out_left.q)?;
+        let ol = m.mux(accept, n_out, ol)?;
+        m.connect(out_left, ol)?;
+        // Output beat: ({next, prev} >> 8 * offset), next = 0 on the flush.
+        let zero_d = m.const_u(dw, 0)?;
+        let next = m.mux(flush, zero_d, s1.data)?;
+        let pair = m.concat(&[next, prev.q])?;
+        let amt = {
+            let z = m.zext(off, lb + 3)?;
+            m.shl(z, 3)?
+        };
+        let shifted = m.shift(ShiftOp::Shr, pair, ShiftAmt::Sig(amt))?;
+        let out_data = m.slice(shifted, dw - 1, 0)?;
+        let is_last = m.eq(out_left.q, one_c)?;
+        let keep = m.mux(is_last, last_keep, keep_all)?;
+        // Errors: sticky per command, carried with every output beat.
+        let err = m.reg("error_q", 1, false, RegOpts::new().reset_zero(1))?;
+        let resp = s1.user.expect("rresp rides as user");
+        let bad = m.reduce(ReduceOp::Or, resp)?;
+        let bad_in = m.and(take_in, bad)?;
+        let e1 = m.or(err.q, bad_in)?;
+        let e = m.mux(accept, zero1, e1)?;
+        m.connect(err, e)?;
+        let out_s = Axis {
+            data: m.concat(&[keep, out_data])?,
+            valid: out_valid,
+            last: Some(is_last),
+            user: Some(e1),
+        };
+        let (s2, s2_rdy) = skid(&mut m, "oslice", &out_s, out_ready)?;
+        m.drive(s2_ready, s2_rdy)?;
+
+        // ---- command readiness.
+        // Busy until every output beat has gone into the output slice.
+        let ol_nz_next = m.cmp(CmpOp::Ne, ol, zero_c)?;
+        let idle_next = m.not(ol_nz_next)?;
+        m.connect(cmd_ready, idle_next)?;
+        let busy = m.reg_next("busy_q", ol_nz_next, RegOpts::new().reset_zero(1))?;
+
+        m.output("cmd_ready", cmd_ready.q)?;
+        m.output(&format!("{GMEM}araddr"), araddr.q)?;
+        m.output(&format!("{GMEM}arlen"), arlen.q)?;
+        let size = m.const_u(3, lb as u128)?;
+        m.output(&format!("{GMEM}arsize"), size)?;
+        let incr = m.const_u(2, 1)?;
+        m.output(&format!("{GMEM}arburst"), incr)?;
+        m.output(&format!("{GMEM}arvalid"), arvalid.q)?;
+        m.output(&format!("{GMEM}rready"), rready)?;
+        let s2_keep = m.slice(s2.data, dw + b - 1, dw)?;
+        let s2_data = m.slice(s2.data, dw - 1, 0)?;
+        m.output("out_data", s2_data)?;
+        m.output("out_keep", s2_keep)?;
+        m.output("out_last", s2.last.expect("last"))?;
+        m.output("out_valid", s2.valid)?;
+        m.output("out_error", s2.user.expect("error rides as user"))?;
+        m.output("busy", busy)?;
+        m.finish()
+    })
+}

@@ -37,6 +37,7 @@ pub mod axilite;
 pub mod axis;
 pub mod build;
 pub mod cache;
+pub mod dma;
 pub mod dut;
 pub mod error;
 pub mod fault;

@@ -1,19 +1,24 @@
 //! An AXI4 slave memory for co-simulating bus masters, with protocol checks.
 //!
-//! Bound to the master's `<prefix>ar*`/`<prefix>r*` ports (read channels; the write
-//! channels come with the write DMA). Call [`AxiMem::step`] once per cycle, before
-//! [`Dut::tick`]: it drives the slave's outputs for this cycle, samples the master's,
-//! and records the handshakes that happen at the coming edge.
+//! Bound to the master's `<prefix>ar*`/`<prefix>r*` read channels and, when the
+//! master has them, its `aw*`/`w*`/`b*` write channels. Call [`AxiMem::step`] once
+//! per cycle, before [`Dut::tick`]: it drives the slave's outputs for this cycle,
+//! samples the master's, and records the handshakes that happen at the coming edge.
 //!
 //! - **Timing:** a read burst's first beat is offered `read_latency` cycles after its
 //!   address handshake; `arready` and each `rvalid` are withheld with probability
 //!   `stall` (seeded); at most `max_outstanding` bursts are accepted at once.
 //! - **Responses:** beats whose bytes lie outside the memory answer DECERR, beats
 //!   touching an `error_ranges` byte answer SLVERR (data 0); in order, one ID.
+//! - **Writes:** a burst's W beats are taken after its AW (the slave may wait for
+//!   the address); bytes are written where `wstrb` is set; the response comes
+//!   `write_latency` cycles after the last beat: OKAY, SLVERR (an `error_ranges` byte)
+//!   or DECERR (outside the memory, nothing written).
 //! - **Checks** (a violation is an error naming the channel and the cycle): INCR bursts
-//!   only, full-width beats (`arsize` = log2 of the data bytes), addresses aligned to
-//!   the beat, at most 256 beats, no burst crossing a 4 KB boundary, and `arvalid`
-//!   held with a stable payload until `arready`.
+//!   only, full-width beats (`arsize`/`awsize` = log2 of the data bytes), addresses
+//!   aligned to the beat, at most 256 beats, no burst crossing a 4 KB boundary,
+//!   `arvalid`, `awvalid` and `wvalid` held with a stable payload until their ready,
+//!   and `wlast` exactly on each burst's last beat.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -39,6 +44,8 @@ pub struct AxiMemConfig {
     pub max_outstanding: usize,
     /// Byte ranges that answer SLVERR.
     pub error_ranges: Vec<Range<u64>>,
+    /// Cycles from a write burst's last beat to its response.
+    pub write_latency: u64,
 }
 
 /// What the memory saw.
@@ -52,6 +59,37 @@ pub struct AxiMemStats {
     pub max_reads_in_flight: usize,
     /// Longest burst, in beats.
     pub max_burst_beats: u64,
+    /// Write bursts accepted.
+    pub write_bursts: u64,
+    /// Write beats taken.
+    pub write_beats: u64,
+    /// Most write bursts awaiting their response at once.
+    pub max_writes_in_flight: usize,
+}
+
+struct WBurst {
+    addr: u64,
+    beats: u64,
+    got: u64,
+    resp: u64,
+    respond_at: Option<u64>,
+}
+
+struct WPorts {
+    awaddr: OutPort,
+    awlen: OutPort,
+    awsize: OutPort,
+    awburst: OutPort,
+    awvalid: OutPort,
+    awready: InPort,
+    wdata: OutPort,
+    wstrb: OutPort,
+    wlast: OutPort,
+    wvalid: OutPort,
+    wready: InPort,
+    bresp: InPort,
+    bvalid: InPort,
+    bready: OutPort,
 }
 
 struct Burst {
@@ -80,13 +118,18 @@ pub struct AxiMem {
     cfg: AxiMemConfig,
     /// Contents, from address 0.
     pub mem: Vec<u8>,
-    p: Ports,
+    p: Option<Ports>,
     rng: SplitMix64,
     reads: VecDeque<Burst>,
     /// AR seen valid but not ready last cycle: (addr, len, size, burst).
     ar_waiting: Option<(u64, u64, u64, u64)>,
     /// The beat offered this cycle, if any.
     r_offer: bool,
+    w: Option<WPorts>,
+    writes: VecDeque<WBurst>,
+    aw_waiting: Option<(u64, u64, u64, u64)>,
+    w_waiting: Option<(Value, u64, u64)>,
+    b_offer: bool,
     /// Counters.
     pub stats: AxiMemStats,
 }
@@ -98,24 +141,75 @@ fn err(msg: String) -> SimError {
 impl AxiMem {
     /// Bind to `dut`'s ports named `<prefix>araddr` and so on.
     pub fn new(dut: &mut Dut, prefix: &str, mem: Vec<u8>, cfg: AxiMemConfig) -> SimResult<AxiMem> {
-        let i = |n: &str| dut.input(&format!("{prefix}{n}"));
-        let o = |n: &str| dut.output(&format!("{prefix}{n}"));
-        let p = Ports {
-            araddr: o("araddr")?,
-            arlen: o("arlen")?,
-            arsize: o("arsize")?,
-            arburst: o("arburst")?,
-            arvalid: o("arvalid")?,
-            arready: i("arready")?,
-            rdata: i("rdata")?,
-            rresp: i("rresp")?,
-            rlast: i("rlast")?,
-            rvalid: i("rvalid")?,
-            rready: o("rready")?,
+        let i = |d: &Dut, n: &str| d.input(&format!("{prefix}{n}"));
+        let o = |d: &Dut, n: &str| d.output(&format!("{prefix}{n}"));
+        let has = |d: &Dut, n: &str| {
+            d.spec()
+                .ports
+                .iter()
+                .any(|q| q.name == format!("{prefix}{n}"))
         };
-        dut.poke_u64(p.arready, 0);
-        dut.poke_u64(p.rvalid, 0);
+        if !has(dut, "araddr") && !has(dut, "awaddr") {
+            return Err(err(format!(
+                "the design has neither `{prefix}araddr` nor `{prefix}awaddr`: no AXI4 master to serve"
+            )));
+        }
+        let p = if has(dut, "araddr") {
+            Some(Ports {
+                araddr: o(dut, "araddr")?,
+                arlen: o(dut, "arlen")?,
+                arsize: o(dut, "arsize")?,
+                arburst: o(dut, "arburst")?,
+                arvalid: o(dut, "arvalid")?,
+                arready: i(dut, "arready")?,
+                rdata: i(dut, "rdata")?,
+                rresp: i(dut, "rresp")?,
+                rlast: i(dut, "rlast")?,
+                rvalid: i(dut, "rvalid")?,
+                rready: o(dut, "rready")?,
+            })
+        } else {
+            None
+        };
+        if let Some(p) = &p {
+            dut.poke_u64(p.arready, 0);
+            dut.poke_u64(p.rvalid, 0);
+        }
+        let w = if dut
+            .spec()
+            .ports
+            .iter()
+            .any(|q| q.name == format!("{prefix}awaddr"))
+        {
+            let w = WPorts {
+                awaddr: o(dut, "awaddr")?,
+                awlen: o(dut, "awlen")?,
+                awsize: o(dut, "awsize")?,
+                awburst: o(dut, "awburst")?,
+                awvalid: o(dut, "awvalid")?,
+                awready: i(dut, "awready")?,
+                wdata: o(dut, "wdata")?,
+                wstrb: o(dut, "wstrb")?,
+                wlast: o(dut, "wlast")?,
+                wvalid: o(dut, "wvalid")?,
+                wready: i(dut, "wready")?,
+                bresp: i(dut, "bresp")?,
+                bvalid: i(dut, "bvalid")?,
+                bready: o(dut, "bready")?,
+            };
+            dut.poke_u64(w.awready, 0);
+            dut.poke_u64(w.wready, 0);
+            dut.poke_u64(w.bvalid, 0);
+            Some(w)
+        } else {
+            None
+        };
         Ok(AxiMem {
+            w,
+            writes: VecDeque::new(),
+            aw_waiting: None,
+            w_waiting: None,
+            b_offer: false,
             rng: SplitMix64::new(cfg.seed),
             cfg,
             mem,
@@ -158,17 +252,30 @@ impl AxiMem {
 
     /// One cycle: drive this cycle's outputs, check and record the master's.
     pub fn step(&mut self, dut: &mut Dut) -> SimResult<()> {
+        self.step_reads(dut)?;
+        self.step_writes(dut)
+    }
+
+    fn step_reads(&mut self, dut: &mut Dut) -> SimResult<()> {
+        let Some(rp) = &self.p else {
+            return Ok(());
+        };
+        let (arready, arvalid, araddr, arlen, arsize, arburst) = (
+            rp.arready, rp.arvalid, rp.araddr, rp.arlen, rp.arsize, rp.arburst,
+        );
+        let (rdata, rresp, rlast, rvalid, rready) =
+            (rp.rdata, rp.rresp, rp.rlast, rp.rvalid, rp.rready);
         let cyc = dut.cycle();
         let b = self.cfg.data_bytes as u64;
         // AR channel.
         let ready = self.reads.len() < self.cfg.max_outstanding && !self.rng.chance(self.cfg.stall);
-        dut.poke_u64(self.p.arready, ready as u64);
-        let valid = dut.peek_u64(self.p.arvalid) == 1;
+        dut.poke_u64(arready, ready as u64);
+        let valid = dut.peek_u64(arvalid) == 1;
         let payload = (
-            dut.peek_u64(self.p.araddr),
-            dut.peek_u64(self.p.arlen),
-            dut.peek_u64(self.p.arsize),
-            dut.peek_u64(self.p.arburst),
+            dut.peek_u64(araddr),
+            dut.peek_u64(arlen),
+            dut.peek_u64(arsize),
+            dut.peek_u64(arburst),
         );
         if let Some(w) = self.ar_waiting {
             if !valid || payload != w {
@@ -181,27 +288,7 @@ impl AxiMem {
         if valid && ready {
             let (addr, len, size, burst) = payload;
             let beats = len + 1;
-            if burst != 1 {
-                return Err(err(format!(
-                    "AXI4 AR: arburst = {burst} at cycle {cyc}; only INCR (1) is allowed"
-                )));
-            }
-            if 1u64 << size != b {
-                return Err(err(format!(
-                    "AXI4 AR: arsize = {size} ({} bytes) at cycle {cyc}; beats must be the full {b} bytes",
-                    1u64 << size
-                )));
-            }
-            if addr % b != 0 {
-                return Err(err(format!(
-                    "AXI4 AR: address {addr:#x} at cycle {cyc} is not aligned to {b} bytes"
-                )));
-            }
-            if addr / 4096 != (addr + beats * b - 1) / 4096 {
-                return Err(err(format!(
-                    "AXI4 AR: burst at {addr:#x} of {beats} beats crosses a 4 KB boundary (cycle {cyc})"
-                )));
-            }
+            check_burst("AR", addr, beats, size, burst, b, cyc)?;
             self.reads.push_back(Burst {
                 addr,
                 beats,
@@ -219,15 +306,15 @@ impl AxiMem {
             if let Some(f) = self.reads.front() {
                 if cyc >= f.ready_at && !self.rng.chance(self.cfg.stall) {
                     let (data, resp) = self.beat(f.addr + f.next * b);
-                    dut.poke(self.p.rdata, &data);
-                    dut.poke_u64(self.p.rresp, resp);
-                    dut.poke_u64(self.p.rlast, (f.next + 1 == f.beats) as u64);
+                    dut.poke(rdata, &data);
+                    dut.poke_u64(rresp, resp);
+                    dut.poke_u64(rlast, (f.next + 1 == f.beats) as u64);
                     self.r_offer = true;
                 }
             }
         }
-        dut.poke_u64(self.p.rvalid, self.r_offer as u64);
-        if self.r_offer && dut.peek_u64(self.p.rready) == 1 {
+        dut.poke_u64(rvalid, self.r_offer as u64);
+        if self.r_offer && dut.peek_u64(rready) == 1 {
             self.r_offer = false;
             self.stats.read_beats += 1;
             let f = self.reads.front_mut().expect("offered a beat");
@@ -238,4 +325,162 @@ impl AxiMem {
         }
         Ok(())
     }
+
+    /// Write bursts accepted and not yet answered.
+    pub fn writes_in_flight(&self) -> usize {
+        self.writes.len()
+    }
+
+    fn step_writes(&mut self, dut: &mut Dut) -> SimResult<()> {
+        let Some(w) = &self.w else {
+            return Ok(());
+        };
+        let (awready, awvalid, awaddr, awlen, awsize, awburst) =
+            (w.awready, w.awvalid, w.awaddr, w.awlen, w.awsize, w.awburst);
+        let (wready, wvalid, wdata, wstrb, wlast) = (w.wready, w.wvalid, w.wdata, w.wstrb, w.wlast);
+        let (bvalid, bresp, bready) = (w.bvalid, w.bresp, w.bready);
+        let cyc = dut.cycle();
+        let b = self.cfg.data_bytes as u64;
+        // AW.
+        let ready =
+            self.writes.len() < self.cfg.max_outstanding && !self.rng.chance(self.cfg.stall);
+        dut.poke_u64(awready, ready as u64);
+        let valid = dut.peek_u64(awvalid) == 1;
+        let payload = (
+            dut.peek_u64(awaddr),
+            dut.peek_u64(awlen),
+            dut.peek_u64(awsize),
+            dut.peek_u64(awburst),
+        );
+        if let Some(prev) = self.aw_waiting {
+            if !valid || payload != prev {
+                return Err(err(format!(
+                    "AXI4 AW: awvalid dropped or the address changed before awready (cycle {cyc})"
+                )));
+            }
+        }
+        self.aw_waiting = None;
+        if valid && ready {
+            let (addr, len, size, burst) = payload;
+            check_burst("AW", addr, len + 1, size, burst, b, cyc)?;
+            self.writes.push_back(WBurst {
+                addr,
+                beats: len + 1,
+                got: 0,
+                resp: 0,
+                respond_at: None,
+            });
+            self.stats.write_bursts += 1;
+            self.stats.max_burst_beats = self.stats.max_burst_beats.max(len + 1);
+            self.stats.max_writes_in_flight =
+                self.stats.max_writes_in_flight.max(self.writes.len());
+        } else if valid {
+            self.aw_waiting = Some(payload);
+        }
+        // W: into the oldest burst still taking data.
+        let open = self.writes.iter().position(|x| x.got < x.beats);
+        let ready = open.is_some() && !self.rng.chance(self.cfg.stall);
+        dut.poke_u64(wready, ready as u64);
+        let valid = dut.peek_u64(wvalid) == 1;
+        let beat = (dut.peek(wdata), dut.peek_u64(wstrb), dut.peek_u64(wlast));
+        if let Some(prev) = &self.w_waiting {
+            if !valid || &beat != prev {
+                return Err(err(format!(
+                    "AXI4 W: wvalid dropped or the beat changed before wready (cycle {cyc})"
+                )));
+            }
+        }
+        self.w_waiting = None;
+        if valid && ready {
+            let i = open.expect("ready only with an open burst");
+            let in_err = {
+                let wb = &self.writes[i];
+                let addr = wb.addr + wb.got * b;
+                self.cfg
+                    .error_ranges
+                    .iter()
+                    .any(|r| r.start < addr + b && addr < r.end)
+            };
+            let mem_len = self.mem.len() as u64;
+            let wb = &mut self.writes[i];
+            let last = wb.got + 1 == wb.beats;
+            if (beat.2 == 1) != last {
+                return Err(err(format!(
+                    "AXI4 W: wlast = {} on beat {} of a {}-beat burst at {:#x} (cycle {cyc})",
+                    beat.2,
+                    wb.got + 1,
+                    wb.beats,
+                    wb.addr
+                )));
+            }
+            let addr = wb.addr + wb.got * b;
+            wb.got += 1;
+            if last {
+                wb.respond_at = Some(cyc + 1 + self.cfg.write_latency);
+            }
+            if addr + b > mem_len {
+                wb.resp = wb.resp.max(3);
+            } else if in_err {
+                wb.resp = wb.resp.max(2);
+            } else {
+                for k in 0..b {
+                    if beat.1 >> k & 1 == 1 {
+                        self.mem[(addr + k) as usize] =
+                            (beat.0.words()[(k / 8) as usize] >> (8 * (k % 8))) as u8;
+                    }
+                }
+            }
+            self.stats.write_beats += 1;
+        } else if valid {
+            self.w_waiting = Some(beat);
+        }
+        // B: in order.
+        if !self.b_offer {
+            if let Some(f) = self.writes.front() {
+                if f.respond_at.is_some_and(|t| cyc >= t) && !self.rng.chance(self.cfg.stall) {
+                    dut.poke_u64(bresp, f.resp);
+                    self.b_offer = true;
+                }
+            }
+        }
+        dut.poke_u64(bvalid, self.b_offer as u64);
+        if self.b_offer && dut.peek_u64(bready) == 1 {
+            self.b_offer = false;
+            self.writes.pop_front();
+        }
+        Ok(())
+    }
+}
+
+/// Check one burst's address phase.
+fn check_burst(
+    ch: &str,
+    addr: u64,
+    beats: u64,
+    size: u64,
+    burst: u64,
+    b: u64,
+    cyc: u64,
+) -> SimResult<()> {
+    if burst != 1 {
+        return Err(err(format!(
+            "AXI4 {ch}: burst type {burst} at cycle {cyc}; only INCR (1) is allowed"
+        )));
+    }
+    if size >= 8 || 1u64 << size != b {
+        return Err(err(format!(
+            "AXI4 {ch}: size {size} at cycle {cyc}; beats must be the full {b} bytes"
+        )));
+    }
+    if !addr.is_multiple_of(b) {
+        return Err(err(format!(
+            "AXI4 {ch}: address {addr:#x} at cycle {cyc} is not aligned to {b} bytes"
+        )));
+    }
+    if addr / 4096 != (addr + beats * b - 1) / 4096 {
+        return Err(err(format!(
+            "AXI4 {ch}: burst at {addr:#x} of {beats} beats crosses a 4 KB boundary (cycle {cyc})"
+        )));
+    }
+    Ok(())
 }

@@ -66,6 +66,7 @@ pub fn run_read_dma(
             seed: t.seed ^ 0x55,
             max_outstanding: 64,
             error_ranges: t.error_ranges.clone(),
+            write_latency: 0,
         },
     )?;
     let (cv, ca, cl, ordy) = (
@@ -152,6 +153,139 @@ pub fn run_read_dma(
     }
     Ok(ReadRun {
         got,
+        errors,
+        max_in_flight,
+        cycles: dut.cycle() - start,
+    })
+}
+
+/// What a write-DMA run left behind.
+#[derive(Debug, Clone)]
+pub struct WriteRun {
+    /// The memory after every command completed.
+    pub mem: Vec<u8>,
+    /// `error` at each command's `done`.
+    pub errors: Vec<bool>,
+    /// Most write bursts awaiting a response at once.
+    pub max_in_flight: usize,
+    /// Cycles from the first command to the last `done`.
+    pub cycles: u64,
+}
+
+/// Run write commands (byte address, bytes) through a fresh instance of `model` (the
+/// write DMA built for `p`) on memory `mem`, streaming each command's bytes packed
+/// from byte 0 with random input gaps (`t.out_stall` is their probability). Every
+/// command must end with one `done` pulse; a protocol violation or a timeout is an
+/// error.
+pub fn run_write_dma(
+    model: &Model,
+    p: &DmaParams,
+    mem: &[u8],
+    cmds: &[(u64, Vec<u8>)],
+    t: &ReadTiming,
+) -> SimResult<WriteRun> {
+    let mut dut: Dut = model.instantiate_randomized(t.seed)?;
+    let mut axi = AxiMem::new(
+        &mut dut,
+        "m_axi_gmem_",
+        mem.to_vec(),
+        AxiMemConfig {
+            data_bytes: p.data_bytes as usize,
+            read_latency: 0,
+            stall: t.stall,
+            seed: t.seed ^ 0x55,
+            max_outstanding: 64,
+            error_ranges: t.error_ranges.clone(),
+            write_latency: t.latency,
+        },
+    )?;
+    let (cv, ca, cl, iv, id) = (
+        dut.input("cmd_valid")?,
+        dut.input("cmd_addr")?,
+        dut.input("cmd_len")?,
+        dut.input("in_valid")?,
+        dut.input("in_data")?,
+    );
+    let (crdy, irdy, done, err) = (
+        dut.output("cmd_ready")?,
+        dut.output("in_ready")?,
+        dut.output("done")?,
+        dut.output("error")?,
+    );
+    dut.poke_u64(cv, 0);
+    dut.poke_u64(iv, 0);
+    dut.reset(3);
+    let db = p.data_bytes as usize;
+    // Every input beat of every command, in order.
+    let mut beats: VecDeque<Vec<u64>> = VecDeque::new();
+    for (_, bytes) in cmds {
+        for chunk in bytes.chunks(db) {
+            let mut words = vec![0u64; db.div_ceil(8)];
+            for (k, &x) in chunk.iter().enumerate() {
+                words[k / 8] |= (x as u64) << (8 * (k % 8));
+            }
+            beats.push_back(words);
+        }
+    }
+    let mut rng = SplitMix64::new(t.seed ^ 0xa5);
+    let mut pending: VecDeque<(u64, u32)> =
+        cmds.iter().map(|(a, d)| (*a, d.len() as u32)).collect();
+    let mut errors = Vec::with_capacity(cmds.len());
+    let mut offered = false;
+    let mut max_in_flight = 0;
+    let start = dut.cycle();
+    let total: u64 = cmds.iter().map(|c| c.1.len() as u64).sum();
+    let budget = 20_000 + total * 4 + t.latency * 64 * cmds.len() as u64;
+    while errors.len() < cmds.len() {
+        if dut.cycle() - start > budget {
+            return Err(bad(format!(
+                "write DMA: command {} of {} not done after {budget} cycles",
+                errors.len(),
+                cmds.len()
+            )));
+        }
+        axi.step(&mut dut)?;
+        max_in_flight = max_in_flight.max(axi.writes_in_flight());
+        match pending.front() {
+            Some(&(a, l)) => {
+                dut.poke_u64(cv, 1);
+                dut.poke_u64(ca, a);
+                dut.poke_u64(cl, l as u64);
+            }
+            None => dut.poke_u64(cv, 0),
+        }
+        let taken = !pending.is_empty() && dut.peek_u64(crdy) == 1;
+        // A source never drops valid or changes data before the beat moves.
+        if !offered && !beats.is_empty() {
+            offered = !rng.chance(t.out_stall);
+        }
+        if offered {
+            let w = beats.front().expect("offered a beat");
+            let v = accgen_hw::rtl::Value::from_words(8 * db as u32, w).expect("fits");
+            dut.poke(id, &v);
+        }
+        dut.poke_u64(iv, offered as u64);
+        let beat_taken = offered && dut.peek_u64(irdy) == 1;
+        if dut.peek_u64(done) == 1 {
+            errors.push(dut.peek_u64(err) == 1);
+        }
+        dut.tick();
+        if taken {
+            pending.pop_front();
+        }
+        if beat_taken {
+            beats.pop_front();
+            offered = false;
+        }
+    }
+    if !beats.is_empty() {
+        return Err(bad(format!(
+            "write DMA: {} input beats were never taken",
+            beats.len()
+        )));
+    }
+    Ok(WriteRun {
+        mem: axi.mem.clone(),
         errors,
         max_in_flight,
         cycles: dut.cycle() - start,

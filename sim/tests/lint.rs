@@ -318,3 +318,17 @@ fn read_dma_is_lint_clean_and_synthesises_without_latches() {
         assert_lint_clean(&d, &name, db == 16);
     }
 }
+
+#[test]
+fn write_dma_is_lint_clean_and_synthesises_without_latches() {
+    for (db, o) in [(16u32, 8u32), (8, 1), (64, 64)] {
+        let mut lib = Library::new();
+        let p = accgen_hw::accel::dma_read::DmaParams {
+            data_bytes: db,
+            addr_bits: 64,
+            max_outstanding: o,
+        };
+        let (d, name) = design_of(accgen_hw::accel::dma_write::dma_write(&mut lib, &p).unwrap());
+        assert_lint_clean(&d, &name, db == 16);
+    }
+}

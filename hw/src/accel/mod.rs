@@ -4,3 +4,4 @@
 
 pub mod control;
 pub mod dma_read;
+pub mod dma_write;

@@ -351,7 +351,8 @@ impl Field {
         *w |= (v as u128) << self.lo;
     }
 
-    fn mask(&self) -> u128 {
+    /// The field's bits within a word.
+    pub fn mask(&self) -> u128 {
         (self.max() as u128) << self.lo
     }
 
@@ -409,9 +410,46 @@ pub const SOFTMAX_FIELDS: [Field; 4] = [
 /// NOP's engine: 0 load, 1 compute, 2 store.
 pub const NOP_ENGINE: Field = Field::new("engine", 12, 2, 0);
 
-const OPCODE: Field = Field::new("opcode", 0, 4, 0);
-const VERSION_FIELD: Field = Field::new("version", 4, 4, 0);
-const DEP_BITS: [u32; 4] = [8, 9, 10, 11];
+/// The opcode, bits 3:0.
+pub const OPCODE: Field = Field::new("opcode", 0, 4, 0);
+/// The ISA version, bits 7:4.
+pub const VERSION_FIELD: Field = Field::new("version", 4, 4, 0);
+/// Bits of `pop_prev`, `pop_next`, `push_prev`, `push_next`.
+pub const DEP_BITS: [u32; 4] = [8, 9, 10, 11];
+
+/// The fields of opcode `op` (1..=8) beyond the header, flags included, in bit
+/// order; `None` for an undefined opcode. Every bit of a word outside the header and
+/// these fields is reserved. The hardware decoder is generated from this table.
+pub fn fields_of(op: u8) -> Option<Vec<Field>> {
+    Some(match op {
+        1 => DMA_FIELDS.to_vec(),
+        2 => {
+            let mut v = DMA_FIELDS.to_vec();
+            v.push(FROM_ACC);
+            v
+        }
+        3 => {
+            let mut v = GEMM_FIELDS.to_vec();
+            v.push(ACCUMULATE);
+            v
+        }
+        4 => {
+            let mut v = EPILOGUE_FIELDS.to_vec();
+            v.push(ACT);
+            v
+        }
+        5 => SOFTMAX_FIELDS.to_vec(),
+        6 | 7 => vec![],
+        8 => vec![NOP_ENGINE],
+        _ => return None,
+    })
+}
+
+/// Bits of a word with opcode `op` that are not reserved.
+pub fn used_mask(op: u8) -> Option<u128> {
+    let header = OPCODE.mask() | VERSION_FIELD.mask() | (0xf << 8);
+    fields_of(op).map(|fs| fs.iter().fold(header, |m, f| m | f.mask()))
+}
 
 /// Why an instruction word or a program was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1139,5 +1177,30 @@ mod tests {
             e.message.contains("gelu.in_bits is 16; they must be equal"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn used_masks_cover_exactly_what_encode_writes() {
+        // Setting any bit outside used_mask must be rejected as reserved, and
+        // every bit inside it belongs to a field or the header.
+        for op in 1..=8u8 {
+            let used = used_mask(op).unwrap();
+            let base = (op as u128) | (1 << 4);
+            for bit in 12..128 {
+                let w = base | 1u128 << bit;
+                let r = Instr::decode(w);
+                if used >> bit & 1 == 0 {
+                    let e = r.unwrap_err();
+                    assert!(
+                        e.contains(&format!("reserved bit {bit}")),
+                        "op {op} bit {bit}: {e}"
+                    );
+                } else if let Err(e) = r {
+                    assert!(!e.contains("reserved"), "op {op} bit {bit}: {e}");
+                }
+            }
+        }
+        assert_eq!(used_mask(0), None);
+        assert_eq!(used_mask(9), None);
     }
 }

@@ -332,3 +332,10 @@ fn write_dma_is_lint_clean_and_synthesises_without_latches() {
         assert_lint_clean(&d, &name, db == 16);
     }
 }
+
+#[test]
+fn instruction_decoder_is_lint_clean_and_synthesises_without_latches() {
+    let mut lib = Library::new();
+    let (d, name) = design_of(accgen_hw::accel::decode::decode(&mut lib).unwrap());
+    assert_lint_clean(&d, &name, true);
+}

@@ -3,5 +3,6 @@
 //! next (issue 9).
 
 pub mod control;
+pub mod decode;
 pub mod dma_read;
 pub mod dma_write;

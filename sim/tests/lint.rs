@@ -339,3 +339,21 @@ fn instruction_decoder_is_lint_clean_and_synthesises_without_latches() {
     let (d, name) = design_of(accgen_hw::accel::decode::decode(&mut lib).unwrap());
     assert_lint_clean(&d, &name, true);
 }
+
+#[test]
+fn accel_frontend_is_lint_clean_and_synthesises_without_latches() {
+    for db in [16u32, 8, 64] {
+        let mut lib = Library::new();
+        let p = accgen_hw::accel::frontend::FrontParams {
+            dma: accgen_hw::accel::dma_read::DmaParams {
+                data_bytes: db,
+                addr_bits: 64,
+                max_outstanding: 8,
+            },
+            queue_depth: 16,
+            watchdog_default: 1_000_000,
+        };
+        let (d, name) = design_of(accgen_hw::accel::frontend::frontend(&mut lib, &p).unwrap());
+        assert_lint_clean(&d, &name, db == 16);
+    }
+}

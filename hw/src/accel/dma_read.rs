@@ -9,9 +9,10 @@
 //!   concatenation of input beats j and j+1 shifted right by the address's offset in
 //!   the beat (B = data bytes). The last output beat's `out_keep` marks its valid
 //!   bytes (from byte 0), and `out_last` is set on it.
-//! - **Errors:** any `rresp` other than OKAY sets `out_error` on that beat's output and
-//!   on every later output beat of the command (so the last beat tells); the data
-//!   still flows, so the engine finishes and reports the error.
+//! - **Errors:** an output beat's `out_error` is set when it or an earlier output
+//!   beat of the command holds bytes of an input beat whose `rresp` was not OKAY (so
+//!   the last beat tells, and the first flagged beat is the first with bad bytes); the
+//!   data still flows, so the engine finishes and reports the error.
 //! - **Streams:** `m_axi_gmem_r*` enters a register slice, the realigner feeds another
 //!   one to `out_*`; every output is a register. One command at a time
 //!   (`cmd_ready` is high when the previous one has delivered its last beat to the
@@ -249,14 +250,28 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let out_data = m.slice(shifted, dw - 1, 0)?;
         let is_last = m.eq(out_left.q, one_c)?;
         let keep = m.mux(is_last, last_keep, keep_all)?;
-        // Errors: sticky per command, carried with every output beat.
+        // Errors: an output beat is flagged when it, or an earlier beat of the
+        // command, holds bytes of an input beat that answered an error. `prev_bad` is
+        // the flag of the beat in `prev`; `err_hist` covers beats already passed on.
         let err = m.reg("error_q", 1, false, RegOpts::new().reset_zero(1))?;
+        let prev_bad = m.reg("prev_bad", 1, false, RegOpts::new().reset_zero(1))?;
         let resp = s1.user.expect("rresp rides as user");
         let bad = m.reduce(ReduceOp::Or, resp)?;
-        let bad_in = m.and(take_in, bad)?;
-        let e1 = m.or(err.q, bad_in)?;
-        let e = m.mux(accept, zero1, e1)?;
-        m.connect(err, e)?;
+        let z_off = m.const_u(lb, 0)?;
+        let off_nz = m.cmp(CmpOp::Ne, off, z_off)?;
+        let nflush = m.not(flush)?;
+        let cur_counts = m.and(off_nz, nflush)?;
+        let cur_bad = m.and(cur_counts, bad)?;
+        let h1 = m.or(err.q, prev_bad.q)?;
+        let e1 = m.or(h1, cur_bad)?;
+        // When a new beat enters `prev`, the old one has been passed on.
+        let passed = m.and(take_in, have_prev.q)?;
+        let eh = m.mux(passed, h1, err.q)?;
+        let eh = m.mux(accept, zero1, eh)?;
+        m.connect(err, eh)?;
+        let pb = m.mux(take_in, bad, prev_bad.q)?;
+        let pb = m.mux(accept, zero1, pb)?;
+        m.connect(prev_bad, pb)?;
         let out_s = Axis {
             data: m.concat(&[keep, out_data])?,
             valid: out_valid,

@@ -6,3 +6,4 @@ pub mod control;
 pub mod decode;
 pub mod dma_read;
 pub mod dma_write;
+pub mod frontend;

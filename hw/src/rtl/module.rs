@@ -163,7 +163,9 @@ pub struct ModuleBuilder {
     pub(crate) cse: HashMap<(NodeKind, u32, bool), u32>,
 }
 
-/// Port names Verilator mangles or rejects: Verilog keywords and C++ keywords.
+/// Port names Verilator mangles or rejects: Verilog keywords, C++ keywords, and the
+/// C++ and SystemC words Verilator 5.006 flags as SYMRSVDWORD (found by linting a
+/// port of each name: `abort`, `interrupt`, `list`, `map`, ...).
 const RESERVED_PORT_NAMES: &str = "always and assign begin buf case default else end endcase \
     endmodule for function if initial inout input integer module nand nor not or output \
     parameter posedge negedge reg repeat signed task wire while xor xnor logic bit byte int \
@@ -171,7 +173,13 @@ const RESERVED_PORT_NAMES: &str = "always and assign begin buf case default else
     delete do double enum explicit export extern false float friend goto inline long mutable \
     namespace new noexcept nullptr operator private protected public register return short \
     sizeof static struct switch template this throw true try typedef typeid typename union \
-    unsigned using virtual void volatile";
+    unsigned using virtual void volatile \
+    abort interrupt atomic_cancel atomic_commit atomic_noexcept bit_vector bitand bitor \
+    cdecl char16_t char32_t compl complex concept const_cast const_iterator deque \
+    dynamic_cast huge near not_eq pascal requires static_assert static_cast synchronized \
+    thread_local transaction_safe_dynamic type_info wchar_t xor_eq and_eq or_eq list map \
+    set vector queue stack far override sc_clock sc_in sc_out sc_inout sc_signal sensitive \
+    sensitive_neg sensitive_pos iterator reference";
 
 pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();

@@ -14,9 +14,11 @@
 //!   the last beat tells, and the first flagged beat is the first with bad bytes); the
 //!   data still flows, so the engine finishes and reports the error.
 //! - **Streams:** `m_axi_gmem_r*` enters a register slice, the realigner feeds another
-//!   one to `out_*`; every output is a register. One command at a time
-//!   (`cmd_ready` is high when the previous one has delivered its last beat to the
-//!   output slice).
+//!   one to `out_*`; every output is a register.
+//! - **Commands:** a command is taken as soon as the previous one's requests have all
+//!   been issued; up to [`meta_depth`] commands wait for the realigner, so short
+//!   transfers do not each pay the memory latency. `busy` is high while any command is
+//!   unfinished.
 //!
 //! Ports: `cmd_valid`, `cmd_ready`, `cmd_addr` (`addr_bits`), `cmd_len` (32 bits, at
 //! least 1); `m_axi_gmem_araddr`, `arlen`, `arsize`, `arburst`, `arvalid`, `arready`,
@@ -41,6 +43,13 @@ pub struct DmaParams {
     pub max_outstanding: u32,
 }
 
+/// Commands that may wait for the realigner: `max_outstanding` rounded up to a power
+/// of two, at least 4, so that short transfers are limited by the reads in flight and
+/// not by the command queue.
+pub fn meta_depth(p: &DmaParams) -> u32 {
+    p.max_outstanding.next_power_of_two().max(4)
+}
+
 /// Prefix of the AXI4 master ports.
 pub const GMEM: &str = "m_axi_gmem_";
 
@@ -61,7 +70,7 @@ fn reset_to(width: u32, v: u128) -> RegOpts {
 /// Build (or fetch) the read DMA for `p`.
 pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
     let name = dma_read_name(p);
-    lib.get_or_build(&name.clone(), |_| {
+    lib.get_or_build(&name.clone(), |lib| {
         let b = p.data_bytes;
         let lb = b.trailing_zeros();
         let dw = 8 * b;
@@ -89,7 +98,6 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let cmd_ready = m.reg("cmd_ready_q", 1, false, reset_to(1, 1))?;
         let accept = m.and(cmd_valid, cmd_ready.q)?;
         let off_now = m.slice(cmd_addr, lb - 1, 0)?;
-        let off = m.reg_next("offset", off_now, RegOpts::new().enable(accept))?;
         let len_w = m.zext(cmd_len, CW)?;
         let off_w = m.zext(off_now, CW)?;
         let bm1 = m.const_u(CW, (b - 1) as u128)?;
@@ -119,7 +127,32 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let mask = m.sub(pw, c1_b)?;
         let last_keep_now = m.slice(mask, b - 1, 0)?;
         let keep_all = m.const_u(b, (1u128 << b) - 1)?;
-        let last_keep = m.reg_next("last_keep", last_keep_now, RegOpts::new().enable(accept))?;
+        // The realigner's parameters of each command wait in a queue, so the next
+        // command's requests go out while the previous one's data still arrives.
+        let meta_in = Axis {
+            data: m.concat(&[off_now, n_in, n_out, last_keep_now])?,
+            valid: accept,
+            last: None,
+            user: None,
+        };
+        let start_cmd = m.wire("start_cmd", 1, false)?;
+        let (meta, _meta_room) = crate::stream::fifo(
+            &mut m,
+            lib,
+            "metaq",
+            &meta_in,
+            start_cmd,
+            meta_depth(p) as usize,
+            crate::stream::FifoStorage::Lutram,
+        )?;
+        let mk0 = 0;
+        let mk1 = mk0 + b;
+        let m_keep = m.slice(meta.data, mk1 - 1, mk0)?;
+        let m_out = m.slice(meta.data, mk1 + CW - 1, mk1)?;
+        let m_in = m.slice(meta.data, mk1 + 2 * CW - 1, mk1 + CW)?;
+        let m_off = m.slice(meta.data, mk1 + 2 * CW + lb - 1, mk1 + 2 * CW)?;
+        let off = m.reg_next("offset", m_off, RegOpts::new().enable(start_cmd))?;
+        let last_keep = m.reg_next("last_keep", m_keep, RegOpts::new().enable(start_cmd))?;
 
         // ---- request generator.
         let low_mask = m.const_u(aw, !((1u128 << lb) - 1) & ((1u128 << aw) - 1))?;
@@ -226,17 +259,17 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let one1 = m.const_u(1, 1)?;
         let zero1 = m.const_u(1, 0)?;
         let hp = m.mux(take_in, one1, have_prev.q)?;
-        let hp = m.mux(accept, zero1, hp)?;
+        let hp = m.mux(start_cmd, zero1, hp)?;
         m.connect(have_prev, hp)?;
         let il_dec = m.sub(in_left.q, one_c)?;
         let il_dec = m.resize(il_dec, CW)?;
         let il = m.mux(take_in, il_dec, in_left.q)?;
-        let il = m.mux(accept, n_in, il)?;
+        let il = m.mux(start_cmd, m_in, il)?;
         m.connect(in_left, il)?;
         let ol_dec = m.sub(out_left.q, one_c)?;
         let ol_dec = m.resize(ol_dec, CW)?;
         let ol = m.mux(out_fire, ol_dec, out_left.q)?;
-        let ol = m.mux(accept, n_out, ol)?;
+        let ol = m.mux(start_cmd, m_out, ol)?;
         m.connect(out_left, ol)?;
         // Output beat: ({next, prev} >> 8 * offset), next = 0 on the flush.
         let zero_d = m.const_u(dw, 0)?;
@@ -267,10 +300,10 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         // When a new beat enters `prev`, the old one has been passed on.
         let passed = m.and(take_in, have_prev.q)?;
         let eh = m.mux(passed, h1, err.q)?;
-        let eh = m.mux(accept, zero1, eh)?;
+        let eh = m.mux(start_cmd, zero1, eh)?;
         m.connect(err, eh)?;
         let pb = m.mux(take_in, bad, prev_bad.q)?;
-        let pb = m.mux(accept, zero1, pb)?;
+        let pb = m.mux(start_cmd, zero1, pb)?;
         m.connect(prev_bad, pb)?;
         let out_s = Axis {
             data: m.concat(&[keep, out_data])?,
@@ -281,12 +314,41 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let (s2, s2_rdy) = skid(&mut m, "oslice", &out_s, out_ready)?;
         m.drive(s2_ready, s2_rdy)?;
 
-        // ---- command readiness.
-        // Busy until every output beat has gone into the output slice.
+        // ---- command readiness: the request generator is free and the queue of
+        // commands waiting for the realigner has room.
+        let realign_idle = {
+            let a = m.eq(in_left.q, zero_c)?;
+            let b2 = m.eq(out_left.q, zero_c)?;
+            m.and(a, b2)?
+        };
+        let sc = m.and(realign_idle, meta.valid)?;
+        m.drive(start_cmd, sc)?;
+        let md = meta_depth(p);
+        let mb = 32 - md.leading_zeros() + 1;
+        let meta_cnt = m.reg("meta_count", mb, false, RegOpts::new().reset_zero(mb))?;
+        let inc = m.zext(accept, mb)?;
+        let dec = m.zext(sc, mb)?;
+        let c1m = m.add(meta_cnt.q, inc)?;
+        let c1m = m.resize(c1m, mb)?;
+        let c2m = m.sub(c1m, dec)?;
+        let c2m = m.resize(c2m, mb)?;
+        m.connect(meta_cnt, c2m)?;
+        let depth_c = m.const_u(mb, md as u128)?;
+        let meta_room = m.lt(c2m, depth_c)?;
+        let gen_free = {
+            let a = m.eq(rl, zero_c)?;
+            let nav2 = m.not(av)?;
+            m.and(a, nav2)?
+        };
+        let ready_next = m.and(gen_free, meta_room)?;
+        m.connect(cmd_ready, ready_next)?;
+        let zm = m.const_u(mb, 0)?;
+        let meta_busy = m.cmp(CmpOp::Ne, c2m, zm)?;
         let ol_nz_next = m.cmp(CmpOp::Ne, ol, zero_c)?;
-        let idle_next = m.not(ol_nz_next)?;
-        m.connect(cmd_ready, idle_next)?;
-        let busy = m.reg_next("busy_q", ol_nz_next, RegOpts::new().reset_zero(1))?;
+        let gen_busy = m.not(gen_free)?;
+        let busy_next = m.or(meta_busy, ol_nz_next)?;
+        let busy_next = m.or(busy_next, gen_busy)?;
+        let busy = m.reg_next("busy_q", busy_next, RegOpts::new().reset_zero(1))?;
 
         m.output("cmd_ready", cmd_ready.q)?;
         m.output(&format!("{GMEM}araddr"), araddr.q)?;

@@ -5,8 +5,8 @@
 //! - **Run:** when idle and `ap_start` is high, the front end takes the start
 //!   (`ap_ready` pulses) and fetches from `prog_addr`, `prog_len` instructions at most.
 //! - **Fetch:** chunks of up to [`CHUNK`] instructions, one read-DMA command each (a
-//!   child [`crate::accel::dma_read`]), so that after `halt` or an error at most one
-//!   chunk is left to drain. Beats of any AXI width become 128-bit words.
+//!   child [`crate::accel::dma_read`]), at most two in flight, so that after `halt` or
+//!   an error at most two chunks are left to drain. Beats of any AXI width become 128-bit words.
 //! - **Dispatch**, one word per cycle at most, in order: an illegal word (see
 //!   [`crate::accel::decode`]) or a word fetched with an AXI error stops the run with
 //!   error 1 or 3; load, compute and store instructions go into their engine's queue
@@ -122,6 +122,11 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let live = m.and(running.q, nstop)?;
         let more = m.lt(fetch_idx.q, len_q)?;
         let f1 = m.and(live, more)?;
+        // At most two chunks in flight, so that a stop drains little.
+        let chunks = m.reg("chunks", 2, false, RegOpts::new().reset_zero(2))?;
+        let c2 = m.const_u(2, 2)?;
+        let chunk_room = m.lt(chunks.q, c2)?;
+        let f1 = m.and(f1, chunk_room)?;
         let cmd_valid = m.and(f1, dma_cmd_ready)?;
         let left = m.sub(len_q, fetch_idx.q)?;
         let left = m.resize(left, 32)?;
@@ -161,6 +166,18 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let b_data = dma.out("out_data")?;
         let b_err = dma.out("out_error")?;
         let b_keep = dma.out("out_keep")?;
+        let b_last = dma.out("out_last")?;
+        let chunk_end = {
+            let t = m.and(b_valid, beat_take)?;
+            m.and(t, b_last)?
+        };
+        let inc = m.zext(cmd_valid, 2)?;
+        let dec = m.zext(chunk_end, 2)?;
+        let cn = m.add(chunks.q, inc)?;
+        let cn = m.resize(cn, 2)?;
+        let cn = m.sub(cn, dec)?;
+        let cn = m.resize(cn, 2)?;
+        m.connect(chunks, cn)?;
 
         // ---- beats to 128-bit words.
         let (h_valid, h_word, h_err);
@@ -400,9 +417,10 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let st = m.or(st, halting)?;
         let st = m.mux(take, zero1, st)?;
         let dma_idle = {
-            let r = dma.out("cmd_ready")?;
+            let busy = dma.out("busy")?;
+            let nbusy = m.not(busy)?;
             let nb = m.not(b_valid)?;
-            m.and(r, nb)?
+            m.and(nbusy, nb)?
         };
         let fin = m.and(draining, dma_idle)?;
         let fin = m.and(fin, all_idle)?;

@@ -182,6 +182,16 @@ impl<'a> Machine<'a> {
         &self.acc
     }
 
+    /// The scratchpad bytes, writable (to start from a given image).
+    pub fn spad_mut(&mut self) -> &mut [u8] {
+        &mut self.spad
+    }
+
+    /// The accumulator bytes, writable (to start from a given image).
+    pub fn acc_mut(&mut self) -> &mut [u8] {
+        &mut self.acc
+    }
+
     /// DRAM image range of `len` bytes at offset `off` from `dram_base`.
     fn dram_range(&self, off: u64, len: u64, idx: usize) -> Result<std::ops::Range<usize>, Fault> {
         let start = self.dram_base.checked_add(off);

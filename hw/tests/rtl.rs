@@ -305,8 +305,15 @@ fn build_errors_name_module_and_signals() {
     );
     assert_eq!(
         err(|m| m.input("new", 8, false)),
-        "module `bad`: port name `new` is a Verilog or C++ keyword or contains `__`; Verilator cannot simulate it"
+        "module `bad`: port name `new` is a Verilog or C++ keyword, a word Verilator reserves, or contains `__`; Verilator cannot simulate it"
     );
+    // Words Verilator 5.006 flags as SYMRSVDWORD and renames.
+    for word in ["interrupt", "abort", "list", "map", "vector"] {
+        assert!(
+            err(|m| m.input(word, 1, false)).contains("a word Verilator reserves"),
+            "{word}"
+        );
+    }
     assert_eq!(
         err(|m| m.input("wide", 8193, false)),
         "module `bad`: input `wide`: width 8193 is outside the allowed range 1..=8192"

@@ -214,6 +214,8 @@ pub fn run_write_dma(
     );
     dut.poke_u64(cv, 0);
     dut.poke_u64(iv, 0);
+    let ab = dut.input("cancel")?;
+    dut.poke_u64(ab, 0);
     dut.reset(3);
     let db = p.data_bytes as usize;
     // Every input beat of every command, in order.

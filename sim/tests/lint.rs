@@ -375,3 +375,22 @@ fn load_engine_is_lint_clean_and_synthesises_without_latches() {
         assert_lint_clean(&d, &name, w == 16);
     }
 }
+
+#[test]
+fn store_engine_is_lint_clean_and_synthesises_without_latches() {
+    for (w, rows) in [(16u32, 16384u32), (12, 1365), (32, 8192)] {
+        let mut lib = Library::new();
+        let p = accgen_hw::accel::store::StoreParams {
+            dma: accgen_hw::accel::dma_read::DmaParams {
+                data_bytes: 16,
+                addr_bits: 64,
+                max_outstanding: 8,
+            },
+            row_bytes: w,
+            spad_rows: rows,
+            read_latency: 2,
+        };
+        let (d, name) = design_of(accgen_hw::accel::store::store(&mut lib, &p).unwrap());
+        assert_lint_clean(&d, &name, w == 16);
+    }
+}

@@ -9,13 +9,16 @@
 //!   the address's offset in the beat: `({in[j], in[j-1]} << 8o)`, upper half.
 //! - **Order:** a burst's W beats follow its AW handshake; W beats and `WLAST` come
 //!   from a queue of burst lengths filled when each AW is issued.
+//! - **Abort:** while `cancel` is high no new burst is issued, the bursts already
+//!   issued are completed with beats whose WSTRB is 0 (nothing is written), input
+//!   beats are dropped (the source must offer none), and the command ends with `done` once their responses are in.
 //! - **Completion:** the command is done when every write response has arrived
 //!   (`done` pulses, `cmd_ready` rises), so a store is visible in memory before the
 //!   engine moves on. Any `bresp` other than OKAY sets `error` (held until the next
 //!   command; valid with `done`).
 //!
 //! Ports: `cmd_valid`, `cmd_ready`, `cmd_addr`, `cmd_len` (32 bits, at least 1);
-//! `in_data`, `in_valid`, `in_ready` (ceil(len / B) beats); `m_axi_gmem_awaddr`,
+//! `in_data`, `in_valid`, `in_ready` (ceil(len / B) beats); `cancel`; `m_axi_gmem_awaddr`,
 //! `awlen`, `awsize`, `awburst`, `awvalid`, `awready`, `wdata`, `wstrb`, `wlast`,
 //! `wvalid`, `wready`, `bresp`, `bvalid`, `bready`; `done`, `error`, `busy`.
 
@@ -61,6 +64,8 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let cmd_len = m.input("cmd_len", 32, false)?;
         let in_data = m.input("in_data", dw, false)?;
         let in_valid = m.input("in_valid", 1, false)?;
+        let abort = m.input("cancel", 1, false)?;
+        let nabort = m.not(abort)?;
         let awready = m.input(&format!("{GMEM}awready"), 1, false)?;
         let wready = m.input(&format!("{GMEM}wready"), 1, false)?;
         let bresp = m.input(&format!("{GMEM}bresp"), 2, false)?;
@@ -131,6 +136,7 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let nav = m.not(awvalid.q)?;
         let c1 = m.and(nz, nav)?;
         let can_issue = m.and(c1, room)?;
+        let can_issue = m.and(can_issue, nabort)?;
         let a12 = m.slice(req_addr.q, 11, 0)?;
         let na12 = m.not(a12)?;
         let to4k = m.shr(na12, lb)?;
@@ -173,6 +179,7 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let rl_dec = m.resize(rl_dec, CW)?;
         let rl = m.mux(aw_hs, rl_dec, req_left.q)?;
         let rl = m.mux(accept, n_mem, rl)?;
+        let rl = m.mux(abort, zero_c, rl)?;
         m.connect(req_left, rl)?;
 
         // Burst lengths for the W side, queued at each AW handshake.
@@ -218,13 +225,20 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let need_in = m.and(in_nz, mem_nz)?;
         let nneed = m.not(need_in)?;
         let data_ok = m.or(nneed, in_valid)?;
+        // Aborting: the bursts already issued get their beats with no byte enabled.
+        let data_ok = m.or(data_ok, abort)?;
         let c2 = m.and(have_burst, mem_nz)?;
         let w_valid = m.and(c2, data_ok)?;
         let w_fire = m.and(w_valid, w_ready_s)?;
         // Stream beat j is consumed by memory beat j; a final memory beat (when the
         // offset pushes the range into one more beat) uses `prev` only.
         let take_in = m.and(w_fire, need_in)?;
-        m.drive(take_w, take_in)?;
+        let take_in = m.and(take_in, nabort)?;
+        // Cancelled: whatever sits in the input slice is dropped, so the next command
+        // starts clean (the source offers nothing meanwhile).
+        let discard = m.and(abort, in_valid)?;
+        let tw = m.or(take_in, discard)?;
+        m.drive(take_w, tw)?;
         let zero_d = m.const_u(dw, 0)?;
         let cur = m.mux(need_in, in_data, zero_d)?;
         let pv_or_zero = m.mux(first.q, zero_d, prev.q)?;
@@ -239,6 +253,8 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let m1 = m.mux(first.q, first_mask, ones_b)?;
         let m2 = m.mux(is_last_mem, last_mask, ones_b)?;
         let wstrb = m.and(m1, m2)?;
+        let zs = m.const_u(b, 0)?;
+        let wstrb = m.mux(abort, zs, wstrb)?;
         let is_wlast = m.eq(bl_cur, one9)?;
         let pv = m.mux(take_in, in_data, prev.q)?;
         m.connect(prev, pv)?;
@@ -295,6 +311,15 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let z1 = m.and(rl_z, ml_z)?;
         let z2 = m.and(b_z, nav_n)?;
         let all_done = m.and(z1, z2)?;
+        // Aborted: no address waiting, no response due, no burst open or queued.
+        let ab_done = {
+            let blz = m.eq(bl, zero9)?;
+            let nlq = m.not(lq.valid)?;
+            let t = m.and(z2, blz)?;
+            let t = m.and(t, nlq)?;
+            m.and(t, abort)?
+        };
+        let all_done = m.or(all_done, ab_done)?;
         let nd = m.not(all_done)?;
         let still = m.and(active.q, nd)?;
         let act_n = m.or(accept, still)?;

@@ -1,8 +1,8 @@
 //! The integrated accelerator (GUIDE §8), one file per block. Built so far: the
 //! AXI4-Lite control block ([`control`]), the instruction decoder ([`decode`]), the
 //! read and write DMAs ([`dma_read`], [`dma_write`]), the front end ([`frontend`]:
-//! fetch, dispatch, errors, watchdog) and the load engine ([`load`]). The compute and
-//! store engines, the memories and the top come next (issue 9).
+//! fetch, dispatch, errors, watchdog) and the load and store engines ([`load`],
+//! [`store`]). The compute engine, the memories and the top come next (issue 9).
 
 pub mod control;
 pub mod decode;
@@ -10,6 +10,7 @@ pub mod dma_read;
 pub mod dma_write;
 pub mod frontend;
 pub mod load;
+pub mod store;
 
 use std::rc::Rc;
 

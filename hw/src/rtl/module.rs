@@ -318,7 +318,7 @@ impl ModuleBuilder {
         }
         if name.contains("__") || RESERVED_PORT_NAMES.split_whitespace().any(|k| k == name) {
             return self.err(format!(
-                "port name `{name}` is a Verilog or C++ keyword or contains `__`; Verilator cannot simulate it"
+                "port name `{name}` is a Verilog or C++ keyword, a word Verilator reserves, or contains `__`; Verilator cannot simulate it"
             ));
         }
         Ok(())

@@ -2,8 +2,8 @@
 //!
 //! Generators read typed configs from `accgen-golden` and return finished modules;
 //! [`generate`] turns a whole [`Config`] into a [`Design`] with one top module per
-//! unit section present (and, for `[accel]`, each finished block of the integrated
-//! accelerator: see [`accel::blocks`]).
+//! unit section present (and, for `[accel]`, the integrated accelerator as built so
+//! far: see [`accel::blocks`]).
 
 #![warn(missing_docs)]
 
@@ -100,8 +100,8 @@ pub fn generate_for(cfg: &Config, vendor: vendor::Vendor) -> RtlResult<Design> {
     if let Some(m) = &cfg.mac {
         design.add_top(mac::mac(&mut lib, m)?);
     }
-    if let Some(a) = &cfg.accel {
-        for block in accel::blocks(&mut lib, a)? {
+    if cfg.accel.is_some() {
+        for block in accel::blocks(&mut lib, cfg)? {
             design.add_top(block);
         }
     }

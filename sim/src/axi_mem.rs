@@ -9,7 +9,8 @@
 //!   address handshake; `arready` and each `rvalid` are withheld with probability
 //!   `stall` (seeded); at most `max_outstanding` bursts are accepted at once.
 //! - **Responses:** beats whose bytes lie outside the memory answer DECERR, beats
-//!   touching an `error_ranges` byte answer SLVERR (data 0); in order, one ID.
+//!   touching an `error_ranges` byte answer SLVERR (data 0); in order, with `rid`
+//!   and `bid` echoing the burst's `arid`/`awid` when the master has IDs.
 //! - **Writes:** a burst's W beats are taken after its AW (the slave may wait for
 //!   the address); bytes are written where `wstrb` is set; the response comes
 //!   `write_latency` cycles after the last beat: OKAY, SLVERR (an `error_ranges` byte)
@@ -68,6 +69,7 @@ pub struct AxiMemStats {
 }
 
 struct WBurst {
+    id: u64,
     addr: u64,
     beats: u64,
     got: u64,
@@ -76,6 +78,8 @@ struct WBurst {
 }
 
 struct WPorts {
+    /// `awid` and `bid`, when the master has IDs.
+    ids: Option<(OutPort, InPort)>,
     awaddr: OutPort,
     awlen: OutPort,
     awsize: OutPort,
@@ -93,6 +97,7 @@ struct WPorts {
 }
 
 struct Burst {
+    id: u64,
     addr: u64,
     beats: u64,
     next: u64,
@@ -100,6 +105,8 @@ struct Burst {
 }
 
 struct Ports {
+    /// `arid` and `rid`, when the master has IDs.
+    ids: Option<(OutPort, InPort)>,
     araddr: OutPort,
     arlen: OutPort,
     arsize: OutPort,
@@ -167,6 +174,11 @@ impl AxiMem {
                 rlast: i(dut, "rlast")?,
                 rvalid: i(dut, "rvalid")?,
                 rready: o(dut, "rready")?,
+                ids: if has(dut, "arid") {
+                    Some((o(dut, "arid")?, i(dut, "rid")?))
+                } else {
+                    None
+                },
             })
         } else {
             None
@@ -196,6 +208,11 @@ impl AxiMem {
                 bresp: i(dut, "bresp")?,
                 bvalid: i(dut, "bvalid")?,
                 bready: o(dut, "bready")?,
+                ids: if has(dut, "awid") {
+                    Some((o(dut, "awid")?, i(dut, "bid")?))
+                } else {
+                    None
+                },
             };
             dut.poke_u64(w.awready, 0);
             dut.poke_u64(w.wready, 0);
@@ -265,6 +282,7 @@ impl AxiMem {
         );
         let (rdata, rresp, rlast, rvalid, rready) =
             (rp.rdata, rp.rresp, rp.rlast, rp.rvalid, rp.rready);
+        let r_ids = rp.ids;
         let cyc = dut.cycle();
         let b = self.cfg.data_bytes as u64;
         // AR channel.
@@ -289,7 +307,9 @@ impl AxiMem {
             let (addr, len, size, burst) = payload;
             let beats = len + 1;
             check_burst("AR", addr, beats, size, burst, b, cyc)?;
+            let id = r_ids.map_or(0, |(a, _)| dut.peek_u64(a));
             self.reads.push_back(Burst {
+                id,
                 addr,
                 beats,
                 next: 0,
@@ -306,6 +326,9 @@ impl AxiMem {
             if let Some(f) = self.reads.front() {
                 if cyc >= f.ready_at && !self.rng.chance(self.cfg.stall) {
                     let (data, resp) = self.beat(f.addr + f.next * b);
+                    if let Some((_, rid)) = r_ids {
+                        dut.poke_u64(rid, f.id);
+                    }
                     dut.poke(rdata, &data);
                     dut.poke_u64(rresp, resp);
                     dut.poke_u64(rlast, (f.next + 1 == f.beats) as u64);
@@ -339,6 +362,7 @@ impl AxiMem {
             (w.awready, w.awvalid, w.awaddr, w.awlen, w.awsize, w.awburst);
         let (wready, wvalid, wdata, wstrb, wlast) = (w.wready, w.wvalid, w.wdata, w.wstrb, w.wlast);
         let (bvalid, bresp, bready) = (w.bvalid, w.bresp, w.bready);
+        let w_ids = w.ids;
         let cyc = dut.cycle();
         let b = self.cfg.data_bytes as u64;
         // AW.
@@ -363,7 +387,9 @@ impl AxiMem {
         if valid && ready {
             let (addr, len, size, burst) = payload;
             check_burst("AW", addr, len + 1, size, burst, b, cyc)?;
+            let id = w_ids.map_or(0, |(a, _)| dut.peek_u64(a));
             self.writes.push_back(WBurst {
+                id,
                 addr,
                 beats: len + 1,
                 got: 0,
@@ -439,6 +465,9 @@ impl AxiMem {
             if let Some(f) = self.writes.front() {
                 if f.respond_at.is_some_and(|t| cyc >= t) && !self.rng.chance(self.cfg.stall) {
                     dut.poke_u64(bresp, f.resp);
+                    if let Some((_, bid)) = w_ids {
+                        dut.poke_u64(bid, f.id);
+                    }
                     self.b_offer = true;
                 }
             }

@@ -394,3 +394,14 @@ fn store_engine_is_lint_clean_and_synthesises_without_latches() {
         assert_lint_clean(&d, &name, w == 16);
     }
 }
+
+#[test]
+fn accelerator_top_is_lint_clean_and_synthesises_without_latches() {
+    let cfg = accgen_golden::config::Config::from_toml_str(
+        "[array]\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
+    )
+    .unwrap();
+    let mut lib = Library::new();
+    let (d, name) = design_of(accgen_hw::accel::top::accel_top(&mut lib, &cfg).unwrap());
+    assert_lint_clean(&d, &name, true);
+}

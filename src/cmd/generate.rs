@@ -58,7 +58,7 @@ pub fn run(config: &Path, out: &Path, vendor: Vendor) -> Result<Generated> {
 pub fn write_design(cfg: &Config, vendor: Vendor, dir: &mut OutputDir) -> Result<Generated> {
     if cfg.accel.is_some() {
         eprintln!(
-            "note: the integrated accelerator has no top yet; [accel] adds its finished blocks (control, front end, write DMA) as separate tops"
+            "note: the integrated accelerator top has no compute engine yet: GEMM, EPILOGUE and SOFTMAX end with error 1 (LOAD, STORE, NOP, FENCE and HALT run)"
         );
     }
     let design = accgen_hw::generate_for(cfg, vendor)?;

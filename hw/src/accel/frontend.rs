@@ -5,8 +5,9 @@
 //! - **Run:** when idle and `ap_start` is high, the front end takes the start
 //!   (`ap_ready` pulses) and fetches from `prog_addr`, `prog_len` instructions at most.
 //! - **Fetch:** chunks of up to [`CHUNK`] instructions, one read-DMA command each (a
-//!   child [`crate::accel::dma_read`]), at most two in flight, so that after `halt` or
-//!   an error at most two chunks are left to drain. Beats of any AXI width become 128-bit words.
+//!   child [`crate::accel::dma_read`]), requested only when a queue of [`WORD_QUEUE`]
+//!   words has room for all of them: the fetch never stalls the read-data channel it
+//!   shares with the load engine, and after `halt` or an error little is left to drain. Beats of any AXI width become 128-bit words.
 //! - **Dispatch**, one word per cycle at most, in order: an illegal word (see
 //!   [`crate::accel::decode`]) or a word fetched with an AXI error stops the run with
 //!   error 1 or 3; load, compute and store instructions go into their engine's queue
@@ -33,7 +34,11 @@ use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig,
 use crate::stream::{fifo, Axis, FifoStorage};
 
 /// Instructions per fetch command.
-pub const CHUNK: u32 = 64;
+pub const CHUNK: u32 = 16;
+
+/// Words the fetched-instruction queue holds: every chunk requested has room in it,
+/// so the fetch DMA never holds up the shared read-data channel.
+pub const WORD_QUEUE: u32 = 2 * CHUNK;
 
 /// The engines, in queue order.
 pub const ENGINES: [&str; 3] = ["load", "compute", "store"];
@@ -122,17 +127,22 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let live = m.and(running.q, nstop)?;
         let more = m.lt(fetch_idx.q, len_q)?;
         let f1 = m.and(live, more)?;
-        // At most two chunks in flight, so that a stop drains little.
-        let chunks = m.reg("chunks", 2, false, RegOpts::new().reset_zero(2))?;
-        let c2 = m.const_u(2, 2)?;
-        let chunk_room = m.lt(chunks.q, c2)?;
-        let f1 = m.and(f1, chunk_room)?;
-        let cmd_valid = m.and(f1, dma_cmd_ready)?;
         let left = m.sub(len_q, fetch_idx.q)?;
         let left = m.resize(left, 32)?;
         let chunk_c = m.const_u(32, CHUNK as u128)?;
         let small = m.lt(left, chunk_c)?;
         let n = m.mux(small, left, chunk_c)?;
+        // A chunk is requested only when the word queue has room for it and for every
+        // word already requested: `reserved` counts words in flight or queued.
+        let rb = 32 - WORD_QUEUE.leading_zeros() + 1;
+        let reserved = m.reg("reserved", rb, false, RegOpts::new().reset_zero(rb))?;
+        let n_r = m.resize(n, rb)?;
+        let need = m.add(reserved.q, n_r)?;
+        let need = m.resize(need, rb)?;
+        let wq_c = m.const_u(rb, WORD_QUEUE as u128)?;
+        let fits = m.cmp(CmpOp::Le, need, wq_c)?;
+        let f1 = m.and(f1, fits)?;
+        let cmd_valid = m.and(f1, dma_cmd_ready)?;
         let cmd_len = m.shl(n, 4)?;
         let fi_w = m.zext(fetch_idx.q, aw)?;
         let off = m.shl(fi_w, 4)?;
@@ -166,18 +176,6 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let b_data = dma.out("out_data")?;
         let b_err = dma.out("out_error")?;
         let b_keep = dma.out("out_keep")?;
-        let b_last = dma.out("out_last")?;
-        let chunk_end = {
-            let t = m.and(b_valid, beat_take)?;
-            m.and(t, b_last)?
-        };
-        let inc = m.zext(cmd_valid, 2)?;
-        let dec = m.zext(chunk_end, 2)?;
-        let cn = m.add(chunks.q, inc)?;
-        let cn = m.resize(cn, 2)?;
-        let cn = m.sub(cn, dec)?;
-        let cn = m.resize(cn, 2)?;
-        m.connect(chunks, cn)?;
 
         // ---- beats to 128-bit words.
         let (h_valid, h_word, h_err);
@@ -241,6 +239,40 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
             let sv = m.mux(take, zs, sv)?;
             m.connect(sub, sv)?;
         }
+
+        // ---- the word queue: the gearbox never waits (room was reserved).
+        m.drive(head_take, h_valid)?;
+        let wq_in = Axis {
+            data: m.concat(&[h_err, h_word])?,
+            valid: h_valid,
+            last: None,
+            user: None,
+        };
+        let wq_take = m.wire("wq_take", 1, false)?;
+        let (wq, _wq_room) = fifo(
+            &mut m,
+            lib,
+            "wordq",
+            &wq_in,
+            wq_take,
+            WORD_QUEUE as usize,
+            FifoStorage::Lutram,
+        )?;
+        let popped = m.and(wq.valid, wq_take)?;
+        let zero_r = m.const_u(rb, 0)?;
+        let add_n = m.mux(cmd_valid, n_r, zero_r)?;
+        let sub1 = m.zext(popped, rb)?;
+        let r1 = m.add(reserved.q, add_n)?;
+        let r1 = m.resize(r1, rb)?;
+        let r2 = m.sub(r1, sub1)?;
+        let r2 = m.resize(r2, rb)?;
+        let zr = m.const_u(rb, 0)?;
+        let r2 = m.mux(take, zr, r2)?;
+        m.connect(reserved, r2)?;
+        let fetch_empty = m.eq(reserved.q, zr)?;
+        let h_valid = wq.valid;
+        let h_word = m.slice(wq.data, 127, 0)?;
+        let h_err = m.bit(wq.data, 128)?;
 
         // ---- decode and dispatch.
         let d = decode_logic(&mut m, h_word)?;
@@ -335,7 +367,7 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let draining = m.and(running.q, stopping.q)?;
         let drain_take = m.and(draining, h_valid)?;
         let ht = m.or(dispatch, drain_take)?;
-        m.drive(head_take, ht)?;
+        m.drive(wq_take, ht)?;
         let di = m.add(disp_idx.q, c1_32)?;
         let di = m.resize(di, 32)?;
         let di = m.mux(dispatch, di, disp_idx.q)?;
@@ -420,7 +452,8 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
             let busy = dma.out("busy")?;
             let nbusy = m.not(busy)?;
             let nb = m.not(b_valid)?;
-            m.and(nbusy, nb)?
+            let t = m.and(nbusy, nb)?;
+            m.and(t, fetch_empty)?
         };
         let fin = m.and(draining, dma_idle)?;
         let fin = m.and(fin, all_idle)?;

@@ -1,8 +1,10 @@
 //! The integrated accelerator (GUIDE §8), one file per block. Built so far: the
 //! AXI4-Lite control block ([`control`]), the instruction decoder ([`decode`]), the
 //! read and write DMAs ([`dma_read`], [`dma_write`]), the front end ([`frontend`]:
-//! fetch, dispatch, errors, watchdog) and the load and store engines ([`load`],
-//! [`store`]). The compute engine, the memories and the top come next (issue 9).
+//! fetch, dispatch, errors, watchdog), the load and store engines ([`load`],
+//! [`store`]) and a top ([`top`]) that joins them with the scratchpad, the tokens and
+//! a shared AXI4 master. The compute engine (with the accumulator and scratchpad
+//! banking) and the HLS-shaped wrapper come next (issue 9).
 
 pub mod control;
 pub mod decode;
@@ -11,6 +13,7 @@ pub mod dma_write;
 pub mod frontend;
 pub mod load;
 pub mod store;
+pub mod top;
 
 use std::rc::Rc;
 
@@ -27,19 +30,11 @@ pub fn dma_params(a: &AccelConfig) -> dma_read::DmaParams {
     }
 }
 
-/// The finished blocks of the accelerator for `[accel]`, each as its own top (until
-/// the accelerator top exists): the control block, the front end (with its fetch
-/// DMA) and the write DMA.
-pub fn blocks(lib: &mut Library, a: &AccelConfig) -> RtlResult<Vec<Rc<Module>>> {
-    let dma = dma_params(a);
-    let fp = frontend::FrontParams {
-        dma,
-        queue_depth: a.queue_depth.next_power_of_two(),
-        watchdog_default: a.watchdog_cycles as u32,
-    };
-    Ok(vec![
-        control::control(lib)?,
-        frontend::frontend(lib, &fp)?,
-        dma_write::dma_write(lib, &dma)?,
-    ])
+/// The accelerator for `cfg` as generated today: its top ([`top::accel_top`]:
+/// control, front end, load and store engines, scratchpad; no compute engine yet).
+pub fn blocks(
+    lib: &mut Library,
+    cfg: &accgen_golden::config::Config,
+) -> RtlResult<Vec<Rc<Module>>> {
+    Ok(vec![top::accel_top(lib, cfg)?])
 }

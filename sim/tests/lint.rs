@@ -405,3 +405,34 @@ fn accelerator_top_is_lint_clean_and_synthesises_without_latches() {
     let (d, name) = design_of(accgen_hw::accel::top::accel_top(&mut lib, &cfg).unwrap());
     assert_lint_clean(&d, &name, true);
 }
+
+#[test]
+fn hls_wrapper_is_lint_clean_parses_and_synthesises() {
+    let cfg = accgen_golden::config::Config::from_toml_str(
+        "[array]\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
+    )
+    .unwrap();
+    let mut lib = Library::new();
+    let core = accgen_hw::accel::top::accel_top(&mut lib, &cfg).unwrap();
+    let wrapper = accgen_hw::accel::hls::hls_wrapper(&core);
+    let (d, _) = design_of(core);
+    let (dir, mut files) = write(&d, "hls");
+    let path = dir.0.join(&wrapper.file_name);
+    std::fs::write(&path, &wrapper.text).unwrap();
+    files.push(path);
+    let top = &wrapper.module;
+    let v = verilator_lint(&files, top).expect("verilator runs");
+    assert!(v.clean, "{}", v.diagnostics.join("\n"));
+    let i = iverilog_parse(&files, top).expect("iverilog runs");
+    assert!(i.clean, "{}", i.diagnostics.join("\n"));
+    for port in [
+        "input  wire ap_clk",
+        "input  wire ap_rst_n",
+        "output wire interrupt",
+        "m_axi_gmem_arid",
+        "s_axi_control_awaddr",
+    ] {
+        assert!(wrapper.text.contains(port), "{port}");
+    }
+    assert!(!wrapper.text.contains(" irq"), "the core's irq is internal");
+}

@@ -62,7 +62,14 @@ pub fn write_design(cfg: &Config, vendor: Vendor, dir: &mut OutputDir) -> Result
         );
     }
     let design = accgen_hw::generate_for(cfg, vendor)?;
-    let files = design.files()?;
+    let mut files = design.files()?;
+    // The accelerator's HLS-shaped wrapper (ap_clk, ap_rst_n, interrupt) is text.
+    if cfg.accel.is_some() {
+        let name = accgen_hw::accel::top::top_name(cfg);
+        if let Some(core) = design.tops().iter().find(|m| m.name() == name) {
+            files.push(accgen_hw::accel::hls::hls_wrapper(core));
+        }
+    }
     let mut paths = Vec::with_capacity(files.len());
     for f in &files {
         paths.push(dir.write(&f.file_name, f.text.as_bytes())?);
@@ -123,6 +130,13 @@ pub fn manifest_fields(cfg: &Config, g: &Generated) -> Result<Map<String, serde_
     m.insert("vendor".into(), json!(g.vendor.as_str()));
     m.insert("tops".into(), json!(g.tops));
     m.insert("ports".into(), json!(tops));
+    if cfg.accel.is_some() {
+        // The HLS-shaped wrapper of the accelerator top (ap_clk, ap_rst_n, interrupt).
+        m.insert(
+            "hls_top".into(),
+            json!(format!("{}_hls", accgen_hw::accel::top::top_name(cfg))),
+        );
+    }
     m.insert(
         "verilog".into(),
         json!(g

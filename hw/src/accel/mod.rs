@@ -11,6 +11,7 @@ pub mod decode;
 pub mod dma_read;
 pub mod dma_write;
 pub mod frontend;
+pub mod hls;
 pub mod load;
 pub mod store;
 pub mod top;

@@ -1,8 +1,9 @@
 //! The accelerator top (without its compute engine) as a whole, driven like a host
 //! driver would: registers through AXI4-Lite, the program and data in the AXI4 memory
-//! model (random latency and stalls, IDs), `ap_start`, then the interrupt. Random
-//! LOAD/STORE programs, with load->compute->store token chains through `nop.compute`
-//! and fences, must leave the DRAM image the golden model leaves, byte for byte, with
+//! model (random latency and stalls, IDs), `ap_start`, then the interrupt. 200 random
+//! LOAD/STORE programs from `golden::progen`, with token chains both ways through
+//! `nop.compute` and fences, must leave the DRAM image the golden model leaves, byte
+//! for byte, with
 //! `bytes_written` equal to golden's count; an illegal word, a GEMM (no compute
 //! engine yet), a scratchpad range error and a token nobody sends end with their
 //! error codes and indices.
@@ -119,56 +120,22 @@ fn golden(cfg: &Config, prog: &Program, dram: &[u8]) -> (Vec<u8>, u64) {
     (m.dram.clone(), out.stats.dram_bytes_written)
 }
 
-/// Race-free random program: loads read DRAM 0..0x4000, stores write 0x4000..0x8000;
-/// scratchpad rows 0..64 are filled first (then a fence) and only read by standalone
-/// stores; each load->store chain has its own 16 rows; standalone loads write rows
-/// 960.. that no store reads.
-fn random_program(rng: &mut SplitMix64, items: usize) -> Program {
-    let mut t = String::from("load dram=0x0 rows=8 bytes=128 stride=128 spad=0\nfence\n");
-    let mut pair = 0;
-    for _ in 0..items {
-        let rows = rng.range_i64(1, 4);
-        let bytes = rng.range_i64(1, 64);
-        let st_dram = rng.range_i64(0x4000, 0x8000 - 4 * 512 - 64);
-        let st_stride = rng.range_i64(bytes, 512);
-        match rng.range_i64(0, 4) {
-            0 | 1 if pair < 50 => {
-                let spad = 64 + 16 * pair;
-                pair += 1;
-                let ld_dram = rng.range_i64(0, 0x4000 - 4 * 600 - 64);
-                let ld_stride = rng.range_i64(0, 600);
-                t += &format!(
-                    "load dram={ld_dram:#x} rows={rows} bytes={bytes} stride={ld_stride} spad={spad} push_next\n\
-                     nop.compute pop_prev push_next\n\
-                     store dram={st_dram:#x} rows={rows} bytes={bytes} stride={st_stride} spad={spad} pop_prev\n"
-                );
-            }
-            2 => {
-                let spad = rng.range_i64(0, 64 - 16);
-                t += &format!("store dram={st_dram:#x} rows={rows} bytes={bytes} stride={st_stride} spad={spad}\n");
-            }
-            3 => {
-                let ld_dram = rng.range_i64(0, 0x4000 - 4 * 600 - 64);
-                let spad = rng.range_i64(960, 1024 - 16);
-                t += &format!(
-                    "load dram={ld_dram:#x} rows={rows} bytes={bytes} stride=600 spad={spad}\n"
-                );
-            }
-            _ => t += "fence\n",
-        }
-    }
-    t += "halt\n";
-    assemble(&t).unwrap()
-}
-
+/// 200 random race-free programs (`golden::progen`), with memory latency and write
+/// latency varying by seed.
 #[test]
 fn random_load_store_programs_leave_the_golden_dram_image() {
     let cfg = Config::from_toml_str(CFG).unwrap();
+    let g = accgen_golden::accel::Geometry::of(&cfg).unwrap();
     let m = model(&cfg);
     let mut rng = SplitMix64::new(44);
-    for k in 0..12u64 {
-        let dram: Vec<u8> = (0..DRAM).map(|_| rng.next_u64() as u8).collect();
-        let prog = random_program(&mut rng, 10 + 4 * k as usize);
+    let mut dram: Vec<u8> = (0..DRAM).map(|_| rng.next_u64() as u8).collect();
+    for k in 0..200u64 {
+        // Fresh data now and then; the programs always differ.
+        if k % 20 == 0 {
+            dram = (0..DRAM).map(|_| rng.next_u64() as u8).collect();
+        }
+        let items = rng.range_i64(1, 40) as usize;
+        let prog = accgen_golden::progen::load_store_program(&mut rng, &g, 0x4000, items);
         let hw = run(&m, &prog, &dram, k + 1);
         assert_eq!((hw.code, hw.index), (0, 0), "program {k}");
         let (want, written) = golden(&cfg, &prog, &dram);

@@ -18,6 +18,7 @@ pub mod mac;
 pub mod machine;
 pub mod nm_sparse;
 pub mod num;
+pub mod progen;
 pub mod regs;
 pub mod requant;
 pub mod rng;

@@ -43,7 +43,7 @@ pub fn load_store_program(rng: &mut SplitMix64, g: &Geometry, half: u64, items: 
     // Chains whose rows a later store->load chain may reuse: (first row, rows,
     // bytes) of the data they hold, so a store reads only rows that were written.
     let mut reusable: Vec<(u64, i64, i64)> = Vec::new();
-    let mut pick_dram = |rng: &mut SplitMix64, lo: u64, rows: i64, stride: i64, bytes: i64| {
+    let pick_dram = |rng: &mut SplitMix64, lo: u64, rows: i64, stride: i64, bytes: i64| {
         let span = (rows - 1) * stride + bytes;
         rng.range_i64(lo as i64, (lo + half) as i64 - span) as u64
     };

@@ -91,9 +91,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Run an accelerator program, or a generated tiled GEMM program, on the
-    /// instruction-level golden model (--golden-only: the accelerator hardware is not
-    /// generated yet).
+    /// Run an accelerator program on the golden model and the RTL and compare the DRAM
+    /// images (or, with --golden-only, on the golden model alone; --gemm and compute
+    /// instructions need it until the compute engine exists).
     Run {
         /// TOML config with an [accel] section.
         #[arg(long)]
@@ -132,9 +132,19 @@ enum Command {
         /// Replace existing output files.
         #[arg(long)]
         force: bool,
-        /// Run the golden model only (required until the hardware exists).
+        /// Run the golden model only (required for GEMM, EPILOGUE and SOFTMAX, which
+        /// the hardware cannot run yet).
         #[arg(long)]
         golden_only: bool,
+        /// Memory read latency of the RTL run, in cycles (0..=10000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=10000))]
+        mem_latency: u64,
+        /// Stall probability on every bus channel of the RTL run (0 to 0.95).
+        #[arg(long, default_value_t = 0.1, value_parser = cmd::sim::probability)]
+        stall: f64,
+        /// Seed of the RTL run's stalls and random initial state.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Magnitude-prune B to the config's N:M pattern ([sparsity]); ties keep the lower index.
     Prune {
@@ -402,6 +412,9 @@ fn main() -> ExitCode {
             json,
             force,
             golden_only,
+            mem_latency,
+            stall,
+            seed,
         } => cmd::run::run(&cmd::run::RunArgs {
             config: &config,
             program: program.as_deref(),
@@ -416,6 +429,9 @@ fn main() -> ExitCode {
             json: json.as_deref(),
             force,
             golden_only,
+            mem_latency,
+            stall,
+            seed,
         }),
         Command::Prune {
             config,

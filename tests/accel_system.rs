@@ -12,13 +12,9 @@ use accgen_golden::asm::assemble;
 use accgen_golden::config::Config;
 use accgen_golden::isa::Program;
 use accgen_golden::machine::Machine;
-use accgen_golden::regs;
 use accgen_golden::rng::SplitMix64;
-use accgen_hw::accel::top::accel_top;
-use accgen_hw::rtl::Library;
-use accgen_sim::axi_mem::{AxiMem, AxiMemConfig};
-use accgen_sim::axilite::{AxiLiteMaster, Resp};
-use accgen_sim::{Dut, Model, SimOptions};
+use accgen_sim::accel::{run_accel, AccelTiming};
+use accgen_sim::Model;
 
 const CFG: &str = "[array]\n[accel]\nspad_kib = 16\nacc_kib = 8\naxi_addr_bits = 32\nqueue_depth = 4\nwatchdog_cycles = 5000\nmax_outstanding = 4\n";
 const PROG_AT: u64 = 0x8000;
@@ -33,9 +29,7 @@ struct Run {
 }
 
 fn model(cfg: &Config) -> Model {
-    let mut lib = Library::new();
-    let top = accel_top(&mut lib, cfg).unwrap();
-    Model::build(&top, &SimOptions::new()).unwrap()
+    accgen_sim::accel::build_accel(cfg).unwrap()
 }
 
 fn run(model: &Model, prog: &Program, dram: &[u8], seed: u64) -> Run {
@@ -43,70 +37,29 @@ fn run(model: &Model, prog: &Program, dram: &[u8], seed: u64) -> Run {
 }
 
 fn run_bytes(model: &Model, bytes: &[u8], dram: &[u8], seed: u64) -> Run {
-    let mut dut: Dut = model.instantiate_randomized(seed).unwrap();
+    let cfg = Config::from_toml_str(CFG).unwrap();
     let mut image = dram.to_vec();
     image[PROG_AT as usize..PROG_AT as usize + bytes.len()].copy_from_slice(bytes);
-    let mut axi = AxiMem::new(
-        &mut dut,
-        "m_axi_gmem_",
+    let r = run_accel(
+        model,
+        &cfg,
         image,
-        AxiMemConfig {
-            data_bytes: 16,
-            read_latency: seed % 30,
+        PROG_AT,
+        (bytes.len() / 16) as u32,
+        &AccelTiming {
+            mem_latency: seed % 30,
             stall: 0.15,
             seed,
-            max_outstanding: 8,
-            error_ranges: vec![],
-            write_latency: seed % 20,
+            timeout: 2_000_000,
         },
     )
     .unwrap();
-    let mut bus = AxiLiteMaster::new(&mut dut, "s_axi_control_", seed, 0.3).unwrap();
-    dut.reset(3);
-    let w = |bus: &mut AxiLiteMaster, dut: &mut Dut, a: u32, v: u32| {
-        assert_eq!(bus.write(dut, a, v, 0xf).unwrap(), Resp::Okay);
-    };
-    w(&mut bus, &mut dut, regs::PROG_ADDR_LO, PROG_AT as u32);
-    w(&mut bus, &mut dut, regs::PROG_ADDR_HI, 0);
-    w(
-        &mut bus,
-        &mut dut,
-        regs::PROG_LEN,
-        (bytes.len() / 16) as u32,
-    );
-    w(&mut bus, &mut dut, regs::DRAM_BASE_LO, 0);
-    w(&mut bus, &mut dut, regs::GIE, 1);
-    w(&mut bus, &mut dut, regs::IER, regs::irq::DONE);
-    w(&mut bus, &mut dut, regs::AP_CTRL, regs::ctrl::AP_START);
-    let irq = dut.output("irq").unwrap();
-    let start = dut.cycle();
-    while dut.peek_u64(irq) == 0 {
-        assert!(dut.cycle() - start < 2_000_000, "no interrupt");
-        axi.step(&mut dut).unwrap();
-        dut.tick();
-    }
-    let cycles = dut.cycle() - start;
-    let mut r = |a: u32| {
-        let (v, resp) = bus.read(&mut dut, a).unwrap();
-        assert_eq!(resp, Resp::Okay);
-        v
-    };
-    let ctrl = r(regs::AP_CTRL);
-    assert_eq!(
-        ctrl & regs::ctrl::AP_DONE,
-        regs::ctrl::AP_DONE,
-        "ap_done with the interrupt"
-    );
-    let code = r(regs::ERROR_CODE);
-    let index = r(regs::ERROR_INDEX);
-    let lo = r(regs::BYTES_WRITTEN_LO) as u64;
-    let hi = r(regs::BYTES_WRITTEN_HI) as u64;
     Run {
-        dram: axi.mem.clone(),
-        code,
-        index,
-        written: hi << 32 | lo,
-        cycles,
+        dram: r.dram,
+        code: r.error_code,
+        index: r.error_index,
+        written: r.bytes_written,
+        cycles: r.cycles,
     }
 }
 

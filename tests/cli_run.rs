@@ -223,3 +223,73 @@ fn bad_runs_exit_1_and_write_no_outputs() {
         serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
     assert_eq!(s["error_code"], 4);
 }
+
+#[test]
+fn rtl_run_matches_golden_and_compute_needs_golden_only() {
+    let t = Tmp::new("run-rtl");
+    std::fs::write(
+        t.path("c.toml"),
+        "[array]\n[accel]\nspad_kib = 16\nacc_kib = 8\naxi_addr_bits = 32\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.path("p.s"),
+        "load dram=0x100 rows=3 bytes=10 stride=10 spad=0 push_next\n\
+         nop.compute pop_prev push_next\n\
+         store dram=0x200 rows=3 bytes=10 stride=16 spad=0 pop_prev\n\
+         halt\n",
+    )
+    .unwrap();
+    let x: Vec<i64> = (0..15).map(|i| i * 1000 - 7000).collect();
+    npy::write(
+        &t.path("x.npy"),
+        &NpyArray {
+            dtype: Dtype::I16,
+            shape: vec![3, 5],
+            data: x.clone(),
+        },
+    )
+    .unwrap();
+    let o = accgen(&[
+        "run",
+        "--config",
+        &t.s("c.toml"),
+        "--program",
+        &t.s("p.s"),
+        "--load",
+        &format!("X={}@0x100", t.s("x.npy")),
+        "--dump",
+        &format!("Y@0x200:3x8:int16={}", t.s("y.npy")),
+        "--json",
+        &t.s("s.json"),
+        "--mem-latency",
+        "37",
+        "--stall",
+        "0.3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = npy::read(&t.path("y.npy")).unwrap();
+    for r in 0..3 {
+        assert_eq!(&y.data[r * 8..r * 8 + 5], &x[r * 5..r * 5 + 5]);
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["bit_exact"], true);
+    assert_eq!(s["error_code"], 0);
+    assert_eq!(s["rtl_dram_bytes_written"], 30);
+    assert!(
+        s["cycles"].as_u64().unwrap() > 37,
+        "the memory latency shows"
+    );
+    // A compute instruction needs --golden-only, named before any build.
+    std::fs::write(t.path("g.s"), "fence\ngemm a=0 b=16 acc=0 k=4 m=4\nhalt\n").unwrap();
+    let o = accgen(&["run", "--config", &t.s("c.toml"), "--program", &t.s("g.s")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "instruction 1 is `gemm`, but the accelerator hardware has no compute engine yet"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

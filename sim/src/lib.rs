@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accel;
 pub mod axi_mem;
 pub mod axilite;
 pub mod axis;

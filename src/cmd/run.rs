@@ -1,7 +1,8 @@
-//! `accgen run --golden-only`: run an accelerator program (or a generated GEMM
-//! program) on the instruction-level golden model, with tensors placed in and read
-//! back from the DRAM image. The hardware run and its comparison come with the
-//! accelerator's RTL; until then `--golden-only` is required.
+//! `accgen run`: run an accelerator program (or a generated GEMM program) on the
+//! instruction-level golden model and, unless `--golden-only`, on the accelerator's
+//! RTL in Verilator, comparing the DRAM images byte for byte; tensors are placed with
+//! `--load` and read back with `--dump`. The hardware has no compute engine yet, so
+//! programs with GEMM, EPILOGUE or SOFTMAX (and `--gemm`) need `--golden-only`.
 
 use std::path::{Path, PathBuf};
 
@@ -166,8 +167,15 @@ pub struct RunArgs<'a> {
     pub json: Option<&'a Path>,
     /// Replace existing output files.
     pub force: bool,
-    /// Required until the hardware exists.
+    /// Run the golden model alone (required for programs with compute instructions,
+    /// which the hardware cannot run yet).
     pub golden_only: bool,
+    /// Memory read latency of the RTL run, in cycles.
+    pub mem_latency: u64,
+    /// Stall probability on every bus channel of the RTL run.
+    pub stall: f64,
+    /// Seed of the RTL run's stalls and initial state.
+    pub seed: u64,
 }
 
 fn put(dram: &mut [u8], at: u64, eb: u64, i: u64, v: i64) {
@@ -224,9 +232,9 @@ fn stats_json(out: &Outcome, extra: serde_json::Value) -> serde_json::Value {
 
 /// `accgen run`.
 pub fn run(args: &RunArgs) -> Result<()> {
-    if !args.golden_only {
+    if !args.golden_only && args.gemm.is_some() {
         bail!(
-            "the accelerator hardware is not generated yet, so `run` cannot co-simulate it; pass --golden-only to run the instruction-level golden model alone"
+            "the accelerator hardware has no compute engine yet, so a GEMM program cannot be co-simulated; pass --golden-only to run the golden model alone"
         );
     }
     let cfg = super::generate::load_config(args.config)?;
@@ -316,15 +324,89 @@ fn run_program(
         }
     }
     dram[prog_at as usize..prog_end as usize].copy_from_slice(&prog_bytes);
-    let mut m = Machine::new(cfg, dram, 0)?;
+    if !args.golden_only {
+        if let Some((i, ins)) = prog.instrs.iter().enumerate().find(|(_, i)| {
+            matches!(
+                i.op,
+                accgen_golden::isa::Op::Gemm(_)
+                    | accgen_golden::isa::Op::Epilogue(_)
+                    | accgen_golden::isa::Op::Softmax(_)
+            )
+        }) {
+            bail!(
+                "instruction {i} is `{}`, but the accelerator hardware has no compute engine yet; pass --golden-only to run the golden model alone",
+                ins.op.mnemonic()
+            );
+        }
+    }
+    let mut m = Machine::new(cfg, dram.clone(), 0)?;
     let out = m.run(prog_at, prog.instrs.len() as u64);
-    let stats = stats_json(&out, json!({ "program_address": prog_at }));
     print_stats(&out);
+    let mut extra = json!({ "program_address": prog_at });
+    let mut mismatch: Option<String> = None;
+    if !args.golden_only {
+        eprintln!("building the accelerator's Verilator model ...");
+        let model = accgen_sim::accel::build_accel(cfg)?;
+        eprintln!("running the program on the RTL ...");
+        let hw = accgen_sim::accel::run_accel(
+            &model,
+            cfg,
+            dram,
+            prog_at,
+            prog.instrs.len() as u32,
+            &accgen_sim::accel::AccelTiming {
+                mem_latency: args.mem_latency,
+                stall: args.stall,
+                seed: args.seed,
+                timeout: 200_000_000,
+            },
+        )?;
+        let golden_code = out.fault.as_ref().map_or(0, |f| f.code as u32);
+        if hw.error_code != golden_code {
+            mismatch = Some(format!(
+                "the RTL ended with error code {} (index {}), the golden model with {golden_code}",
+                hw.error_code, hw.error_index
+            ));
+        } else if golden_code == 0 {
+            if let Some(b) = (0..hw.dram.len()).find(|&b| hw.dram[b] != m.dram[b]) {
+                let writer = m.last_writer[b]
+                    .map_or("no instruction".to_string(), |i| format!("instruction {i}"));
+                mismatch = Some(format!(
+                    "DRAM byte {b:#x} is {:#04x} after the RTL run and {:#04x} after golden (last written by {writer})",
+                    hw.dram[b], m.dram[b]
+                ));
+            }
+        }
+        println!(
+            "rtl: {} cycles, busy load/compute/store {}/{}/{}, {} bytes read, {} bytes written, error code {}",
+            hw.cycles, hw.busy[0], hw.busy[1], hw.busy[2], hw.bytes_read, hw.bytes_written, hw.error_code
+        );
+        extra = json!({
+            "program_address": prog_at,
+            "engine": "rtl+golden",
+            "cycles": hw.cycles,
+            "bit_exact": mismatch.is_none(),
+            "rtl_error_code": hw.error_code,
+            "busy_cycles": { "load": hw.busy[0], "compute": hw.busy[1], "store": hw.busy[2] },
+            "rtl_dram_bytes_read": hw.bytes_read,
+            "rtl_dram_bytes_written": hw.bytes_written,
+            "dma_read_bytes_per_cycle": hw.bytes_read as f64 / hw.cycles.max(1) as f64,
+            "array_utilization": serde_json::Value::Null,
+            "mismatch": mismatch,
+        });
+    }
+    let stats = stats_json(&out, extra);
     if let Some(j) = args.json {
         super::sim::write_stats(j, &stats)?;
     }
+    if let Some(mm) = &mismatch {
+        bail!("{mm}");
+    }
     if let Some(f) = &out.fault {
         bail!("the program stopped with {f}");
+    }
+    if !args.golden_only {
+        println!("the RTL's DRAM image equals the golden model's, byte for byte");
     }
     for d in dumps {
         let n: usize = d.shape.iter().product();

@@ -58,7 +58,7 @@ pub struct SimArgs {
 }
 
 /// Parse a probability for --input-gaps / --backpressure.
-fn probability(s: &str) -> Result<f64, String> {
+pub fn probability(s: &str) -> Result<f64, String> {
     let p: f64 = s
         .parse()
         .map_err(|_| format!("`{s}` is not a number; expected a probability in 0..=0.95"))?;

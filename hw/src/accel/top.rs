@@ -129,10 +129,11 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         let rvalid = m.input(&format!("{GMEM}rvalid"), 1, false)?;
         let awready = m.input(&format!("{GMEM}awready"), 1, false)?;
         let wready = m.input(&format!("{GMEM}wready"), 1, false)?;
-        let bid = m.input(&format!("{GMEM}bid"), idb, false)?;
+        // `bid` is an input of the AXI4 interface; every write is the store engine's
+        // (ID 0), so its value is not needed.
+        m.input(&format!("{GMEM}bid"), idb, false)?;
         let bresp = m.input(&format!("{GMEM}bresp"), 2, false)?;
         let bvalid = m.input(&format!("{GMEM}bvalid"), 1, false)?;
-        let _ = bid;
 
         // Wires between the blocks.
         let wire = |m: &mut ModuleBuilder, n: &str, wd: u32| m.wire(n, wd, false);

@@ -125,10 +125,11 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let dma_cmd_ready = m.wire("dma_cmd_ready", 1, false)?;
         let nstop = m.not(stopping.q)?;
         let live = m.and(running.q, nstop)?;
-        let more = m.lt(fetch_idx.q, len_q)?;
+        // Instructions not yet requested, counted down (no subtraction in the path).
+        let left_q = m.reg("fetch_left", 32, false, RegOpts::new().reset_zero(32))?;
+        let more = m.cmp(CmpOp::Ne, left_q.q, z32)?;
         let f1 = m.and(live, more)?;
-        let left = m.sub(len_q, fetch_idx.q)?;
-        let left = m.resize(left, 32)?;
+        let left = left_q.q;
         let chunk_c = m.const_u(32, CHUNK as u128)?;
         let small = m.lt(left, chunk_c)?;
         let n = m.mux(small, left, chunk_c)?;
@@ -142,7 +143,13 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let wq_c = m.const_u(rb, WORD_QUEUE as u128)?;
         let fits = m.cmp(CmpOp::Le, need, wq_c)?;
         let f1 = m.and(f1, fits)?;
-        let cmd_valid = m.and(f1, dma_cmd_ready)?;
+        // The command waits in a register for the DMA, so no arithmetic feeds the
+        // DMA's command inputs. `issue` loads it; the DMA takes it when ready.
+        let cq_valid = m.reg("cq_valid", 1, false, RegOpts::new().reset_zero(1))?;
+        let cq_take = m.and(cq_valid.q, dma_cmd_ready)?;
+        let ncq = m.not(cq_valid.q)?;
+        let cq_free = m.or(ncq, cq_take)?;
+        let cmd_valid = m.and(f1, cq_free)?;
         let cmd_len = m.shl(n, 4)?;
         let fi_w = m.zext(fetch_idx.q, aw)?;
         let off = m.shl(fi_w, 4)?;
@@ -150,19 +157,32 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let cmd_addr = m.resize(cmd_addr, aw)?;
         let fi_n = m.add(fetch_idx.q, n)?;
         let fi_n = m.resize(fi_n, 32)?;
+        let ln = m.sub(left_q.q, n)?;
+        let ln = m.resize(ln, 32)?;
+        let ln = m.mux(cmd_valid, ln, left_q.q)?;
+        let ln = m.mux(take, prog_len, ln)?;
+        m.connect(left_q, ln)?;
         let fi = m.mux(cmd_valid, fi_n, fetch_idx.q)?;
         let fi = m.mux(take, z32, fi)?;
         m.connect(fetch_idx, fi)?;
 
+        let nt = m.not(cq_take)?;
+        let keep_cq = m.and(cq_valid.q, nt)?;
+        let cqv = m.or(cmd_valid, keep_cq)?;
+        let nrun2 = m.not(take)?;
+        let cqv = m.and(cqv, nrun2)?;
+        m.connect(cq_valid, cqv)?;
+        let cq_addr = m.reg_next("cq_addr", cmd_addr, RegOpts::new().enable(cmd_valid))?;
+        let cq_len = m.reg_next("cq_len", cmd_len, RegOpts::new().enable(cmd_valid))?;
         let head_take = m.wire("head_take", 1, false)?;
         let beat_take = m.wire("beat_take", 1, false)?;
         let dma = m.instance(
             &dma_mod,
             "fetch",
             &[
-                ("cmd_valid", cmd_valid),
-                ("cmd_addr", cmd_addr),
-                ("cmd_len", cmd_len),
+                ("cmd_valid", cq_valid.q),
+                ("cmd_addr", cq_addr),
+                ("cmd_len", cq_len),
                 (&format!("{GMEM}arready"), arready),
                 (&format!("{GMEM}rdata"), rdata),
                 (&format!("{GMEM}rresp"), rresp),
@@ -270,6 +290,8 @@ pub fn frontend(lib: &mut Library, p: &FrontParams) -> RtlResult<Rc<Module>> {
         let r2 = m.mux(take, zr, r2)?;
         m.connect(reserved, r2)?;
         let fetch_empty = m.eq(reserved.q, zr)?;
+        let ncqv = m.not(cq_valid.q)?;
+        let fetch_empty = m.and(fetch_empty, ncqv)?;
         let h_valid = wq.valid;
         let h_word = m.slice(wq.data, 127, 0)?;
         let h_err = m.bit(wq.data, 128)?;

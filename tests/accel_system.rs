@@ -70,6 +70,11 @@ fn golden(cfg: &Config, prog: &Program, dram: &[u8]) -> (Vec<u8>, u64) {
     let mut m = Machine::new(cfg, image, 0).unwrap();
     let out = m.run(PROG_AT, prog.instrs.len() as u64);
     assert_eq!(out.fault, None, "golden");
+    assert_eq!(
+        out.uninit_reads,
+        [],
+        "progen programs read only rows they wrote"
+    );
     (m.dram.clone(), out.stats.dram_bytes_written)
 }
 

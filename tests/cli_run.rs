@@ -281,6 +281,19 @@ fn rtl_run_matches_golden_and_compute_needs_golden_only() {
         s["cycles"].as_u64().unwrap() > 37,
         "the memory latency shows"
     );
+    // Reading rows nothing wrote: the RTL result would depend on power-on contents.
+    std::fs::write(
+        t.path("u.s"),
+        "store dram=0x100 rows=1 bytes=16 stride=0 spad=3\nhalt\n",
+    )
+    .unwrap();
+    let o = accgen(&["run", "--config", &t.s("c.toml"), "--program", &t.s("u.s")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("instruction 0 reads scratchpad row 3, which nothing wrote"),
+        "{}",
+        stderr(&o)
+    );
     // A compute instruction needs --golden-only, named before any build.
     std::fs::write(t.path("g.s"), "fence\ngemm a=0 b=16 acc=0 k=4 m=4\nhalt\n").unwrap();
     let o = accgen(&["run", "--config", &t.s("c.toml"), "--program", &t.s("g.s")]);

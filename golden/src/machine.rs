@@ -93,6 +93,19 @@ pub struct Stats {
     pub fetch_bytes: u64,
 }
 
+/// An instruction that read scratchpad or accumulator rows no instruction had
+/// written: its result depends on the memories' power-on contents (zero here, random
+/// in hardware), so it is a program bug that the golden model reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UninitRead {
+    /// The instruction.
+    pub index: usize,
+    /// `"scratchpad"` or `"accumulator"`.
+    pub memory: &'static str,
+    /// The first unwritten row it read.
+    pub row: u64,
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -100,6 +113,9 @@ pub struct Outcome {
     pub stats: Stats,
     /// `None` when the program reached `HALT` cleanly.
     pub fault: Option<Fault>,
+    /// Reads of never-written rows, one per instruction, the first 16, in execution
+    /// order.
+    pub uninit_reads: Vec<UninitRead>,
 }
 
 /// The accelerator's architectural state.
@@ -117,6 +133,10 @@ pub struct Machine<'a> {
     /// for bytes no `STORE` wrote), to name the writer of a mismatching byte.
     pub last_writer: Vec<Option<u32>>,
     stats: Stats,
+    /// Rows written so far, per memory.
+    spad_written: Vec<bool>,
+    acc_written: Vec<bool>,
+    uninit: Vec<UninitRead>,
 }
 
 type Step = Result<(), Fault>;
@@ -163,6 +183,9 @@ impl<'a> Machine<'a> {
             spad: vec![0; geo.spad_rows as usize * geo.spad_row_bytes as usize],
             acc: vec![0; geo.acc_rows as usize * geo.acc_row_bytes as usize],
             last_writer: vec![None; n],
+            spad_written: vec![false; geo.spad_rows as usize],
+            acc_written: vec![false; geo.acc_rows as usize],
+            uninit: Vec::new(),
             stats: Stats::default(),
         })
     }
@@ -262,9 +285,40 @@ impl<'a> Machine<'a> {
         )
     }
 
+    /// Rows `first..first + rows` of a memory have been written.
+    fn mark(&mut self, acc: bool, first: u64, rows: u64) {
+        let v = if acc {
+            &mut self.acc_written
+        } else {
+            &mut self.spad_written
+        };
+        for r in first..first + rows {
+            v[r as usize] = true;
+        }
+    }
+
+    /// Instruction `idx` reads rows `first..first + rows`: note the first unwritten one.
+    fn check_read(&mut self, acc: bool, first: u64, rows: u64, idx: usize) {
+        let v = if acc {
+            &self.acc_written
+        } else {
+            &self.spad_written
+        };
+        if let Some(r) = (first..first + rows).find(|&r| !v[r as usize]) {
+            if self.uninit.len() < 16 && self.uninit.last().is_none_or(|u| u.index != idx) {
+                self.uninit.push(UninitRead {
+                    index: idx,
+                    memory: if acc { "accumulator" } else { "scratchpad" },
+                    row: r,
+                });
+            }
+        }
+    }
+
     fn load(&mut self, d: &Dma, idx: usize) -> Step {
         let pitch = self.geo.spad_pitch(d.bytes as u64);
         let dst = self.spad_rows(d.row as u64, d.rows as u64 * pitch, idx, "`load`")?;
+        self.mark(false, d.row as u64, d.rows as u64 * pitch);
         let span = pitch as usize * self.geo.spad_row_bytes as usize;
         for r in 0..d.rows as u64 {
             let off = d.dram.saturating_add(r * d.stride as u64);
@@ -289,6 +343,12 @@ impl<'a> Machine<'a> {
             }
             StoreSrc::Acc => self.acc_rows(d.row as u64, d.rows as u64 * pitch, idx, "`store`")?,
         };
+        self.check_read(
+            from == StoreSrc::Acc,
+            d.row as u64,
+            d.rows as u64 * pitch,
+            idx,
+        );
         let span = pitch as usize * row_bytes as usize;
         for r in 0..d.rows as u64 {
             let off = d.dram.saturating_add(r * d.stride as u64);
@@ -327,6 +387,7 @@ impl<'a> Machine<'a> {
         // A: row i at a + i * pitch(k * ab); rows >= m are zero.
         let a_pitch = self.geo.spad_pitch((k * ab) as u64);
         let a_range = self.spad_rows(g.a as u64, r as u64 * a_pitch, idx, "`gemm` A")?;
+        self.check_read(false, g.a as u64, g.m as u64 * a_pitch, idx);
         let sp = self.cfg.sparsity;
         let kp = match sp {
             Some(s) => k.div_ceil(s.m as usize) * s.m as usize,
@@ -344,6 +405,7 @@ impl<'a> Machine<'a> {
         let prod = match sp {
             None => {
                 let b_range = self.spad_rows(g.b as u64, (k * b_pitch) as u64, idx, "`gemm` B")?;
+                self.check_read(false, g.b as u64, (k * b_pitch) as u64, idx);
                 let mut b = Matrix::zeros(k, c);
                 for t in 0..k {
                     let row0 = b_range.start + t * b_pitch * w;
@@ -362,6 +424,7 @@ impl<'a> Machine<'a> {
                 let group_rows = n * b_pitch + meta_pitch;
                 let b_range =
                     self.spad_rows(g.b as u64, (groups * group_rows) as u64, idx, "`gemm` B")?;
+                self.check_read(false, g.b as u64, (groups * group_rows) as u64, idx);
                 let mut values = Vec::with_capacity(groups * c * n);
                 let mut indices = Vec::with_capacity(groups * c * n);
                 for grp in 0..groups {
@@ -393,6 +456,10 @@ impl<'a> Machine<'a> {
             }
         };
         let acc_range = self.acc_rows(g.acc as u64, r as u64, idx, "`gemm`")?;
+        if g.accumulate {
+            self.check_read(true, g.acc as u64, r as u64, idx);
+        }
+        self.mark(true, g.acc as u64, r as u64);
         let eb = self.geo.acc_elem_bytes as usize;
         let acc = &mut self.acc[acc_range];
         for i in 0..r {
@@ -451,6 +518,7 @@ impl<'a> Machine<'a> {
             idx,
             "`epilogue` parameters",
         )?;
+        self.check_read(false, e.params as u64, p_sh + p_zp + p_b, idx);
         let sh0 = pr.start;
         let zp0 = sh0 + (p_sh * w) as usize;
         let b0 = zp0 + (p_zp * w) as usize;
@@ -490,6 +558,8 @@ impl<'a> Machine<'a> {
             idx,
             "`epilogue` output",
         )?;
+        self.check_read(true, e.acc as u64, e.rows as u64, idx);
+        self.mark(false, e.spad as u64, e.rows as u64 * o_pitch as u64);
         let eb = self.geo.acc_elem_bytes as usize;
         let arb = self.geo.acc_row_bytes as usize;
         for r in 0..e.rows as usize {
@@ -545,6 +615,8 @@ impl<'a> Machine<'a> {
             idx,
             "`softmax` output",
         )?;
+        self.check_read(false, s.src as u64, (s.rows as usize * ip) as u64, idx);
+        self.mark(false, s.dst as u64, (s.rows as usize * op) as u64);
         // Read every row first: the output may overlap the input.
         let rows: Vec<Vec<i64>> = (0..s.rows as usize)
             .map(|r| {
@@ -584,6 +656,7 @@ impl<'a> Machine<'a> {
         Outcome {
             stats: self.stats.clone(),
             fault,
+            uninit_reads: self.uninit.clone(),
         }
     }
 

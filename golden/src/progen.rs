@@ -125,6 +125,7 @@ mod tests {
             let mut m = Machine::new(&cfg, dram, 0).unwrap();
             let out = m.run(at as u64, p.instrs.len() as u64);
             assert_eq!(out.fault, None, "{n} items");
+            assert_eq!(out.uninit_reads, [], "progen reads only rows it wrote");
         }
     }
 }

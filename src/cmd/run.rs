@@ -342,7 +342,26 @@ fn run_program(
     let mut m = Machine::new(cfg, dram.clone(), 0)?;
     let out = m.run(prog_at, prog.instrs.len() as u64);
     print_stats(&out);
-    let mut extra = json!({ "program_address": prog_at });
+    let uninit: Vec<String> = out
+        .uninit_reads
+        .iter()
+        .map(|u| {
+            format!(
+                "instruction {} reads {} row {}, which nothing wrote",
+                u.index, u.memory, u.row
+            )
+        })
+        .collect();
+    for u in &uninit {
+        eprintln!("warning: {u} (its result depends on the memory's power-on contents)");
+    }
+    let mut extra = json!({ "program_address": prog_at, "uninit_reads": uninit });
+    if !args.golden_only && !uninit.is_empty() {
+        bail!(
+            "{}; the hardware's memories start with arbitrary contents, so its result cannot be compared with the golden model's (load the rows first, or pass --golden-only)",
+            uninit[0]
+        );
+    }
     let mut mismatch: Option<String> = None;
     if !args.golden_only {
         eprintln!("building the accelerator's Verilator model ...");
@@ -383,6 +402,7 @@ fn run_program(
         );
         extra = json!({
             "program_address": prog_at,
+            "uninit_reads": uninit,
             "engine": "rtl+golden",
             "cycles": hw.cycles,
             "bit_exact": mismatch.is_none(),

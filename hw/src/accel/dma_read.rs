@@ -27,6 +27,7 @@
 
 use std::rc::Rc;
 
+use crate::accel::bursts::{burst_requests, BurstIn, CW};
 use crate::rtl::{
     CmpOp, Library, Module, ModuleBuilder, ReduceOp, RegOpts, RtlResult, ShiftAmt, ShiftOp, Value,
 };
@@ -75,8 +76,7 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let lb = b.trailing_zeros();
         let dw = 8 * b;
         let aw = p.addr_bits;
-        const CW: u32 = 34; // beat counters: up to (2^32 + 64) / 8 beats
-        let mut m = ModuleBuilder::new(&name);
+                let mut m = ModuleBuilder::new(&name);
         m.doc(&format!(
             "Read DMA: {dw}-bit AXI4 bursts (<= 256 beats, no 4 KB crossing, {} in flight), realigned byte stream out.",
             p.max_outstanding
@@ -154,69 +154,24 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let off = m.reg_next("offset", m_off, RegOpts::new().enable(start_cmd))?;
         let last_keep = m.reg_next("last_keep", m_keep, RegOpts::new().enable(start_cmd))?;
 
-        // ---- request generator.
-        let low_mask = m.const_u(aw, !((1u128 << lb) - 1) & ((1u128 << aw) - 1))?;
-        let base_now = m.and(cmd_addr, low_mask)?;
-        let req_addr = m.reg("req_addr", aw, false, RegOpts::new())?;
-        let req_left = m.reg("req_left", CW, false, RegOpts::new().reset_zero(CW))?;
-        let arvalid = m.reg("arvalid_q", 1, false, RegOpts::new().reset_zero(1))?;
-        let araddr = m.reg("araddr_q", aw, false, RegOpts::new())?;
-        let arlen = m.reg("arlen_q", 8, false, RegOpts::new())?;
-        let ar_beats = m.reg("ar_beats", 9, false, RegOpts::new())?;
-        let ob = 32 - (p.max_outstanding + 1).leading_zeros();
-        let outstanding = m.reg("outstanding", ob, false, RegOpts::new().reset_zero(ob))?;
-        let max_o = m.const_u(ob, p.max_outstanding as u128)?;
-        let room = m.lt(outstanding.q, max_o)?;
-        let nz = m.cmp(CmpOp::Ne, req_left.q, zero_c)?;
-        let narv = m.not(arvalid.q)?;
-        let c1 = m.and(nz, narv)?;
-        let can_issue = m.and(c1, room)?;
-        // Beats to the 4 KB boundary: ((~addr[11:0]) >> lb) + 1.
-        let a12 = m.slice(req_addr.q, 11, 0)?;
-        let na12 = m.not(a12)?;
-        let to4k = m.shr(na12, lb)?;
-        let to4k = m.zext(to4k, 13)?;
-        let one13 = m.const_u(13, 1)?;
-        let to4k = m.add(to4k, one13)?;
-        let to4k = m.resize(to4k, 13)?;
-        let c256 = m.const_u(13, 256)?;
-        let lt256 = m.lt(to4k, c256)?;
-        let cap = m.mux(lt256, to4k, c256)?;
-        let cap_w = m.zext(cap, CW)?;
-        let left_lt = m.lt(req_left.q, cap_w)?;
-        let beats = m.mux(left_lt, req_left.q, cap_w)?;
-        let beats9 = m.resize(beats, 9)?;
-        let ar_hs = m.and(arvalid.q, arready)?;
-        let len8 = {
-            let one9 = m.const_u(9, 1)?;
-            let l = m.sub(beats9, one9)?;
-            m.resize(l, 8)?
-        };
-        let ad = m.mux(can_issue, req_addr.q, araddr.q)?;
-        m.connect(araddr, ad)?;
-        let ld = m.mux(can_issue, len8, arlen.q)?;
-        m.connect(arlen, ld)?;
-        let bd = m.mux(can_issue, beats9, ar_beats.q)?;
-        m.connect(ar_beats, bd)?;
-        let nhs = m.not(ar_hs)?;
-        let keep_v = m.and(arvalid.q, nhs)?;
-        let av = m.or(can_issue, keep_v)?;
-        m.connect(arvalid, av)?;
-        let step_bytes = {
-            let z = m.zext(ar_beats.q, aw)?;
-            m.shl(z, lb)?
-        };
-        let next_addr = m.add(req_addr.q, step_bytes)?;
-        let next_addr = m.resize(next_addr, aw)?;
-        let ra = m.mux(ar_hs, next_addr, req_addr.q)?;
-        let ra = m.mux(accept, base_now, ra)?;
-        m.connect(req_addr, ra)?;
-        let ab_w = m.zext(ar_beats.q, CW)?;
-        let rl_dec = m.sub(req_left.q, ab_w)?;
-        let rl_dec = m.resize(rl_dec, CW)?;
-        let rl = m.mux(ar_hs, rl_dec, req_left.q)?;
-        let rl = m.mux(accept, n_in, rl)?;
-        m.connect(req_left, rl)?;
+        // ---- request generator (`answered`: a burst's last beat arrived).
+        let r_done_w = m.wire("r_done", 1, false)?;
+        let ar = burst_requests(
+            &mut m,
+            &BurstIn {
+                prefix: "ar",
+                addr_bits: aw,
+                lb,
+                max_outstanding: p.max_outstanding,
+                cmd_addr,
+                accept,
+                beats: n_in,
+                ready: arready,
+                answered: r_done_w,
+                stop: None,
+            },
+        )?;
+        let (rl, av) = (ar.left_next, ar.valid_next);
 
         // ---- read data: register slice, then the realigner.
         let r_in = Axis {
@@ -229,13 +184,7 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let (s1, rready) = skid(&mut m, "rslice", &r_in, s1_ready)?;
         let r_hs = m.and(rvalid, rready)?;
         let r_done = m.and(r_hs, rlast)?;
-        let o_inc = m.zext(ar_hs, ob)?;
-        let o_dec = m.zext(r_done, ob)?;
-        let o1 = m.add(outstanding.q, o_inc)?;
-        let o1 = m.resize(o1, ob)?;
-        let o2 = m.sub(o1, o_dec)?;
-        let o2 = m.resize(o2, ob)?;
-        m.connect(outstanding, o2)?;
+        m.drive(r_done_w, r_done)?;
 
         let in_left = m.reg("in_left", CW, false, RegOpts::new().reset_zero(CW))?;
         let out_left = m.reg("out_left", CW, false, RegOpts::new().reset_zero(CW))?;
@@ -351,13 +300,13 @@ pub fn dma_read(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let busy = m.reg_next("busy_q", busy_next, RegOpts::new().reset_zero(1))?;
 
         m.output("cmd_ready", cmd_ready.q)?;
-        m.output(&format!("{GMEM}araddr"), araddr.q)?;
-        m.output(&format!("{GMEM}arlen"), arlen.q)?;
+        m.output(&format!("{GMEM}araddr"), ar.addr)?;
+        m.output(&format!("{GMEM}arlen"), ar.len)?;
         let size = m.const_u(3, lb as u128)?;
         m.output(&format!("{GMEM}arsize"), size)?;
         let incr = m.const_u(2, 1)?;
         m.output(&format!("{GMEM}arburst"), incr)?;
-        m.output(&format!("{GMEM}arvalid"), arvalid.q)?;
+        m.output(&format!("{GMEM}arvalid"), ar.valid)?;
         m.output(&format!("{GMEM}rready"), rready)?;
         let s2_keep = m.slice(s2.data, dw + b - 1, dw)?;
         let s2_data = m.slice(s2.data, dw - 1, 0)?;

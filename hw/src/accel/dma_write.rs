@@ -24,6 +24,7 @@
 
 use std::rc::Rc;
 
+use crate::accel::bursts::{burst_requests, BurstIn, CW};
 use crate::accel::dma_read::{DmaParams, GMEM};
 use crate::rtl::{
     CmpOp, Library, Module, ModuleBuilder, ReduceOp, RegOpts, RtlResult, ShiftAmt, ShiftOp, Value,
@@ -53,7 +54,6 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let lb = b.trailing_zeros();
         let dw = 8 * b;
         let aw = p.addr_bits;
-        const CW: u32 = 34;
         let mut m = ModuleBuilder::new(&name);
         m.doc(&format!(
             "Write DMA: {dw}-bit AXI4 write bursts (<= 256 beats, no 4 KB crossing, {} awaiting responses), WSTRB from the byte range.",
@@ -119,73 +119,36 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let first_mask = m.reg_next("first_mask", first_mask_now, RegOpts::new().enable(accept))?;
         let last_mask = m.reg_next("last_mask", last_mask_now, RegOpts::new().enable(accept))?;
 
-        // ---- AW generator.
-        let low_mask = m.const_u(aw, !((1u128 << lb) - 1) & ((1u128 << aw) - 1))?;
-        let base_now = m.and(cmd_addr, low_mask)?;
-        let req_addr = m.reg("req_addr", aw, false, RegOpts::new())?;
-        let req_left = m.reg("req_left", CW, false, RegOpts::new().reset_zero(CW))?;
-        let awvalid = m.reg("awvalid_q", 1, false, RegOpts::new().reset_zero(1))?;
-        let awaddr = m.reg("awaddr_q", aw, false, RegOpts::new())?;
-        let awlen = m.reg("awlen_q", 8, false, RegOpts::new())?;
-        let aw_beats = m.reg("aw_beats", 9, false, RegOpts::new())?;
-        let ob = 32 - (p.max_outstanding + 1).leading_zeros();
-        let outstanding = m.reg("outstanding", ob, false, RegOpts::new().reset_zero(ob))?;
-        let max_o = m.const_u(ob, p.max_outstanding as u128)?;
-        let room = m.lt(outstanding.q, max_o)?;
-        let nz = m.cmp(CmpOp::Ne, req_left.q, zero_c)?;
-        let nav = m.not(awvalid.q)?;
-        let c1 = m.and(nz, nav)?;
-        let can_issue = m.and(c1, room)?;
-        let can_issue = m.and(can_issue, nabort)?;
-        let a12 = m.slice(req_addr.q, 11, 0)?;
-        let na12 = m.not(a12)?;
-        let to4k = m.shr(na12, lb)?;
-        let to4k = m.zext(to4k, 13)?;
-        let one13 = m.const_u(13, 1)?;
-        let to4k = m.add(to4k, one13)?;
-        let to4k = m.resize(to4k, 13)?;
-        let c256 = m.const_u(13, 256)?;
-        let lt256 = m.lt(to4k, c256)?;
-        let cap = m.mux(lt256, to4k, c256)?;
-        let cap_w = m.zext(cap, CW)?;
-        let left_lt = m.lt(req_left.q, cap_w)?;
-        let beats = m.mux(left_lt, req_left.q, cap_w)?;
-        let beats9 = m.resize(beats, 9)?;
-        let aw_hs = m.and(awvalid.q, awready)?;
+        // ---- AW generator (`answered`: a write response arrived).
+        let b_hs_w = m.wire("b_hs", 1, false)?;
+        let awg = burst_requests(
+            &mut m,
+            &BurstIn {
+                prefix: "aw",
+                addr_bits: aw,
+                lb,
+                max_outstanding: p.max_outstanding,
+                cmd_addr,
+                accept,
+                beats: n_mem,
+                ready: awready,
+                answered: b_hs_w,
+                stop: Some(abort),
+            },
+        )?;
+        let (aw_hs, rl, av, o2) = (
+            awg.handshake,
+            awg.left_next,
+            awg.valid_next,
+            awg.outstanding_next,
+        );
+        let ob = o2.width();
         let one9 = m.const_u(9, 1)?;
-        let len8 = m.sub(beats9, one9)?;
-        let len8 = m.resize(len8, 8)?;
-        let ad = m.mux(can_issue, req_addr.q, awaddr.q)?;
-        m.connect(awaddr, ad)?;
-        let ld = m.mux(can_issue, len8, awlen.q)?;
-        m.connect(awlen, ld)?;
-        let bd = m.mux(can_issue, beats9, aw_beats.q)?;
-        m.connect(aw_beats, bd)?;
-        let nhs = m.not(aw_hs)?;
-        let keep_v = m.and(awvalid.q, nhs)?;
-        let av = m.or(can_issue, keep_v)?;
-        m.connect(awvalid, av)?;
-        let step_bytes = {
-            let z = m.zext(aw_beats.q, aw)?;
-            m.shl(z, lb)?
-        };
-        let next_addr = m.add(req_addr.q, step_bytes)?;
-        let next_addr = m.resize(next_addr, aw)?;
-        let ra = m.mux(aw_hs, next_addr, req_addr.q)?;
-        let ra = m.mux(accept, base_now, ra)?;
-        m.connect(req_addr, ra)?;
-        let ab_w = m.zext(aw_beats.q, CW)?;
-        let rl_dec = m.sub(req_left.q, ab_w)?;
-        let rl_dec = m.resize(rl_dec, CW)?;
-        let rl = m.mux(aw_hs, rl_dec, req_left.q)?;
-        let rl = m.mux(accept, n_mem, rl)?;
-        let rl = m.mux(abort, zero_c, rl)?;
-        m.connect(req_left, rl)?;
 
         // Burst lengths for the W side, queued at each AW handshake.
         let q_depth = (p.max_outstanding + 1).next_power_of_two().max(2);
         let len_in = Axis {
-            data: aw_beats.q,
+            data: awg.beats,
             valid: aw_hs,
             last: None,
             user: None,
@@ -288,13 +251,7 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let bready = m.reg("bready_q", 1, false, reset_to(1, 1))?;
         m.connect(bready, one1)?;
         let b_hs = m.and(bvalid, bready.q)?;
-        let o_inc = m.zext(aw_hs, ob)?;
-        let o_dec = m.zext(b_hs, ob)?;
-        let o1 = m.add(outstanding.q, o_inc)?;
-        let o1 = m.resize(o1, ob)?;
-        let o2 = m.sub(o1, o_dec)?;
-        let o2 = m.resize(o2, ob)?;
-        m.connect(outstanding, o2)?;
+        m.drive(b_hs_w, b_hs)?;
         let err = m.reg("error_q", 1, false, RegOpts::new().reset_zero(1))?;
         let bad = m.reduce(ReduceOp::Or, bresp)?;
         let bad_b = m.and(b_hs, bad)?;
@@ -333,13 +290,13 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
 
         m.output("cmd_ready", cmd_ready.q)?;
         m.output("in_ready", in_ready)?;
-        m.output(&format!("{GMEM}awaddr"), awaddr.q)?;
-        m.output(&format!("{GMEM}awlen"), awlen.q)?;
+        m.output(&format!("{GMEM}awaddr"), awg.addr)?;
+        m.output(&format!("{GMEM}awlen"), awg.len)?;
         let size = m.const_u(3, lb as u128)?;
         m.output(&format!("{GMEM}awsize"), size)?;
         let incr = m.const_u(2, 1)?;
         m.output(&format!("{GMEM}awburst"), incr)?;
-        m.output(&format!("{GMEM}awvalid"), awvalid.q)?;
+        m.output(&format!("{GMEM}awvalid"), awg.valid)?;
         let w_strb = m.slice(w_out.data, dw + b - 1, dw)?;
         let w_data = m.slice(w_out.data, dw - 1, 0)?;
         m.output(&format!("{GMEM}wdata"), w_data)?;

@@ -6,6 +6,7 @@
 //! a shared AXI4 master. The compute engine (with the accumulator and scratchpad
 //! banking) and the HLS-shaped wrapper come next (issue 9).
 
+pub mod bursts;
 pub mod control;
 pub mod decode;
 pub mod dma_read;

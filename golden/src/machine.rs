@@ -233,6 +233,35 @@ impl<'a> Machine<'a> {
         }
     }
 
+    /// Byte range of rows `first..first + rows` of the scratchpad (or, with `acc`, the
+    /// accumulator), or error 2 naming `what`.
+    fn rows_of(
+        &self,
+        acc: bool,
+        first: u64,
+        rows: u64,
+        idx: usize,
+        what: &str,
+    ) -> Result<std::ops::Range<usize>, Fault> {
+        let (name, w, n) = if acc {
+            ("accumulator", self.geo.acc_row_bytes, self.geo.acc_rows)
+        } else {
+            ("scratchpad", self.geo.spad_row_bytes, self.geo.spad_rows)
+        };
+        let w = w as u64;
+        if first + rows > n as u64 {
+            return Err(fault(
+                ErrorCode::AddressRange,
+                idx,
+                format!(
+                    "{what} uses {name} rows {first}..{}, beyond its {n} rows",
+                    first + rows
+                ),
+            ));
+        }
+        Ok((first * w) as usize..((first + rows) * w) as usize)
+    }
+
     fn spad_rows(
         &self,
         first: u64,
@@ -240,19 +269,7 @@ impl<'a> Machine<'a> {
         idx: usize,
         what: &str,
     ) -> Result<std::ops::Range<usize>, Fault> {
-        let w = self.geo.spad_row_bytes as u64;
-        if first + rows > self.geo.spad_rows as u64 {
-            return Err(fault(
-                ErrorCode::AddressRange,
-                idx,
-                format!(
-                    "{what} uses scratchpad rows {first}..{}, beyond its {} rows",
-                    first + rows,
-                    self.geo.spad_rows
-                ),
-            ));
-        }
-        Ok((first * w) as usize..((first + rows) * w) as usize)
+        self.rows_of(false, first, rows, idx, what)
     }
 
     fn acc_rows(
@@ -262,19 +279,7 @@ impl<'a> Machine<'a> {
         idx: usize,
         what: &str,
     ) -> Result<std::ops::Range<usize>, Fault> {
-        let w = self.geo.acc_row_bytes as u64;
-        if first + rows > self.geo.acc_rows as u64 {
-            return Err(fault(
-                ErrorCode::AddressRange,
-                idx,
-                format!(
-                    "{what} uses accumulator rows {first}..{}, beyond its {} rows",
-                    first + rows,
-                    self.geo.acc_rows
-                ),
-            ));
-        }
-        Ok((first * w) as usize..((first + rows) * w) as usize)
+        self.rows_of(true, first, rows, idx, what)
     }
 
     fn missing(&self, idx: usize, op: &str, section: &str) -> Fault {

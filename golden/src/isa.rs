@@ -59,7 +59,10 @@
 //!   (int16) and C biases (int32, or int64 when the re-quantizer's `in_bits` > 32).
 //! - **SOFTMAX:** for r in 0..rows, the `len` elements at spad row
 //!   `src + r * pitch(len * in bytes)` go through the softmax unit into spad row
-//!   `dst + r * pitch(len * out bytes)`.
+//!   `dst + r * pitch(len * out bytes)`. The output may overlap the input only when
+//!   it starts at or before it with a pitch no larger (in place is fine); other
+//!   overlaps are illegal (error 1).
+//! - **EPILOGUE with GELU** needs a signed re-quantizer output of GELU's `in_bits`.
 //! - **FENCE:** waits until every instruction issued before it has finished.
 //! - **HALT:** waits like `FENCE`, then sets `ap_done` and raises `interrupt`. A
 //!   program's last instruction must be `HALT`.

@@ -498,6 +498,14 @@ impl<'a> Machine<'a> {
             _ => None,
         };
         if let (Some(_), Some(g)) = (&gelu, &self.cfg.gelu) {
+            if !rq.out_signed {
+                return Err(fault(
+                    ErrorCode::IllegalInstruction,
+                    idx,
+                    "`act=gelu` needs a signed re-quantizer output (requant.out_signed = true)"
+                        .into(),
+                ));
+            }
             if g.in_bits != rq.out_bits {
                 return Err(fault(
                     ErrorCode::IllegalInstruction,
@@ -620,6 +628,20 @@ impl<'a> Machine<'a> {
             idx,
             "`softmax` output",
         )?;
+        // An output that overlaps the input must start at or before it with a pitch no
+        // larger, so that the hardware, which streams, writes every row only after it
+        // and every row before it were read.
+        let (s0, s1) = (s.src as u64, s.src as u64 + (s.rows as usize * ip) as u64);
+        let (d0, d1) = (s.dst as u64, s.dst as u64 + (s.rows as usize * op) as u64);
+        if d0 < s1 && s0 < d1 && !(d0 <= s0 && op <= ip) {
+            return Err(fault(
+                ErrorCode::IllegalInstruction,
+                idx,
+                format!(
+                    "`softmax` output rows {d0}..{d1} overlap its input rows {s0}..{s1}; an overlapping output must start at or before the input, with a pitch no larger"
+                ),
+            ));
+        }
         self.check_read(false, s.src as u64, (s.rows as usize * ip) as u64, idx);
         self.mark(false, s.dst as u64, (s.rows as usize * op) as u64);
         // Read every row first: the output may overlap the input.

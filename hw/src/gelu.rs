@@ -48,7 +48,9 @@ fn lane_name(cfg: &GeluConfig) -> String {
     )
 }
 
-fn lane(lib: &mut Library, cfg: &GeluConfig) -> RtlResult<Rc<Module>> {
+/// One GELU lane (port `x`, signed `in_bits`, to `y`), [`gelu_latency`] cycles; the
+/// unit and the accelerator's epilogue instantiate it.
+pub fn gelu_lane(lib: &mut Library, cfg: &GeluConfig) -> RtlResult<Rc<Module>> {
     let name = lane_name(cfg);
     lib.get_or_build(&name.clone(), |lib| {
         let p = cfg.params();
@@ -178,7 +180,7 @@ pub fn gelu_name(cfg: &GeluConfig) -> String {
 
 /// Build (or fetch) the GELU unit for `cfg`.
 pub fn gelu(lib: &mut Library, cfg: &GeluConfig) -> RtlResult<Rc<Module>> {
-    let l = lane(lib, cfg)?;
+    let l = gelu_lane(lib, cfg)?;
     let doc = format!(
         "GELU: {} lanes, Q{}.{} -> Q{}.{}, lane latency {}.",
         cfg.lanes,

@@ -7,13 +7,18 @@
 //! banking) and the HLS-shaped wrapper come next (issue 9).
 
 pub mod bursts;
+pub mod compute;
 pub mod control;
 pub mod decode;
 pub mod dma_read;
 pub mod dma_write;
+pub mod epilogue;
 pub mod frontend;
+pub mod gemm;
 pub mod hls;
 pub mod load;
+pub mod requant_rt;
+pub mod smx;
 pub mod store;
 pub mod top;
 
@@ -39,4 +44,46 @@ pub fn blocks(
     cfg: &accgen_golden::config::Config,
 ) -> RtlResult<Vec<Rc<Module>>> {
     Ok(vec![top::accel_top(lib, cfg)?])
+}
+
+/// `floor(x / d)` for an unsigned `x` and a constant `d >= 1`: a shift when `d` is a
+/// power of two, else a multiplication by `ceil(2^s / d)` and a shift by `s`, with
+/// `s = width(x) + ceil(log2 d)`, which is exact for every `x` of that width
+/// (Granlund and Montgomery, 1994). The result has `x`'s width.
+pub fn div_const(
+    m: &mut crate::rtl::ModuleBuilder,
+    x: crate::rtl::Sig,
+    d: u32,
+) -> crate::rtl::RtlResult<crate::rtl::Sig> {
+    let (magic, s) = div_magic(x.width(), d);
+    if d.is_power_of_two() {
+        return m.shr(x.as_unsigned(), d.trailing_zeros());
+    }
+    let mw = 128 - magic.leading_zeros();
+    let c = m.const_u(mw, magic)?;
+    let p = m.mul(x.as_unsigned(), c)?;
+    let q = m.shr(p, s)?;
+    m.resize(q, x.width())
+}
+
+/// `(magic, shift)` of [`div_const`] for `bits`-bit dividends.
+pub fn div_magic(bits: u32, d: u32) -> (u128, u32) {
+    let l = 32 - (d - 1).leading_zeros(); // ceil(log2 d)
+    let s = bits + l;
+    (((1u128 << s) + d as u128 - 1) / d as u128, s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::div_magic;
+
+    #[test]
+    fn constant_division_is_exact() {
+        for d in [1u32, 3, 5, 6, 7, 10, 12, 24, 48, 96, 100] {
+            let (magic, s) = div_magic(18, d);
+            for x in 0u128..(1 << 18) {
+                assert_eq!((x * magic) >> s, x / d as u128, "x = {x}, d = {d}");
+            }
+        }
+    }
 }

@@ -42,6 +42,10 @@ pub struct StoreParams {
     pub row_bytes: u32,
     /// Scratchpad rows.
     pub spad_rows: u32,
+    /// Bytes per accumulator row.
+    pub acc_row_bytes: u32,
+    /// Accumulator rows (0: no accumulator; STORE from it is error 1).
+    pub acc_rows: u32,
     /// Cycles from `spad_re` to `spad_rdata`.
     pub read_latency: u32,
 }
@@ -49,12 +53,14 @@ pub struct StoreParams {
 /// Module name: every parameter is in it.
 pub fn store_name(p: &StoreParams) -> String {
     format!(
-        "accgen_accel_store_d{}_a{}_o{}_w{}_r{}_l{}",
+        "accgen_accel_store_d{}_a{}_o{}_w{}_r{}_aw{}_ar{}_l{}",
         p.dma.data_bytes * 8,
         p.dma.addr_bits,
         p.dma.max_outstanding,
         p.row_bytes,
         p.spad_rows,
+        p.acc_row_bytes,
+        p.acc_rows,
         p.read_latency
     )
 }
@@ -76,9 +82,12 @@ pub fn store(lib: &mut Library, p: &StoreParams) -> RtlResult<Rc<Module>> {
         let a = p.dma.data_bytes;
         let w = p.row_bytes;
         let aw = p.dma.addr_bits;
-        let qb = w + a;
+        let has_acc = p.acc_rows > 0;
+        let aw_row = if has_acc { p.acc_row_bytes } else { w };
+        let rw = w.max(aw_row);
+        let qb = rw + a;
         let cb = bits_for(qb as u64);
-        let rb = bits_for(p.spad_rows as u64).max(20) + 1;
+        let rb = bits_for(p.spad_rows.max(p.acc_rows) as u64).max(20) + 1;
         let lat = p.read_latency;
         let mut m = ModuleBuilder::new(&name);
         m.doc("Store engine: STORE instructions, scratchpad rows into DRAM rows.");
@@ -89,7 +98,16 @@ pub fn store(lib: &mut Library, p: &StoreParams) -> RtlResult<Rc<Module>> {
         let abort = m.input("abort_all", 1, false)?;
         let tok_avail = m.input("tok_avail", 1, false)?;
         let tok_room = m.input("tok_room", 1, false)?;
-        let rdata = m.input("spad_rdata", 8 * w, false)?;
+        let spad_rdata = m.input("spad_rdata", 8 * w, false)?;
+        let spad_grant = m.input("spad_rgrant", 1, false)?;
+        let (acc_rdata, acc_grant) = if has_acc {
+            (
+                m.input("acc_rdata", 8 * aw_row, false)?,
+                m.input("acc_rgrant", 1, false)?,
+            )
+        } else {
+            (m.const_u(8 * aw_row, 0)?, m.const_u(1, 0)?)
+        };
         let awready = m.input(&format!("{GMEM}awready"), 1, false)?;
         let wready = m.input(&format!("{GMEM}wready"), 1, false)?;
         let bresp = m.input(&format!("{GMEM}bresp"), 2, false)?;
@@ -128,9 +146,11 @@ pub fn store(lib: &mut Library, p: &StoreParams) -> RtlResult<Rc<Module>> {
         let tok_ok = m.or(npop, tok_avail)?;
         let w_ok = m.and(s_wait, tok_ok)?;
         let w_ok = m.and(w_ok, nab)?;
-        let nacc = m.not(from_acc)?;
-        let go = m.and(w_ok, nacc)?;
-        let acc_err = m.and(w_ok, from_acc)?;
+        let no_acc = m.const_u(1, (!has_acc) as u128)?;
+        let acc_missing = m.and(from_acc, no_acc)?;
+        let n_missing = m.not(acc_missing)?;
+        let go = m.and(w_ok, n_missing)?;
+        let acc_err = m.and(w_ok, acc_missing)?;
         let tok_pop = m.and(w_ok, pop_prev)?;
 
         // ---- per DRAM row: a write command, and the scratchpad rows it needs.
@@ -166,7 +186,11 @@ pub fn store(lib: &mut Library, p: &StoreParams) -> RtlResult<Rc<Module>> {
         let left = m.reg("bytes_left", 16, false, RegOpts::new().reset_zero(16))?;
         let raddr = m.reg("raddr", rb, false, RegOpts::new())?;
         let z16 = m.const_u(16, 0)?;
-        let w16 = m.const_u(16, w as u128)?;
+        let w16 = {
+            let sw = m.const_u(16, w as u128)?;
+            let aw16 = m.const_u(16, aw_row as u128)?;
+            m.mux(from_acc, aw16, sw)?
+        };
         let more_read = m.lt(r_read.q, f_rows)?;
         // Credits: bytes that may still enter the queue = capacity - fill - in flight.
         let cnt = m.reg("bq_count", cb, false, RegOpts::new().reset_zero(cb))?;
@@ -200,12 +224,23 @@ pub fn store(lib: &mut Library, p: &StoreParams) -> RtlResult<Rc<Module>> {
         let can_read = m.and(s_run, more_read)?;
         let can_read = m.and(can_read, nhold)?;
         let can_read = m.and(can_read, room)?;
-        let limit = m.const_u(rb, p.spad_rows as u128)?;
+        let limit = {
+            let sl = m.const_u(rb, p.spad_rows as u128)?;
+            let al = m.const_u(rb, p.acc_rows as u128)?;
+            m.mux(from_acc, al, sl)?
+        };
         let in_range = m.lt(raddr.q, limit)?;
+        let grant = m.mux(from_acc, acc_grant, spad_grant)?;
         let re = m.and(can_read, in_range)?;
+        let re = m.and(re, grant)?;
         let range_err = {
             let n = m.not(in_range)?;
             m.and(can_read, n)?
+        };
+        let rdata = {
+            let sd = m.zext(spad_rdata, 8 * rw)?;
+            let ad = m.zext(acc_rdata, 8 * rw)?;
+            m.mux(from_acc, ad, sd)?
         };
         let rem = m.sub(this_left, this_chunk)?;
         let rem = m.resize(rem, 16)?;
@@ -267,11 +302,11 @@ pub fn store(lib: &mut Library, p: &StoreParams) -> RtlResult<Rc<Module>> {
         let nmask = {
             let n3 = m.zext(d_n, 19)?;
             let n8 = m.shl(n3, 3)?;
-            let unit = m.const_u(8 * w + 1, 1)?;
+            let unit = m.const_u(8 * rw + 1, 1)?;
             let pw = m.shift(ShiftOp::Shl, unit, ShiftAmt::Sig(n8))?;
-            let c1 = m.const_u(8 * w + 1, 1)?;
+            let c1 = m.const_u(8 * rw + 1, 1)?;
             let mk = m.sub(pw, c1)?;
-            m.slice(mk, 8 * w - 1, 0)?
+            m.slice(mk, 8 * rw - 1, 0)?
         };
         let row = m.and(rdata, nmask)?;
         let row_w = m.zext(row, 8 * qb)?;
@@ -409,8 +444,15 @@ pub fn store(lib: &mut Library, p: &StoreParams) -> RtlResult<Rc<Module>> {
         m.output("in_ready", take)?;
         m.output("tok_pop", tok_pop)?;
         m.output("tok_push", tok_push)?;
-        m.output("spad_re", re)?;
+        let nfa = m.not(from_acc)?;
+        let s_re = m.and(re, nfa)?;
+        m.output("spad_re", s_re)?;
         m.output("spad_raddr", raddr.q)?;
+        if has_acc {
+            let a_re = m.and(re, from_acc)?;
+            m.output("acc_re", a_re)?;
+            m.output("acc_raddr", raddr.q)?;
+        }
         for port in [
             "awaddr", "awlen", "awsize", "awburst", "awvalid", "wdata", "wstrb", "wlast", "wvalid",
             "bready",

@@ -23,8 +23,8 @@ use std::rc::Rc;
 
 use accgen_golden::accel::Geometry;
 use accgen_golden::config::Config;
-use accgen_golden::isa;
 
+use crate::accel::compute::compute_engine;
 use crate::accel::dma_read::GMEM;
 use crate::accel::frontend::{frontend, FrontParams};
 use crate::accel::load::{load, LoadParams};
@@ -86,12 +86,16 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         row_bytes: geo.spad_row_bytes,
         spad_rows: geo.spad_rows,
     };
+    let has_acc = cfg.array.is_some();
     let sp = StoreParams {
         dma,
         row_bytes: geo.spad_row_bytes,
         spad_rows: geo.spad_rows,
+        acc_row_bytes: geo.acc_row_bytes,
+        acc_rows: if has_acc { geo.acc_rows } else { 0 },
         read_latency: mem::MEM_READ_LATENCY,
     };
+    let cp_m = compute_engine(lib, cfg, mem::MEM_READ_LATENCY)?;
     let ctl_m = control::control(lib)?;
     let fe_m = frontend(lib, &fp)?;
     let ld_m = load(lib, &lp)?;
@@ -253,11 +257,21 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         let s2c = token(&mut m, "tok_s2c", depth, s_push, c_pop_next)?;
 
         // ---- scratchpad.
+        // Write port: the compute engine first, then the load engine; read port: the
+        // compute engine first, then the store engine.
         let sw_we = wire(&mut m, "spad_we", 1)?;
         let sw_addr = wire(&mut m, "spad_waddr", 32)?;
         let sw_data = wire(&mut m, "spad_wdata", 8 * w)?;
         let sr_re = wire(&mut m, "spad_re", 1)?;
         let sr_addr = wire(&mut m, "spad_raddr", 32)?;
+        let c_swe = wire(&mut m, "c_spad_we", 1)?;
+        let c_sre = wire(&mut m, "c_spad_re", 1)?;
+        let c_are = wire(&mut m, "c_acc_re", 1)?;
+        let ld_we = wire(&mut m, "ld_spad_we", 1)?;
+        let ld_wa = wire(&mut m, "ld_spad_waddr", 32)?;
+        let ld_wd = wire(&mut m, "ld_spad_wdata", 8 * w)?;
+        let st_re = wire(&mut m, "st_spad_re", 1)?;
+        let st_ra = wire(&mut m, "st_spad_raddr", 32)?;
         let one = m.const_u(1, 1)?;
         let ab = mem::mem_addr_bits(geo.spad_rows as usize);
         let wa = m.slice(sw_addr, ab - 1, 0)?;
@@ -280,6 +294,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
 
         // ---- load engine.
         let ld_arready = wire(&mut m, "ld_arready", 1)?;
+        let ld_wready = m.not(c_swe)?;
         let ld = m.instance(
             &ld_m,
             "load",
@@ -291,7 +306,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
                 ("abort_all", abort),
                 ("tok_avail", c2l.nonzero),
                 ("tok_room", l2c.room),
-                ("spad_wready", one),
+                ("spad_wready", ld_wready),
                 (&format!("{GMEM}arready"), ld_arready),
                 (&format!("{GMEM}rdata"), rs_data),
                 (&format!("{GMEM}rresp"), rs_resp),
@@ -302,11 +317,11 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         m.drive(e_ready[0], ld.out("in_ready")?)?;
         m.drive(l_pop, ld.out("tok_pop")?)?;
         m.drive(l_push, ld.out("tok_push")?)?;
-        m.drive(sw_we, ld.out("spad_we")?)?;
+        m.drive(ld_we, ld.out("spad_we")?)?;
         let la = ld.out("spad_waddr")?;
         let la = m.resize(la, 32)?;
-        m.drive(sw_addr, la)?;
-        m.drive(sw_data, ld.out("spad_wdata")?)?;
+        m.drive(ld_wa, la)?;
+        m.drive(ld_wd, ld.out("spad_wdata")?)?;
         let ld_idle = ld.out("idle")?;
         m.drive(e_idle[0], ld_idle)?;
         m.drive(e_prog[0], ld.out("progress")?)?;
@@ -315,83 +330,160 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         let rr = m.mux(to_fetch, fe_rready, ld_rready)?;
         m.drive(r_take, rr)?;
 
+        // ---- accumulator (one write port, for the compute engine; one read port,
+        // compute first, then the store engine).
+        let acc_rdata = if has_acc {
+            let aw_we = wire(&mut m, "acc_we", 1)?;
+            let aw_addr = wire(&mut m, "acc_waddr", 32)?;
+            let aw_data = wire(&mut m, "acc_wdata", 8 * geo.acc_row_bytes)?;
+            let ar_re = wire(&mut m, "acc_re", 1)?;
+            let ar_addr = wire(&mut m, "acc_raddr", 32)?;
+            let aab = mem::mem_addr_bits(geo.acc_rows as usize);
+            let wa = m.slice(aw_addr, aab - 1, 0)?;
+            let ra = m.slice(ar_addr, aab - 1, 0)?;
+            let d = mem::instantiate(
+                &mut m,
+                lib,
+                "accmem",
+                &MemoryConfig {
+                    depth: geo.acc_rows as usize,
+                    width: 8 * geo.acc_row_bytes,
+                    init: None,
+                    style: Some(crate::rtl::MemStyle::Block),
+                },
+                Some((aw_we, wa, aw_data)),
+                ar_re,
+                ra,
+                one,
+            )?;
+            Some((d, aw_we, aw_addr, aw_data, ar_re, ar_addr))
+        } else {
+            None
+        };
+        let st_sgrant = m.not(c_sre)?;
+        let st_agrant = m.not(c_are)?;
+
         // ---- store engine.
-        let st = m.instance(
-            &st_m,
-            "store",
-            &[
-                ("in_word", fe.out("store_word")?),
-                ("in_index", fe.out("store_index")?),
-                ("in_valid", fe.out("store_valid")?),
-                ("dram_base", dram_base),
-                ("abort_all", abort),
-                ("tok_avail", c2s.nonzero),
-                ("tok_room", s2c.room),
-                ("spad_rdata", spad_rdata),
-                (&format!("{GMEM}awready"), awready),
-                (&format!("{GMEM}wready"), wready),
-                (&format!("{GMEM}bresp"), bresp),
-                (&format!("{GMEM}bvalid"), bvalid),
-            ],
-        )?;
+        let mut st_in: Vec<(String, Sig)> = Vec::new();
+        if let Some((d, ..)) = &acc_rdata {
+            st_in.push(("acc_rdata".into(), *d));
+            st_in.push(("acc_rgrant".into(), st_agrant));
+        }
+        let mut st_conns: Vec<(String, Sig)> = vec![
+            ("in_word".into(), fe.out("store_word")?),
+            ("in_index".into(), fe.out("store_index")?),
+            ("in_valid".into(), fe.out("store_valid")?),
+            ("dram_base".into(), dram_base),
+            ("abort_all".into(), abort),
+            ("tok_avail".into(), c2s.nonzero),
+            ("tok_room".into(), s2c.room),
+            ("spad_rdata".into(), spad_rdata),
+            ("spad_rgrant".into(), st_sgrant),
+            (format!("{GMEM}awready"), awready),
+            (format!("{GMEM}wready"), wready),
+            (format!("{GMEM}bresp"), bresp),
+            (format!("{GMEM}bvalid"), bvalid),
+        ];
+        st_conns.extend(st_in);
+        let st_refs: Vec<(&str, Sig)> = st_conns.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        let st = m.instance(&st_m, "store", &st_refs)?;
         m.drive(e_ready[2], st.out("in_ready")?)?;
         m.drive(s_pop, st.out("tok_pop")?)?;
         m.drive(s_push, st.out("tok_push")?)?;
-        m.drive(sr_re, st.out("spad_re")?)?;
+        m.drive(st_re, st.out("spad_re")?)?;
         let sa = st.out("spad_raddr")?;
         let sa = m.resize(sa, 32)?;
-        m.drive(sr_addr, sa)?;
+        m.drive(st_ra, sa)?;
         let st_idle = st.out("idle")?;
         m.drive(e_idle[2], st_idle)?;
         m.drive(e_prog[2], st.out("progress")?)?;
 
-        // ---- compute stand-in: nop.compute moves tokens; other work is error 1.
-        let cw = fe.out("compute_word")?;
-        let cv = fe.out("compute_valid")?;
-        let ci = fe.out("compute_index")?;
-        let op = m.slice(cw, 3, 0)?;
-        let eight = m.const_u(4, 8)?;
-        let is_nop = m.eq(op, eight)?;
-        let d: Vec<Sig> = isa::DEP_BITS.iter().map(|&b| m.bit(cw, b)).collect::<RtlResult<_>>()?;
-        let npp = m.not(d[0])?;
-        let ok_pp = m.or(npp, l2c.nonzero)?;
-        let npn = m.not(d[1])?;
-        let ok_pn = m.or(npn, s2c.nonzero)?;
-        let nsp = m.not(d[2])?;
-        let ok_sp = m.or(nsp, c2l.room)?;
-        let nsn = m.not(d[3])?;
-        let ok_sn = m.or(nsn, c2s.room)?;
-        let t1 = m.and(ok_pp, ok_pn)?;
-        let t2 = m.and(ok_sp, ok_sn)?;
-        let ready_tok = m.and(t1, t2)?;
-        let nab = m.not(abort)?;
-        let v = m.and(cv, nab)?;
-        let run_nop = m.and(v, is_nop)?;
-        let run_nop = m.and(run_nop, ready_tok)?;
-        let not_nop = m.not(is_nop)?;
-        let bad = m.and(v, not_nop)?;
-        let c_take = m.or(run_nop, bad)?;
-        m.drive(e_ready[1], c_take)?;
-        for (k, wsig) in [c_pop_prev, c_pop_next, c_push_prev, c_push_next].iter().enumerate() {
-            let t = m.and(run_nop, d[k])?;
-            m.drive(*wsig, t)?;
+        // ---- compute engine.
+        let mut cp_conns: Vec<(&str, Sig)> = vec![
+            ("in_word", fe.out("compute_word")?),
+            ("in_index", fe.out("compute_index")?),
+            ("in_valid", fe.out("compute_valid")?),
+            ("abort_all", abort),
+            ("tok_prev", l2c.nonzero),
+            ("tok_next", s2c.nonzero),
+            ("room_prev", c2l.room),
+            ("room_next", c2s.room),
+            ("spad_rdata", spad_rdata),
+        ];
+        let zacc = m.const_u(8 * geo.acc_row_bytes, 0)?;
+        let acc_d = acc_rdata.as_ref().map_or(zacc, |a| a.0);
+        if cp_m.port("acc_rdata").is_some() {
+            cp_conns.push(("acc_rdata", acc_d));
         }
-        // It finishes what it takes in the same cycle, so it is always idle.
-        m.drive(e_idle[1], one)?;
-        m.drive(e_prog[1], run_nop)?;
+        let cp = m.instance(&cp_m, "compute", &cp_conns)?;
+        m.drive(e_ready[1], cp.out("in_ready")?)?;
+        m.drive(c_pop_prev, cp.out("pop_prev")?)?;
+        m.drive(c_pop_next, cp.out("pop_next")?)?;
+        m.drive(c_push_prev, cp.out("push_prev")?)?;
+        m.drive(c_push_next, cp.out("push_next")?)?;
+        let cp_idle = cp.out("idle")?;
+        m.drive(e_idle[1], cp_idle)?;
+        m.drive(e_prog[1], cp.out("progress")?)?;
+        // Scratchpad ports.
+        let cswe = cp.out("spad_we")?;
+        m.drive(c_swe, cswe)?;
+        let csre = cp.out("spad_re")?;
+        m.drive(c_sre, csre)?;
+        let we = m.or(cswe, ld_we)?;
+        m.drive(sw_we, we)?;
+        let cwa = cp.out("spad_waddr")?;
+        let cwa = m.resize(cwa, 32)?;
+        let wa = m.mux(cswe, cwa, ld_wa)?;
+        m.drive(sw_addr, wa)?;
+        let cwd = cp.out("spad_wdata")?;
+        let wd = m.mux(cswe, cwd, ld_wd)?;
+        m.drive(sw_data, wd)?;
+        let re = m.or(csre, st_re)?;
+        m.drive(sr_re, re)?;
+        let cra = cp.out("spad_raddr")?;
+        let cra = m.resize(cra, 32)?;
+        let ra = m.mux(csre, cra, st_ra)?;
+        m.drive(sr_addr, ra)?;
+        // Accumulator ports.
+        if let Some((_, aw_we, aw_addr, aw_data, ar_re, ar_addr)) = acc_rdata {
+            let cwe = cp.out("acc_we")?;
+            m.drive(aw_we, cwe)?;
+            let a = cp.out("acc_waddr")?;
+            let a = m.resize(a, 32)?;
+            m.drive(aw_addr, a)?;
+            m.drive(aw_data, cp.out("acc_wdata")?)?;
+            let cre = cp.out("acc_re")?;
+            m.drive(c_are, cre)?;
+            let sre = st.out("acc_re")?;
+            let re = m.or(cre, sre)?;
+            m.drive(ar_re, re)?;
+            let ca = cp.out("acc_raddr")?;
+            let ca = m.resize(ca, 32)?;
+            let sa = st.out("acc_raddr")?;
+            let sa = m.resize(sa, 32)?;
+            let a = m.mux(cre, ca, sa)?;
+            m.drive(ar_addr, a)?;
+        } else {
+            let z = m.const_u(1, 0)?;
+            m.drive(c_are, z)?;
+        }
 
         // Engine errors, first one wins (load, store, compute).
         let lv = ld.out("err_valid")?;
         let sv = st.out("err_valid")?;
-        let c1 = m.const_u(8, 1)?;
-        let bad_q = m.reg_next("compute_err", bad, RegOpts::new().reset_zero(1))?;
-        let bad_i = m.reg_next("compute_err_index", ci, RegOpts::new().enable(bad))?;
+        let cv = cp.out("err_valid")?;
         let any1 = m.or(lv, sv)?;
-        let any = m.or(any1, bad_q)?;
+        let any = m.or(any1, cv)?;
         m.drive(eng_err_v, any)?;
-        let code = m.priority(&[(lv, ld.out("err_code")?), (sv, st.out("err_code")?)], c1)?;
+        let code = m.priority(
+            &[(lv, ld.out("err_code")?), (sv, st.out("err_code")?)],
+            cp.out("err_code")?,
+        )?;
         m.drive(eng_err_c, code)?;
-        let idx = m.priority(&[(lv, ld.out("err_index")?), (sv, st.out("err_index")?)], bad_i)?;
+        let idx = m.priority(
+            &[(lv, ld.out("err_index")?), (sv, st.out("err_index")?)],
+            cp.out("err_index")?,
+        )?;
         m.drive(eng_err_i, idx)?;
 
         // Busy levels for the counters.
@@ -399,7 +491,8 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         m.drive(busy_l, nl)?;
         let ns = m.not(st_idle)?;
         m.drive(busy_s, ns)?;
-        m.drive(busy_c, run_nop)?;
+        let nc = m.not(cp_idle)?;
+        m.drive(busy_c, nc)?;
 
         // ---- AR: round-robin between the fetch DMA (ID 0) and the load engine (ID 1).
         let fe_arv = fe.out(&format!("{GMEM}arvalid"))?;

@@ -1,0 +1,411 @@
+//! The compute engine: the compute queue's dispatcher and its sub-engines, the GEMM
+//! engine ([`crate::accel::gemm`]), the epilogue engine ([`crate::accel::epilogue`])
+//! and the softmax engine ([`crate::accel::smx`]).
+//!
+//! For each instruction, in program order: take the tokens it pops (compute pops from
+//! load with `pop_prev` and from store with `pop_next`); reject what the generated
+//! datapath cannot run (error 1: a unit missing from the config, `act = gelu` with an
+//! incompatible re-quantizer, a GEMM on an N:M sparse config, which the accelerator
+//! does not run yet); start the sub-engine; when it is done, push the tokens.
+//!
+//! - **GEMM overlap:** a GEMM is done, for the dispatcher, when its reads are issued:
+//!   the next GEMM streams in while the array drains the previous tile. A GEMM that
+//!   pushes a token waits until its tile is written (`push_next`, results for the
+//!   store engine) and its reads have returned (`push_prev`, the scratchpad may be
+//!   overwritten).
+//! - **Other instructions** wait until every GEMM tile is written, so an epilogue or a
+//!   store never sees a partial accumulator.
+//! - **Errors:** a sub-engine's error (code from the sub-engine) is reported with the
+//!   instruction's index; with `abort_all` the dispatcher takes nothing more and lets
+//!   the running sub-engine finish its instruction.
+//!
+//! Memory ports: the scratchpad read port (priority over the store engine) and write
+//! port (priority over the load engine); the accumulator read port (priority over the
+//! store engine) and write port. Sub-engines never use one port at the same time.
+//!
+//! Ports: `in_word`, `in_index`, `in_valid`, `in_ready`; `abort_all`; `tok_prev`,
+//! `tok_next` (tokens waiting), `room_prev`, `room_next`; `pop_prev`, `pop_next`,
+//! `push_prev`, `push_next`; the memory ports; `idle`, `progress`, `beat` (a beat
+//! entered the array), `err_valid`, `err_code`, `err_index`.
+
+use std::rc::Rc;
+
+use accgen_golden::accel::Geometry;
+use accgen_golden::config::Config;
+use accgen_golden::isa;
+
+use crate::accel::epilogue::epilogue_engine;
+use crate::accel::gemm::{bits_for, gemm_engine, GemmParams};
+use crate::accel::smx::softmax_engine;
+use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult, Sig, Value};
+
+fn field(m: &mut ModuleBuilder, w: Sig, f: &isa::Field) -> RtlResult<Sig> {
+    m.slice(w, f.lo + f.bits - 1, f.lo)
+}
+
+/// Build (or fetch) the compute engine of `cfg`.
+pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> RtlResult<Rc<Module>> {
+    let geo = Geometry::of(cfg).map_err(|e| RtlError {
+        module: "accgen_accel_compute".into(),
+        message: e.to_string(),
+    })?;
+    let name = format!("accgen_accel_compute_{}", &cfg.hash()[..10]);
+    let gemm = match (&cfg.array, &cfg.sparsity) {
+        (Some(a), None) => Some(gemm_engine(
+            lib,
+            &GemmParams {
+                array: a.clone(),
+                geo,
+                read_latency,
+            },
+        )?),
+        _ => None,
+    };
+    let epi = match (&cfg.array, &cfg.requant) {
+        (Some(_), Some(_)) => Some(epilogue_engine(lib, cfg, read_latency)?),
+        _ => None,
+    };
+    let gelu_ok = match (&cfg.requant, &cfg.gelu) {
+        (Some(r), Some(g)) => r.out_signed && g.in_bits == r.out_bits,
+        _ => false,
+    };
+    let smx = match &cfg.softmax {
+        Some(_) => Some(softmax_engine(lib, cfg, read_latency)?),
+        None => None,
+    };
+    lib.get_or_build(&name.clone(), move |_| {
+        let w = geo.spad_row_bytes;
+        let srb = bits_for(geo.spad_rows as u64);
+        let arb = bits_for(geo.acc_rows as u64);
+        let mut m = ModuleBuilder::new(&name);
+        m.doc("Compute engine: dispatcher of GEMM, EPILOGUE and SOFTMAX to their engines.");
+        let in_word = m.input("in_word", 128, false)?;
+        let in_index = m.input("in_index", 32, false)?;
+        let in_valid = m.input("in_valid", 1, false)?;
+        let abort = m.input("abort_all", 1, false)?;
+        let tok_prev = m.input("tok_prev", 1, false)?;
+        let tok_next = m.input("tok_next", 1, false)?;
+        let room_prev = m.input("room_prev", 1, false)?;
+        let room_next = m.input("room_next", 1, false)?;
+        let spad_rdata = m.input("spad_rdata", 8 * w, false)?;
+        let acc_rdata = m.input("acc_rdata", 8 * geo.acc_row_bytes, false)?;
+        let zero1 = m.const_u(1, 0)?;
+        let one1 = m.const_u(1, 1)?;
+
+        // ---- states: 0 idle, 1 tokens and checks, 2 wait for the sub-engine, 3 push.
+        let st = m.reg("state", 2, false, RegOpts::new().reset_zero(2))?;
+        let k: Vec<Sig> = (0..4).map(|v| m.const_u(2, v)).collect::<RtlResult<_>>()?;
+        let s: Vec<Sig> = (0..4).map(|i| m.eq(st.q, k[i])).collect::<RtlResult<_>>()?;
+        let nab = m.not(abort)?;
+        let take = m.and(s[0], in_valid)?;
+        let take = m.and(take, nab)?;
+        let word = m.reg_next("word", in_word, RegOpts::new().enable(take))?;
+        let index = m.reg_next("index", in_index, RegOpts::new().enable(take))?;
+        let op = m.slice(word, 3, 0)?;
+        let is = |m: &mut ModuleBuilder, v: u128| -> RtlResult<Sig> {
+            let c = m.const_u(4, v)?;
+            m.eq(op, c)
+        };
+        let is_gemm = is(&mut m, 3)?;
+        let is_epi = is(&mut m, 4)?;
+        let is_smx = is(&mut m, 5)?;
+        let d: Vec<Sig> = isa::DEP_BITS
+            .iter()
+            .map(|&b| m.bit(word, b))
+            .collect::<RtlResult<_>>()?;
+        let act = field(&mut m, word, &isa::ACT)?;
+        let two = m.const_u(2, 2)?;
+        let act_gelu = m.eq(act, two)?;
+
+        // Sub-engines: start, ready, idle, memory ports.
+        let gemm_start = m.wire("gemm_start", 1, false)?;
+        let epi_start = m.wire("epi_start", 1, false)?;
+        let smx_start = m.wire("smx_start", 1, false)?;
+        let mut sp_re: Vec<(Sig, Sig)> = Vec::new();
+        let mut sp_we: Vec<(Sig, Sig, Sig)> = Vec::new();
+        let mut ac_re: Vec<(Sig, Sig)> = Vec::new();
+        let mut ac_we: Vec<(Sig, Sig, Sig)> = Vec::new();
+        let mut errs: Vec<(Sig, Sig)> = Vec::new();
+        let mut progress = take;
+        let (g_ready, g_issue_idle, g_reads_idle, g_idle, g_beat) = if let Some(gm) = &gemm {
+            let f: Vec<Sig> = isa::GEMM_FIELDS
+                .iter()
+                .map(|f| field(&mut m, word, f))
+                .collect::<RtlResult<_>>()?;
+            let accum = m.bit(word, isa::ACCUMULATE.lo)?;
+            let g = m.instance(
+                gm,
+                "gemm",
+                &[
+                    ("start", gemm_start),
+                    ("a", f[0]),
+                    ("b", f[1]),
+                    ("acc", f[2]),
+                    ("k", f[3]),
+                    ("m", f[4]),
+                    ("accumulate", accum),
+                    ("spad_rdata", spad_rdata),
+                    ("acc_rdata", acc_rdata),
+                ],
+            )?;
+            sp_re.push((g.out("spad_re")?, g.out("spad_raddr")?));
+            ac_re.push((g.out("acc_re")?, g.out("acc_raddr")?));
+            ac_we.push((g.out("acc_we")?, g.out("acc_waddr")?, g.out("acc_wdata")?));
+            errs.push((g.out("err_valid")?, g.out("err_code")?));
+            let beat = g.out("beat")?;
+            progress = m.or(progress, beat)?;
+            let wr = g.out("acc_we")?;
+            progress = m.or(progress, wr)?;
+            (
+                g.out("ready")?,
+                g.out("issue_idle")?,
+                g.out("reads_idle")?,
+                g.out("idle")?,
+                beat,
+            )
+        } else {
+            (zero1, one1, one1, one1, zero1)
+        };
+        let (e_ready, e_idle) = if let Some(em) = &epi {
+            let f: Vec<Sig> = isa::EPILOGUE_FIELDS
+                .iter()
+                .map(|f| field(&mut m, word, f))
+                .collect::<RtlResult<_>>()?;
+            let e = m.instance(
+                em,
+                "epilogue",
+                &[
+                    ("start", epi_start),
+                    ("acc", f[0]),
+                    ("spad", f[1]),
+                    ("rows", f[2]),
+                    ("params", f[3]),
+                    ("act", act),
+                    ("spad_rdata", spad_rdata),
+                    ("acc_rdata", acc_rdata),
+                ],
+            )?;
+            sp_re.push((e.out("spad_re")?, e.out("spad_raddr")?));
+            ac_re.push((e.out("acc_re")?, e.out("acc_raddr")?));
+            let we = e.out("spad_we")?;
+            sp_we.push((we, e.out("spad_waddr")?, e.out("spad_wdata")?));
+            errs.push((e.out("err_valid")?, e.out("err_code")?));
+            progress = m.or(progress, we)?;
+            (e.out("ready")?, e.out("idle")?)
+        } else {
+            (zero1, one1)
+        };
+        let (x_ready, x_idle) = if let Some(sm) = &smx {
+            let f: Vec<Sig> = isa::SOFTMAX_FIELDS
+                .iter()
+                .map(|f| field(&mut m, word, f))
+                .collect::<RtlResult<_>>()?;
+            let x = m.instance(
+                sm,
+                "softmax",
+                &[
+                    ("start", smx_start),
+                    ("src", f[0]),
+                    ("dst", f[1]),
+                    ("rows", f[2]),
+                    ("len", f[3]),
+                    ("spad_rdata", spad_rdata),
+                ],
+            )?;
+            let re = x.out("spad_re")?;
+            sp_re.push((re, x.out("spad_raddr")?));
+            let we = x.out("spad_we")?;
+            sp_we.push((we, x.out("spad_waddr")?, x.out("spad_wdata")?));
+            errs.push((x.out("err_valid")?, x.out("err_code")?));
+            progress = m.or(progress, we)?;
+            progress = m.or(progress, re)?;
+            (x.out("ready")?, x.out("idle")?)
+        } else {
+            (zero1, one1)
+        };
+
+        // ---- state 1: tokens, the GEMM drain for non-GEMM work, static checks.
+        let np = m.not(d[0])?;
+        let ok_p = m.or(np, tok_prev)?;
+        let nn = m.not(d[1])?;
+        let ok_n = m.or(nn, tok_next)?;
+        let toks = m.and(ok_p, ok_n)?;
+        let ngemm = m.not(is_gemm)?;
+        let need_drain = m.and(ngemm, g_idle)?;
+        let drained = m.or(is_gemm, need_drain)?;
+        let ready1 = m.and(s[1], toks)?;
+        let ready1 = m.and(ready1, drained)?;
+        let ready1 = m.and(ready1, nab)?;
+        // Static legality.
+        let c = |b: bool| if b { one1 } else { zero1 };
+        let gemm_ok = c(gemm.is_some());
+        let epi_ok = c(epi.is_some());
+        let gelu_c = c(gelu_ok);
+        let smx_ok = c(smx.is_some());
+        let bad_gemm = {
+            let n = m.not(gemm_ok)?;
+            m.and(is_gemm, n)?
+        };
+        let bad_epi = {
+            let ng = m.not(gelu_c)?;
+            let gbad = m.and(act_gelu, ng)?;
+            let ne = m.not(epi_ok)?;
+            let b = m.or(ne, gbad)?;
+            m.and(is_epi, b)?
+        };
+        let bad_smx = {
+            let n = m.not(smx_ok)?;
+            m.and(is_smx, n)?
+        };
+        let bad = m.or(bad_gemm, bad_epi)?;
+        let bad = m.or(bad, bad_smx)?;
+        let illegal = m.and(ready1, bad)?;
+        let nbad = m.not(bad)?;
+        let run = m.and(ready1, nbad)?;
+        let pop_prev = m.and(run, d[0])?;
+        let pop_next = m.and(run, d[1])?;
+        // Start the sub-engine when it is ready.
+        let sg = m.and(run, is_gemm)?;
+        let sg_go = m.and(sg, g_ready)?;
+        let se = m.and(run, is_epi)?;
+        let se_go = m.and(se, e_ready)?;
+        let sx = m.and(run, is_smx)?;
+        let sx_go = m.and(sx, x_ready)?;
+        let other = {
+            let t = m.or(is_gemm, is_epi)?;
+            let t = m.or(t, is_smx)?;
+            m.not(t)?
+        };
+        let s_nop = m.and(run, other)?;
+        // A pop happens only in the cycle the instruction starts.
+        let started = m.or(sg_go, se_go)?;
+        let started = m.or(started, sx_go)?;
+        let started = m.or(started, s_nop)?;
+        let pop_prev = m.and(pop_prev, started)?;
+        let pop_next = m.and(pop_next, started)?;
+        m.drive(gemm_start, sg_go)?;
+        m.drive(epi_start, se_go)?;
+        m.drive(smx_start, sx_go)?;
+
+        // ---- state 2: wait.
+        let any_push = m.or(d[2], d[3])?;
+        let g_full = {
+            let t = m.and(g_idle, g_reads_idle)?;
+            m.mux(any_push, t, g_issue_idle)?
+        };
+        let sub_done = m.priority(&[(is_gemm, g_full), (is_epi, e_idle), (is_smx, x_idle)], one1)?;
+        let mut err_any = zero1;
+        for (v, _) in &errs {
+            err_any = m.or(err_any, *v)?;
+        }
+        let err_code = {
+            let cases: Vec<(Sig, Sig)> = errs.clone();
+            let c1 = m.const_u(8, 1)?;
+            m.priority(&cases, c1)?
+        };
+        let nerr = m.not(err_any)?;
+        let done2 = m.and(s[2], sub_done)?;
+        let done2 = m.and(done2, nerr)?;
+        let err2 = m.and(s[2], err_any)?;
+
+        // ---- state 3: push.
+        let npp = m.not(d[2])?;
+        let okp = m.or(npp, room_prev)?;
+        let npn = m.not(d[3])?;
+        let okn = m.or(npn, room_next)?;
+        let fin = m.and(s[3], okp)?;
+        let fin = m.and(fin, okn)?;
+        let push_prev = m.and(fin, d[2])?;
+        let push_next = m.and(fin, d[3])?;
+        // Abort while waiting for tokens or room: give up the instruction.
+        let waiting = m.or(s[1], s[3])?;
+        let give_up = m.and(waiting, abort)?;
+        let next = m.priority(
+            &[
+                (take, k[1]),
+                (illegal, k[0]),
+                (started, k[2]),
+                (err2, k[0]),
+                (done2, k[3]),
+                (fin, k[0]),
+                (give_up, k[0]),
+            ],
+            st.q,
+        )?;
+        m.connect(st, next)?;
+        progress = m.or(progress, fin)?;
+        progress = m.or(progress, started)?;
+
+        // ---- errors.
+        let err_v = m.or(illegal, err2)?;
+        let c1 = m.const_u(8, 1)?;
+        let code = m.mux(illegal, c1, err_code)?;
+        let err_vq = m.reg_next("err_valid_q", err_v, RegOpts::new().reset_zero(1))?;
+        let err_cq = m.reg_next("err_code_q", code, RegOpts::new().enable(err_v))?;
+
+        // ---- memory ports.
+        let mux_ports = |m: &mut ModuleBuilder, ports: &[(Sig, Sig)], aw: u32| -> RtlResult<(Sig, Sig)> {
+            let mut en = zero1;
+            let z = m.const_u(aw, 0)?;
+            let mut cases = Vec::new();
+            for (e, a) in ports {
+                en = m.or(en, *e)?;
+                let a = m.resize(*a, aw)?;
+                cases.push((*e, a));
+            }
+            let a = m.priority(&cases, z)?;
+            Ok((en, a))
+        };
+        let (sre, sra) = mux_ports(&mut m, &sp_re, srb)?;
+        let (are, ara) = mux_ports(&mut m, &ac_re, arb)?;
+        let mux_w = |m: &mut ModuleBuilder, ports: &[(Sig, Sig, Sig)], aw: u32, dw: u32| -> RtlResult<(Sig, Sig, Sig)> {
+            let mut en = zero1;
+            let za = m.const_u(aw, 0)?;
+            let zd = m.const_u(dw, 0)?;
+            let mut ca = Vec::new();
+            let mut cd = Vec::new();
+            for (e, a, dd) in ports {
+                en = m.or(en, *e)?;
+                ca.push((*e, m.resize(*a, aw)?));
+                cd.push((*e, *dd));
+            }
+            Ok((en, m.priority(&ca, za)?, m.priority(&cd, zd)?))
+        };
+        let (swe, swa, swd) = mux_w(&mut m, &sp_we, srb, 8 * w)?;
+        let (awe, awa, awd) = mux_w(&mut m, &ac_we, arb, 8 * geo.acc_row_bytes)?;
+
+        let all_idle = {
+            let t = m.and(s[0], g_idle)?;
+            let t = m.and(t, g_reads_idle)?;
+            let t = m.and(t, e_idle)?;
+            m.and(t, x_idle)?
+        };
+        let idle_q = m.reg_next(
+            "idle_q",
+            all_idle,
+            RegOpts::new().reset_to(Value::from_u128(1, 1).expect("1 bit")),
+        )?;
+        m.output("in_ready", take)?;
+        m.output("pop_prev", pop_prev)?;
+        m.output("pop_next", pop_next)?;
+        m.output("push_prev", push_prev)?;
+        m.output("push_next", push_next)?;
+        m.output("spad_re", sre)?;
+        m.output("spad_raddr", sra)?;
+        m.output("spad_we", swe)?;
+        m.output("spad_waddr", swa)?;
+        m.output("spad_wdata", swd)?;
+        m.output("acc_re", are)?;
+        m.output("acc_raddr", ara)?;
+        m.output("acc_we", awe)?;
+        m.output("acc_waddr", awa)?;
+        m.output("acc_wdata", awd)?;
+        m.output("idle", idle_q)?;
+        m.output("progress", progress)?;
+        m.output("beat", g_beat)?;
+        m.output("err_valid", err_vq)?;
+        m.output("err_code", err_cq)?;
+        m.output("err_index", index)?;
+        m.finish()
+    })
+}

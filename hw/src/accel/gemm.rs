@@ -1,0 +1,456 @@
+//! The GEMM engine of the compute queue: runs `GEMM` instructions on a dense
+//! output-stationary array ([`crate::array::array_top`]) between the scratchpad and
+//! the accumulator. This is `golden::machine`'s GEMM, one R x C output tile per
+//! instruction.
+//!
+//! - **Set-up (2 cycles):** A's row pitch `max(1, ceil(k * act bytes / W))` (a
+//!   constant division, [`crate::accel::div_const`]), then the range checks in the
+//!   golden model's order: `m > R` is error 1; A's R rows, B's k rows and the R
+//!   accumulator rows must lie inside their memories (error 2).
+//! - **A transposer:** the array takes one beat {A column t, B row t} per step t. A is
+//!   row-major in the scratchpad, so for each chunk of `W / act bytes` steps the
+//!   engine reads the chunk's row of each of A's `m` rows into R shift registers, then
+//!   reads B rows t one by one; every returning B row forms a beat from the low
+//!   element of each A register (rows `>= m` masked to 0, as in golden) and shifts the
+//!   registers by one element. Reads return in order after the fixed latency, so the
+//!   next chunk's A rows never overtake the current chunk's B rows.
+//! - **Input FIFO:** beats wait in a FIFO in front of the array; a B row is read only
+//!   when the FIFO is sure to hold its beat (a credit count), so the array's tile
+//!   rules may stall it without losing anything.
+//! - **Accumulator writer:** each output row (its index in `tuser`) goes to
+//!   accumulator row `acc + i` of the tile's descriptor (a FIFO of `{acc, accumulate}`
+//!   per tile). With `accumulate` the row is read, added lane by lane (wrapping at
+//!   `acc_bits`) and written 3 cycles later; a row whose address is still in that
+//!   pipeline waits (read after write).
+//! - **Overlap:** the engine takes the next GEMM as soon as the current one's reads
+//!   are issued, while the array drains; `reads_idle` (no read in flight) and `idle`
+//!   (every tile written) tell the dispatcher when a token may be pushed.
+//!
+//! One scratchpad read per cycle: a chunk of `e = W / act bytes` steps costs `m + e`
+//! reads, so a 16 x 16 int8 array (W = 16) streams at most one beat per two cycles.
+//!
+//! Ports: `start`, `a`, `b`, `acc`, `k`, `m`, `accumulate` in, `ready` out (a start
+//! is taken when `ready`); `spad_re`, `spad_raddr`, `spad_rdata` (read latency of the
+//! memory); `acc_re`, `acc_raddr`, `acc_rdata`, `acc_we`, `acc_waddr`, `acc_wdata`;
+//! `issue_idle` (no instruction being set up or issued), `reads_idle`, `idle`, `beat`
+//! (a beat entered the array), `err_valid` and `err_code` (combinational, in the
+//! cycle the set-up finds the error).
+
+use std::rc::Rc;
+
+use accgen_golden::accel::{elem_bytes, Geometry};
+use accgen_golden::gemm::ArrayConfig;
+
+use crate::accel::div_const;
+use crate::array::array_top;
+use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig};
+use crate::stream::{fifo_slice, pack, Axis, FifoStorage};
+use crate::systolic::dense_pe;
+
+/// Parameters of the GEMM engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GemmParams {
+    /// The array.
+    pub array: ArrayConfig,
+    /// The memories.
+    pub geo: Geometry,
+    /// Cycles from a read enable to its data, both memories.
+    pub read_latency: u32,
+}
+
+/// Beats the input FIFO holds.
+const IN_DEPTH: usize = 16;
+/// Tiles in flight (descriptor FIFO depth).
+const TILES: u32 = 4;
+
+/// Bits to hold `0..=n`.
+pub(crate) fn bits_for(n: u64) -> u32 {
+    (64 - n.leading_zeros()).max(1)
+}
+
+/// Build (or fetch) the GEMM engine.
+pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
+    let a = &p.array;
+    let g = p.geo;
+    let name = format!(
+        "accgen_accel_gemm_r{}_c{}_a{}_w{}_acc{}_sw{}_sr{}_ar{}_ae{}_l{}",
+        a.rows,
+        a.cols,
+        a.act_bits,
+        a.weight_bits,
+        a.acc_bits,
+        g.spad_row_bytes,
+        g.spad_rows,
+        g.acc_rows,
+        g.acc_elem_bytes,
+        p.read_latency
+    );
+    let p = p.clone();
+    let pe = dense_pe(lib, &p.array)?;
+    let arr = array_top(lib, p.array.rows, p.array.cols, &pe)?;
+    let in_bits = crate::array::in_tdata_bits(&pe, p.array.rows, p.array.cols);
+    lib.get_or_build(&name.clone(), move |lib| {
+        let (r, c) = (p.array.rows, p.array.cols);
+        let ab = elem_bytes(p.array.act_bits);
+        let wb = elem_bytes(p.array.weight_bits);
+        let w = g.spad_row_bytes;
+        let e = w / ab; // elements of A per scratchpad row
+        let eb = g.acc_elem_bytes;
+        let lat = p.read_latency;
+        assert_eq!(lat, 2, "the accumulator writer's pipeline assumes a read latency of 2");
+        let srb = bits_for(g.spad_rows as u64);
+        let arb = bits_for(g.acc_rows as u64);
+        let rib = bits_for(r as u64);
+        let mut m = ModuleBuilder::new(&name);
+        m.doc(&format!(
+            "GEMM engine: {r} x {c} dense array between scratchpad and accumulator."
+        ));
+        let start = m.input("start", 1, false)?;
+        let f_a = m.input("a", 20, false)?;
+        let f_b = m.input("b", 20, false)?;
+        let f_acc = m.input("acc", 16, false)?;
+        let f_k = m.input("k", 16, false)?;
+        let f_m = m.input("m", 8, false)?;
+        let f_accum = m.input("accumulate", 1, false)?;
+        let spad_rdata = m.input("spad_rdata", 8 * w, false)?;
+        let acc_rdata = m.input("acc_rdata", 8 * g.acc_row_bytes, false)?;
+
+        let zero1 = m.const_u(1, 0)?;
+
+        // ---- issue state: 0 idle, 1 set-up 1, 2 set-up 2, 3 A rows, 4 B rows.
+        let st = m.reg("state", 3, false, RegOpts::new().reset_zero(3))?;
+        let k: Vec<Sig> = (0..5).map(|v| m.const_u(3, v)).collect::<RtlResult<_>>()?;
+        let s_idle = m.eq(st.q, k[0])?;
+        let s_set1 = m.eq(st.q, k[1])?;
+        let s_set2 = m.eq(st.q, k[2])?;
+        let s_a = m.eq(st.q, k[3])?;
+        let s_b = m.eq(st.q, k[4])?;
+
+        // Tiles started and written (wrapping counters).
+        let started = m.reg("tiles_started", 4, false, RegOpts::new().reset_zero(4))?;
+        let retired = m.reg("tiles_retired", 4, false, RegOpts::new().reset_zero(4))?;
+        let outstanding = m.sub(started.q, retired.q)?;
+        let tiles = m.const_u(4, TILES as u128)?;
+        let desc_room = m.lt(outstanding, tiles)?;
+        let ready = m.and(s_idle, desc_room)?;
+        let take = m.and(start, ready)?;
+        let lat_en = RegOpts::new().enable(take);
+        let ra = m.reg_next("f_a", f_a, lat_en.clone())?;
+        let rbq = m.reg_next("f_b", f_b, lat_en.clone())?;
+        let racc = m.reg_next("f_acc", f_acc, lat_en.clone())?;
+        let rk = m.reg_next("f_k", f_k, lat_en.clone())?;
+        let rm = m.reg_next("f_m", f_m, lat_en.clone())?;
+        let raccum = m.reg_next("f_accum", f_accum, lat_en)?;
+
+        // ---- set-up 1: A's pitch; m check.
+        let ka = m.zext(rk, 20)?;
+        let ka = m.shl(ka, ab.trailing_zeros())?;
+        let wm1 = m.const_u(20, (w - 1) as u128)?;
+        let kr = m.add(ka, wm1)?;
+        let pitch = div_const(&mut m, kr, w)?;
+        let pitch = m.resize(pitch, 18)?;
+        let z18 = m.const_u(18, 0)?;
+        let p_zero = m.eq(pitch, z18)?;
+        let one18 = m.const_u(18, 1)?;
+        let pitch = m.mux(p_zero, one18, pitch)?;
+        let a_pitch = m.reg_next("a_pitch", pitch, RegOpts::new().enable(s_set1))?;
+        let r8 = m.const_u(8, r as u128)?;
+        let m_bad = m.cmp(CmpOp::Gt, rm, r8)?;
+        let m_bad_q = m.reg_next("m_bad", m_bad, RegOpts::new().enable(s_set1))?;
+        // ---- set-up 2: ranges.
+        let rconst = m.const_u(8, r as u128)?;
+        let span_a = m.mul(a_pitch, rconst)?; // 26 bits
+        let span_a = m.resize(span_a, 32)?;
+        let a32 = m.zext(ra, 32)?;
+        let a_end = m.add(a32, span_a)?;
+        let spad_rows = m.const_u(32, g.spad_rows as u128)?;
+        let a_bad = m.cmp(CmpOp::Gt, a_end, spad_rows)?;
+        let b32 = m.zext(rbq, 32)?;
+        let k32 = m.zext(rk, 32)?;
+        let b_end = m.add(b32, k32)?;
+        let b_bad = m.cmp(CmpOp::Gt, b_end, spad_rows)?;
+        let acc32 = m.zext(racc, 32)?;
+        let r32 = m.const_u(32, r as u128)?;
+        let acc_end = m.add(acc32, r32)?;
+        let acc_rows = m.const_u(32, g.acc_rows as u128)?;
+        let acc_bad = m.cmp(CmpOp::Gt, acc_end, acc_rows)?;
+        let rng_bad = m.or(a_bad, b_bad)?;
+        let rng_bad = m.or(rng_bad, acc_bad)?;
+        let bad = m.or(m_bad_q, rng_bad)?;
+        let err_now = m.and(s_set2, bad)?;
+        let nbad = m.not(bad)?;
+        let go = m.and(s_set2, nbad)?;
+        let c1 = m.const_u(8, 1)?;
+        let c2 = m.const_u(8, 2)?;
+        let code = m.mux(m_bad_q, c1, c2)?;
+
+        // ---- counters of the issue loop.
+        // i: A row within the chunk; ptr_a: its scratchpad row; base: chunk's row 0.
+        let i_r = m.reg("i", 8, false, RegOpts::new().reset_zero(8))?;
+        let ptr_a = m.reg("ptr_a", 32, false, RegOpts::new())?;
+        let base = m.reg("chunk_base", 32, false, RegOpts::new())?;
+        let ptr_b = m.reg("ptr_b", 32, false, RegOpts::new())?;
+        let t = m.reg("t", 16, false, RegOpts::new())?;
+        let eb_bits = bits_for(e as u64) + 1;
+        let t_in = m.reg("t_in", eb_bits, false, RegOpts::new())?;
+        let mask_bits = {
+            // Row mask: bit i set for i < m.
+            let mut bits = Vec::new();
+            for i in (0..r).rev() {
+                let ci = m.const_u(8, i as u128)?;
+                bits.push(m.lt(ci, rm)?);
+            }
+            m.concat(&bits)?
+        };
+        // Credits for the input FIFO: B reads issued, beats not yet in the array.
+        let cw = bits_for(IN_DEPTH as u64) + 1;
+        let credit = m.reg("in_credit", cw, false, RegOpts::new().reset_zero(cw))?;
+        let limit = m.const_u(cw, IN_DEPTH as u128)?;
+        let has_credit = m.lt(credit.q, limit)?;
+
+        let m1 = m.const_u(8, 1)?;
+        let rm_m1 = m.sub(rm, m1)?;
+        let last_a = m.eq(i_r.q, rm_m1)?;
+        let a_re = s_a;
+        let b_re = m.and(s_b, has_credit)?;
+        let k1 = m.const_u(16, 1)?;
+        let km1 = m.sub(rk, k1)?;
+        let t_last = m.eq(t.q, km1)?;
+        let e_m1 = m.const_u(eb_bits, (e - 1) as u128)?;
+        let chunk_end = m.eq(t_in.q, e_m1)?;
+        let b_done = m.and(b_re, t_last)?;
+        let nlast = m.not(t_last)?;
+        let b_chunk = m.and(b_re, chunk_end)?;
+        let b_chunk = m.and(b_chunk, nlast)?;
+        let a_done = m.and(a_re, last_a)?;
+
+        // i
+        let z8 = m.const_u(8, 0)?;
+        let i1 = m.add(i_r.q, m1)?;
+        let iv = m.mux(a_re, i1, i_r.q)?;
+        let iv = m.mux(a_done, z8, iv)?;
+        let iv = m.mux(go, z8, iv)?;
+        m.connect(i_r, iv)?;
+        // ptr_a / base
+        let pa32 = m.zext(a_pitch, 32)?;
+        let pa_next = m.add(ptr_a.q, pa32)?;
+        let one32 = m.const_u(32, 1)?;
+        let base1 = m.add(base.q, one32)?;
+        let pv = m.mux(a_re, pa_next, ptr_a.q)?;
+        let pv = m.mux(b_chunk, base1, pv)?;
+        let pv = m.mux(go, a32, pv)?;
+        m.connect(ptr_a, pv)?;
+        let bv = m.mux(b_chunk, base1, base.q)?;
+        let bv = m.mux(go, a32, bv)?;
+        m.connect(base, bv)?;
+        // ptr_b, t, t_in
+        let pb1 = m.add(ptr_b.q, one32)?;
+        let pbv = m.mux(b_re, pb1, ptr_b.q)?;
+        let pbv = m.mux(go, b32, pbv)?;
+        m.connect(ptr_b, pbv)?;
+        let z16 = m.const_u(16, 0)?;
+        let t1 = m.add(t.q, k1)?;
+        let tv = m.mux(b_re, t1, t.q)?;
+        let tv = m.mux(go, z16, tv)?;
+        m.connect(t, tv)?;
+        let ze = m.const_u(eb_bits, 0)?;
+        let one_e = m.const_u(eb_bits, 1)?;
+        let ti1 = m.add(t_in.q, one_e)?;
+        let tiv = m.mux(b_re, ti1, t_in.q)?;
+        let tiv = m.mux(b_chunk, ze, tiv)?;
+        let tiv = m.mux(go, ze, tiv)?;
+        m.connect(t_in, tiv)?;
+
+        let next = m.priority(
+            &[
+                (take, k[1]),
+                (s_set1, k[2]),
+                (err_now, k[0]),
+                (go, k[3]),
+                (a_done, k[4]),
+                (b_done, k[0]),
+                (b_chunk, k[3]),
+            ],
+            st.q,
+        )?;
+        m.connect(st, next)?;
+        let sv = m.const_u(4, 1)?;
+        let s1 = m.add(started.q, sv)?;
+        let s1 = m.mux(go, s1, started.q)?;
+        m.connect(started, s1)?;
+
+        // ---- reads and their tags.
+        let re = m.or(a_re, b_re)?;
+        let raddr = m.mux(b_re, ptr_b.q, ptr_a.q)?;
+        let raddr = m.resize(raddr, srb)?;
+        let i_tag = m.resize(i_r.q, rib)?;
+        let tag = m.concat(&[mask_bits, t_last, b_re, i_tag])?;
+        let mut tg = tag;
+        let mut tvl = re;
+        let mut any_in_flight = re;
+        for s in 0..lat {
+            tg = m.reg_next(&format!("tag{s}"), tg, RegOpts::new())?;
+            tvl = m.reg_next(&format!("tag_v{s}"), tvl, RegOpts::new().reset_zero(1))?;
+            any_in_flight = m.or(any_in_flight, tvl)?;
+        }
+        let reads_quiet = m.not(any_in_flight)?;
+        let ret_i = m.slice(tg, rib - 1, 0)?;
+        let ret_isb = m.bit(tg, rib)?;
+        let ret_last = m.bit(tg, rib + 1)?;
+        let ret_mask = m.slice(tg, rib + 2 + r - 1, rib + 2)?;
+        let ret_b = m.and(tvl, ret_isb)?;
+        let nisb = m.not(ret_isb)?;
+        let ret_a = m.and(tvl, nisb)?;
+        // ---- A shift registers and the beat.
+        let ew = 8 * ab;
+        let mut a_elems = Vec::new();
+        for row in 0..r {
+            let treg = m.reg(&format!("t_row{row}"), 8 * w, false, RegOpts::new())?;
+            let ci = m.const_u(rib, row as u128)?;
+            let hit = m.eq(ret_i, ci)?;
+            let load = m.and(ret_a, hit)?;
+            let shifted = m.shr(treg.q, ew)?;
+            let nv = m.mux(ret_b, shifted, treg.q)?;
+            let nv = m.mux(load, spad_rdata, nv)?;
+            m.connect(treg, nv)?;
+            let el = m.slice(treg.q, p.array.act_bits - 1, 0)?;
+            let el = el.as_signed();
+            let z = m.const_s(p.array.act_bits, 0)?;
+            let keep = m.bit(ret_mask, row)?;
+            a_elems.push(m.mux(keep, el, z)?);
+        }
+        let mut fields = a_elems;
+        for j in 0..c {
+            let lo = j * 8 * wb;
+            let el = m.slice(spad_rdata, lo + p.array.weight_bits - 1, lo)?;
+            fields.push(el.as_signed());
+        }
+        let beat = pack(&mut m, &fields)?;
+        let beat = m.resize(beat.as_unsigned(), in_bits)?;
+
+        // ---- input FIFO and the array.
+        let arr_ready = m.wire("arr_s_ready", 1, false)?;
+        let fin = Axis {
+            data: beat,
+            valid: ret_b,
+            last: Some(ret_last),
+            user: None,
+        };
+        let q = fifo_slice(&mut m, lib, "inq", &fin, arr_ready, IN_DEPTH, FifoStorage::Lutram)?;
+        let out_ready = m.wire("arr_m_ready", 1, false)?;
+        let inst = m.instance(
+            &arr,
+            "array",
+            &[
+                ("s_axis_tdata", q.data),
+                ("s_axis_tvalid", q.valid),
+                ("s_axis_tlast", q.last.expect("last")),
+                ("m_axis_tready", out_ready),
+            ],
+        )?;
+        let sready = inst.out("s_axis_tready")?;
+        m.drive(arr_ready, sready)?;
+        let into_array = m.and(q.valid, sready)?;
+        // credit: + B read, - beat into the array.
+        let inc = m.zext(b_re, cw)?;
+        let dec = m.zext(into_array, cw)?;
+        let cr = m.add(credit.q, inc)?;
+        let cr = m.sub(cr, dec)?;
+        m.connect(credit, cr)?;
+
+        // ---- tile descriptors.
+        let dsc_in = Axis {
+            data: m.concat(&[raccum, racc])?,
+            valid: go,
+            last: None,
+            user: None,
+        };
+        let dsc_pop = m.wire("dsc_pop", 1, false)?;
+        let dsc = fifo_slice(&mut m, lib, "dsc", &dsc_in, dsc_pop, TILES as usize * 2, FifoStorage::Lutram)?;
+        let d_acc = m.slice(dsc.data, 15, 0)?;
+        let d_accum = m.bit(dsc.data, 16)?;
+
+        // ---- accumulator writer.
+        let ov = inst.out("m_axis_tvalid")?;
+        let od = inst.out("m_axis_tdata")?;
+        let ol = inst.out("m_axis_tlast")?;
+        let ou = inst.out("m_axis_tuser")?;
+        let ou = m.zext(ou, 16)?;
+        let row_addr = m.add(d_acc, ou)?;
+        let row_addr = m.resize(row_addr, arb)?;
+        // Stages 1..3 hold (valid, addr, accumulate, last, data).
+        let s1v = m.reg("w1_v", 1, false, RegOpts::new().reset_zero(1))?;
+        let s2v = m.reg("w2_v", 1, false, RegOpts::new().reset_zero(1))?;
+        let s3v = m.reg("w3_v", 1, false, RegOpts::new().reset_zero(1))?;
+        let s1a = m.reg("w1_a", arb, false, RegOpts::new())?;
+        let s2a = m.reg("w2_a", arb, false, RegOpts::new())?;
+        let s3a = m.reg("w3_a", arb, false, RegOpts::new())?;
+        let mut hazard = zero1;
+        for (v, ad) in [(s1v.q, s1a.q), (s2v.q, s2a.q), (s3v.q, s3a.q)] {
+            let same = m.eq(ad, row_addr)?;
+            let h = m.and(v, same)?;
+            hazard = m.or(hazard, h)?;
+        }
+        let nhaz = m.not(hazard)?;
+        let can = m.and(nhaz, dsc.valid)?;
+        m.drive(out_ready, can)?;
+        let accept = m.and(ov, can)?;
+        let pop = m.and(accept, ol)?;
+        m.drive(dsc_pop, pop)?;
+        let acc_re = m.and(accept, d_accum)?;
+        m.connect(s1v, accept)?;
+        m.connect(s2v, s1v.q)?;
+        m.connect(s3v, s2v.q)?;
+        m.connect(s1a, row_addr)?;
+        m.connect(s2a, s1a.q)?;
+        m.connect(s3a, s2a.q)?;
+        let meta = m.concat(&[d_accum, ol])?;
+        let m1q = m.reg_next("w1_meta", meta, RegOpts::new())?;
+        let m2q = m.reg_next("w2_meta", m1q, RegOpts::new())?;
+        let d1 = m.reg_next("w1_d", od, RegOpts::new())?;
+        let d2 = m.reg_next("w2_d", d1, RegOpts::new())?;
+        let accum2 = m.bit(m2q, 1)?;
+        let last2 = m.bit(m2q, 0)?;
+        let ofb = p.array.acc_bits.div_ceil(8) * 8;
+        let mut sums = Vec::new();
+        for j in 0..c {
+            let nw = m.slice(d2, j * ofb + p.array.acc_bits - 1, j * ofb)?;
+            let old = m.slice(acc_rdata, j * 8 * eb + p.array.acc_bits - 1, j * 8 * eb)?;
+            let z = m.const_u(p.array.acc_bits, 0)?;
+            let old = m.mux(accum2, old, z)?;
+            let s = m.add(old, nw)?;
+            let s = m.sext(s, 8 * eb)?;
+            sums.push(s.as_unsigned());
+        }
+        sums.reverse();
+        let row = m.concat(&sums)?;
+        let wdata = m.reg_next("w3_d", row, RegOpts::new())?;
+        let last3 = m.reg_next("w3_last", last2, RegOpts::new())?;
+        let retire = m.and(s3v.q, last3)?;
+        let r1 = m.add(retired.q, sv)?;
+        let r1 = m.mux(retire, r1, retired.q)?;
+        m.connect(retired, r1)?;
+
+        // ---- outputs.
+        let idle = {
+            let eq = m.eq(started.q, retired.q)?;
+            m.and(s_idle, eq)?
+        };
+        let reads_idle = m.and(s_idle, reads_quiet)?;
+        m.output("ready", ready)?;
+        m.output("spad_re", re)?;
+        m.output("spad_raddr", raddr)?;
+        m.output("acc_re", acc_re)?;
+        m.output("acc_raddr", row_addr)?;
+        m.output("acc_we", s3v.q)?;
+        m.output("acc_waddr", s3a.q)?;
+        m.output("acc_wdata", wdata)?;
+        m.output("reads_idle", reads_idle)?;
+        m.output("idle", idle)?;
+        m.output("beat", into_array)?;
+        m.output("err_valid", err_now)?;
+        m.output("err_code", code)?;
+        m.output("issue_idle", s_idle)?;
+        m.finish()
+    })
+}

@@ -1,0 +1,198 @@
+//! The accelerator's compute engine in co-simulation: GEMM (shapes that are not
+//! multiples of the array, K split over several scratchpad blocks, accumulation),
+//! every epilogue (requant, requant+ReLU, requant+GELU, raw accumulators through
+//! STORE from the accumulator) and SOFTMAX (row groups of the unit's lanes, partial
+//! chunks, in place and disjoint), each with random memory latency and stalls. After
+//! `HALT` the RTL's whole DRAM image must equal the golden model's, byte for byte
+//! (the golden model is itself checked against the unit models in
+//! `golden/tests/machine.rs`). Errors of the compute engine end with their codes.
+
+use accgen_golden::asm::assemble;
+use accgen_golden::config::Config;
+use accgen_golden::gemm_program::{gemm_program, GemmEpilogue};
+use accgen_golden::isa::Program;
+use accgen_golden::machine::Machine;
+use accgen_golden::rng::SplitMix64;
+use accgen_sim::accel::{build_accel, run_accel, AccelTiming};
+use accgen_sim::Model;
+
+const CFG: &str = "[array]\nrows = 4\ncols = 4\n\
+[requant]\nlanes = 4\nin_bits = 32\nout_bits = 8\n\
+[gelu]\nlanes = 4\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n\
+[softmax]\nlanes = 2\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n\
+[accel]\nspad_kib = 16\nacc_kib = 8\naxi_addr_bits = 32\nqueue_depth = 4\nwatchdog_cycles = 100000\nmax_outstanding = 4\n";
+
+fn cfg() -> Config {
+    Config::from_toml_str(CFG).unwrap()
+}
+
+fn put(dram: &mut [u8], at: u64, eb: u64, i: u64, v: i64) {
+    for b in 0..eb {
+        dram[(at + i * eb + b) as usize] = (v >> (8 * b)) as u8;
+    }
+}
+
+/// Run `prog` at `prog_at` on golden and on the RTL; both must agree on the error
+/// code and index and, without an error, on every DRAM byte. Returns the RTL's cycles
+/// and error code.
+fn both(model: &Model, cfg: &Config, mut dram: Vec<u8>, prog: &Program, prog_at: u64, seed: u64) -> (u64, u32) {
+    let bytes = prog.to_bytes();
+    let end = prog_at as usize + bytes.len();
+    if dram.len() < end {
+        dram.resize(end, 0);
+    }
+    dram[prog_at as usize..end].copy_from_slice(&bytes);
+    let mut g = Machine::new(cfg, dram.clone(), 0).unwrap();
+    let out = g.run(prog_at, prog.instrs.len() as u64);
+    let r = run_accel(
+        model,
+        cfg,
+        dram,
+        prog_at,
+        prog.instrs.len() as u32,
+        &AccelTiming {
+            mem_latency: 5 + seed % 40,
+            stall: 0.2,
+            seed,
+            timeout: 3_000_000,
+        },
+    )
+    .unwrap();
+    let (gc, gi) = out.fault.as_ref().map_or((0, 0), |f| (f.code as u32, f.index.map_or(0, |i| i as u32)));
+    assert_eq!((r.error_code, r.error_index), (gc, gi), "error code and index; golden: {:?}", out.fault);
+    if gc == 0 {
+        assert_eq!(out.uninit_reads, [], "test programs read only rows they wrote");
+        if let Some(i) = (0..g.dram.len()).find(|&i| g.dram[i] != r.dram[i]) {
+            if std::env::var("ACCGEN_DEBUG").is_ok() {
+                for row in 0..6 {
+                    let a = i + row * 128;
+                    eprintln!("rtl {:02x?}\ngld {:02x?}", &r.dram[a..a + 16], &g.dram[a..a + 16]);
+                }
+            }
+            panic!(
+                "DRAM differs first at 0x{i:x}: RTL {:#04x}, golden {:#04x} (last written by instruction {:?})",
+                r.dram[i], g.dram[i], g.last_writer[i]
+            );
+        }
+        assert_eq!(r.bytes_written, out.stats.dram_bytes_written);
+    }
+    (r.cycles, r.error_code)
+}
+
+/// A GEMM program of `gemm_program` with random A, B and epilogue parameters.
+fn gemm_image(cfg: &Config, m: u32, k: u32, n: u32, epi: GemmEpilogue, seed: u64) -> (Vec<u8>, Program, u64) {
+    let (prog, lay) = gemm_program(cfg, m, k, n, epi).unwrap();
+    let mut rng = SplitMix64::new(seed);
+    let mut dram = vec![0u8; lay.end as usize];
+    for i in 0..(m * k) as u64 {
+        put(&mut dram, lay.a, 1, i, rng.signed(8));
+    }
+    for i in 0..(k * n) as u64 {
+        put(&mut dram, lay.b, 1, i, rng.signed(8));
+    }
+    if epi != GemmEpilogue::None {
+        let q = cfg.requant.as_ref().unwrap();
+        let (qmin, qmax) = q.qrange();
+        let c = cfg.array.as_ref().unwrap().cols as u64;
+        for col in 0..(n as u64).div_ceil(c) * c {
+            let (j, cc) = (col / c, col % c);
+            let base = lay.params + j * c * (1 + 2 + 4);
+            // Shifts over the whole range, left shifts included.
+            put(&mut dram, base, 1, cc, rng.range_i64(-16, 47));
+            put(&mut dram, base + c, 2, cc, rng.range_i64(qmin as i64, qmax as i64));
+            put(&mut dram, base + 3 * c, 4, cc, rng.range_i64(-3000, 3000));
+        }
+    }
+    (dram, prog, lay.prog)
+}
+
+#[test]
+fn gemm_programs_with_every_epilogue_equal_golden() {
+    let cfg = cfg();
+    let model = build_accel(&cfg).unwrap();
+    let cases = [
+        (4, 4, 4, GemmEpilogue::None),
+        (5, 7, 6, GemmEpilogue::None),
+        (3, 13, 9, GemmEpilogue::None),
+        (3, 13, 9, GemmEpilogue::Requant),
+        (9, 10, 5, GemmEpilogue::RequantRelu),
+        (6, 21, 7, GemmEpilogue::RequantGelu),
+        (1, 1, 1, GemmEpilogue::RequantGelu),
+    ];
+    for (i, &(m, k, n, epi)) in cases.iter().enumerate() {
+        eprintln!("case {m}x{k}x{n} {epi:?}");
+        let (dram, prog, at) = gemm_image(&cfg, m, k, n, epi, 100 + i as u64);
+        let (_, code) = both(&model, &cfg, dram, &prog, at, 7 + i as u64);
+        assert_eq!(code, 0, "{m}x{k}x{n} {epi:?}");
+    }
+}
+
+#[test]
+fn gemm_with_k_split_over_scratchpad_blocks_equals_golden() {
+    let cfg = cfg();
+    let model = build_accel(&cfg).unwrap();
+    let (_, lay) = gemm_program(&cfg, 5, 1500, 5, GemmEpilogue::Requant).unwrap();
+    assert!(lay.kt < 1500, "K must need more than one block (kt = {})", lay.kt);
+    let (dram, prog, at) = gemm_image(&cfg, 5, 1500, 5, GemmEpilogue::Requant, 3);
+    assert_eq!(both(&model, &cfg, dram, &prog, at, 3).1, 0);
+}
+
+#[test]
+fn softmax_rows_equal_golden() {
+    let cfg = cfg();
+    let model = build_accel(&cfg).unwrap();
+    let mut rng = SplitMix64::new(5);
+    // (rows, len, src, dst): lane groups with a partial last group, partial chunks,
+    // disjoint, in place, and an output before its input.
+    for (i, &(rows, len, src, dst)) in [(5u32, 13u32, 0u32, 100u32), (2, 64, 10, 10), (3, 1, 40, 20), (4, 9, 60, 58)]
+        .iter()
+        .enumerate()
+    {
+        let stride = 128u64;
+        let mut dram = vec![0u8; 0x4000];
+        for r in 0..rows as u64 {
+            for t in 0..len as u64 {
+                dram[(r * stride + t) as usize] = rng.signed(8) as u8;
+            }
+        }
+        let pitch = len.div_ceil(4);
+        let text = format!(
+            "load dram=0x0 rows={rows} bytes={len} stride={stride} spad={src} push_next\n\
+             softmax src={src} dst={dst} rows={rows} len={len} pop_prev push_next\n\
+             store dram=0x2000 rows={rows} bytes={len} stride={stride} spad={dst} pop_prev\n\
+             halt\n"
+        );
+        let _ = pitch;
+        let prog = assemble(&text).unwrap();
+        let (_, code) = both(&model, &cfg, dram, &prog, 0x3000, 11 + i as u64);
+        assert_eq!(code, 0, "{text}");
+    }
+}
+
+#[test]
+fn compute_errors_end_with_their_codes() {
+    let cfg = cfg();
+    let model = build_accel(&cfg).unwrap();
+    let dram = vec![0u8; 0x2000];
+    let cases = [
+        // m beyond the array's rows: illegal.
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\ngemm a=0 b=0 acc=0 k=4 m=5 pop_prev\nhalt\n", 1),
+        // B beyond the scratchpad: range.
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\ngemm a=0 b=4090 acc=0 k=16 m=1 pop_prev\nhalt\n", 2),
+        // Accumulator rows beyond the accumulator: range.
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\ngemm a=0 b=0 acc=510 k=4 m=1 pop_prev\nhalt\n", 2),
+        // An epilogue whose shifts are out of range (0x7f = 127): parameter error.
+        ("load dram=0x1000 rows=16 bytes=4 stride=4 spad=0 push_next\nepilogue acc=0 spad=100 rows=1 params=0 pop_prev\nhalt\n", 5),
+        // A row longer than softmax.max_len: illegal.
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nsoftmax src=0 dst=100 rows=1 len=65 pop_prev\nhalt\n", 1),
+        // An output overlapping the input after its start: illegal.
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nsoftmax src=0 dst=1 rows=2 len=8 pop_prev\nhalt\n", 1),
+    ];
+    let mut dram2 = dram.clone();
+    dram2[0x1000..0x1010].fill(0x7f);
+    for (i, (text, code)) in cases.iter().enumerate() {
+        let prog = assemble(text).unwrap();
+        let (_, got) = both(&model, &cfg, dram2.clone(), &prog, 0x1800, 20 + i as u64);
+        assert_eq!(got, *code, "{text}");
+    }
+}

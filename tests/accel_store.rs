@@ -49,6 +49,8 @@ fn run_hw(
         },
         row_bytes: g.spad_row_bytes,
         spad_rows: g.spad_rows,
+        acc_row_bytes: 0,
+        acc_rows: 0,
         read_latency: LAT,
     };
     let mut lib = Library::new();
@@ -82,6 +84,8 @@ fn run_hw(
         i(&dut, "tok_room"),
         i(&dut, "spad_rdata"),
     );
+    // The read port is shared: the compute engine takes it at random.
+    let grant = i(&dut, "spad_rgrant");
     let (iready, pop, push, re, raddr, idle, ev, ec, ei) = (
         o(&dut, "in_ready"),
         o(&dut, "tok_pop"),
@@ -113,6 +117,7 @@ fn run_hw(
             "the store engine never finished"
         );
         axi.step(&mut dut).unwrap();
+        dut.poke_u64(grant, (rng.next_u64() % 4 != 0) as u64);
         // The read port: data `LAT` edges after `spad_re`.
         let words: Vec<u64> = match reads.front() {
             Some(&(0, row)) => {

@@ -1,12 +1,13 @@
-//! The accelerator top (without its compute engine) as a whole, driven like a host
+//! The accelerator top as a whole, driven like a host
 //! driver would: registers through AXI4-Lite, the program and data in the AXI4 memory
 //! model (random latency and stalls, IDs), `ap_start`, then the interrupt. 200 random
 //! LOAD/STORE programs from `golden::progen`, with token chains both ways through
 //! `nop.compute` and fences, must leave the DRAM image the golden model leaves, byte
 //! for byte, with
-//! `bytes_written` equal to golden's count; an illegal word, a GEMM (no compute
-//! engine yet), a scratchpad range error and a token nobody sends end with their
-//! error codes and indices.
+//! `bytes_written` equal to golden's count; an illegal word, a GEMM with more rows
+//! than the array, a scratchpad range error and a token nobody sends end with their
+//! error codes and indices. (The compute engine's own programs are in
+//! `accel_compute.rs`.)
 
 use accgen_golden::asm::assemble;
 use accgen_golden::config::Config;
@@ -114,7 +115,7 @@ fn errors_end_the_run_with_their_code_and_index() {
     let m = model(&cfg);
     let dram = vec![0u8; DRAM];
     let cases: [(&str, u32, u32); 3] = [
-        ("load dram=0 rows=1 bytes=16 stride=0 spad=0\nfence\ngemm a=0 b=64 acc=0 k=16 m=16\nhalt\n", 1, 2),
+        ("load dram=0 rows=1 bytes=16 stride=0 spad=0\nfence\ngemm a=0 b=64 acc=0 k=16 m=17\nhalt\n", 1, 2),
         ("load dram=0 rows=4 bytes=64 stride=64 spad=1020\nhalt\n", 2, 0),
         ("store dram=0x4000 rows=1 bytes=4 stride=0 spad=0\nnop.compute pop_prev\nhalt\n", 4, 2),
     ];

@@ -139,7 +139,10 @@ fn bad_runs_exit_1_and_write_no_outputs() {
     let y = format!("Y@0:4:int8={}", t.s("y.npy"));
     // Every case runs on configs/accel.toml unless it names its own config.
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["--gemm".into(), "4,4,4".into()], "pass --golden-only"),
+        (
+            vec!["--gemm".into(), "4,4,4".into(), "--load".into(), format!("A={x}@0")],
+            "--gemm places its own tensors",
+        ),
         (
             vec![
                 "--program".into(),

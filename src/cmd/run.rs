@@ -232,11 +232,6 @@ fn stats_json(out: &Outcome, extra: serde_json::Value) -> serde_json::Value {
 
 /// `accgen run`.
 pub fn run(args: &RunArgs) -> Result<()> {
-    if !args.golden_only && args.gemm.is_some() {
-        bail!(
-            "the accelerator hardware has no compute engine yet, so a GEMM program cannot be co-simulated; pass --golden-only to run the golden model alone"
-        );
-    }
     let cfg = super::generate::load_config(args.config)?;
     accgen_golden::accel::Geometry::of(&cfg)
         .with_context(|| format!("config {}", args.config.display()))?;
@@ -324,21 +319,6 @@ fn run_program(
         }
     }
     dram[prog_at as usize..prog_end as usize].copy_from_slice(&prog_bytes);
-    if !args.golden_only {
-        if let Some((i, ins)) = prog.instrs.iter().enumerate().find(|(_, i)| {
-            matches!(
-                i.op,
-                accgen_golden::isa::Op::Gemm(_)
-                    | accgen_golden::isa::Op::Epilogue(_)
-                    | accgen_golden::isa::Op::Softmax(_)
-            )
-        }) {
-            bail!(
-                "instruction {i} is `{}`, but the accelerator hardware has no compute engine yet; pass --golden-only to run the golden model alone",
-                ins.op.mnemonic()
-            );
-        }
-    }
     let mut m = Machine::new(cfg, dram.clone(), 0)?;
     let out = m.run(prog_at, prog.instrs.len() as u64);
     print_stats(&out);
@@ -364,56 +344,10 @@ fn run_program(
     }
     let mut mismatch: Option<String> = None;
     if !args.golden_only {
-        eprintln!("building the accelerator's Verilator model ...");
-        let model = accgen_sim::accel::build_accel(cfg)?;
-        eprintln!("running the program on the RTL ...");
-        let hw = accgen_sim::accel::run_accel(
-            &model,
-            cfg,
-            dram,
-            prog_at,
-            prog.instrs.len() as u32,
-            &accgen_sim::accel::AccelTiming {
-                mem_latency: args.mem_latency,
-                stall: args.stall,
-                seed: args.seed,
-                timeout: 200_000_000,
-            },
-        )?;
-        let golden_code = out.fault.as_ref().map_or(0, |f| f.code as u32);
-        if hw.error_code != golden_code {
-            mismatch = Some(format!(
-                "the RTL ended with error code {} (index {}), the golden model with {golden_code}",
-                hw.error_code, hw.error_index
-            ));
-        } else if golden_code == 0 {
-            if let Some(b) = (0..hw.dram.len()).find(|&b| hw.dram[b] != m.dram[b]) {
-                let writer = m.last_writer[b]
-                    .map_or("no instruction".to_string(), |i| format!("instruction {i}"));
-                mismatch = Some(format!(
-                    "DRAM byte {b:#x} is {:#04x} after the RTL run and {:#04x} after golden (last written by {writer})",
-                    hw.dram[b], m.dram[b]
-                ));
-            }
-        }
-        println!(
-            "rtl: {} cycles, busy load/compute/store {}/{}/{}, {} bytes read, {} bytes written, error code {}",
-            hw.cycles, hw.busy[0], hw.busy[1], hw.busy[2], hw.bytes_read, hw.bytes_written, hw.error_code
-        );
-        extra = json!({
-            "program_address": prog_at,
-            "uninit_reads": uninit,
-            "engine": "rtl+golden",
-            "cycles": hw.cycles,
-            "bit_exact": mismatch.is_none(),
-            "rtl_error_code": hw.error_code,
-            "busy_cycles": { "load": hw.busy[0], "compute": hw.busy[1], "store": hw.busy[2] },
-            "rtl_dram_bytes_read": hw.bytes_read,
-            "rtl_dram_bytes_written": hw.bytes_written,
-            "dma_read_bytes_per_cycle": hw.bytes_read as f64 / hw.cycles.max(1) as f64,
-            "array_utilization": serde_json::Value::Null,
-            "mismatch": mismatch,
-        });
+        let (mm, rtl) = compare_on_rtl(args, cfg, dram, prog_at, prog.instrs.len() as u32, &out, &m)?;
+        mismatch = mm;
+        extra = json!({ "program_address": prog_at, "uninit_reads": uninit });
+        merge(&mut extra, rtl);
     }
     let stats = stats_json(&out, extra);
     if let Some(j) = args.json {
@@ -444,6 +378,95 @@ fn run_program(
         eprintln!("wrote {} ({})", d.out.display(), d.name);
     }
     Ok(())
+}
+
+/// Add `more`'s keys to the object `base`.
+fn merge(base: &mut serde_json::Value, more: serde_json::Value) {
+    if let (Some(b), serde_json::Value::Object(m)) = (base.as_object_mut(), more) {
+        b.extend(m);
+    }
+}
+
+/// Run the program on the accelerator's RTL (Verilator, the AXI memory model with
+/// `--mem-latency` and `--stall`) and compare with the golden run `out`/`gold`: the
+/// error code and, without an error, every DRAM byte. Returns the first mismatch, if
+/// any, and the RTL's statistics for `--json`.
+fn compare_on_rtl(
+    args: &RunArgs,
+    cfg: &Config,
+    dram: Vec<u8>,
+    prog_at: u64,
+    prog_len: u32,
+    out: &Outcome,
+    gold: &Machine,
+) -> Result<(Option<String>, serde_json::Value)> {
+    eprintln!("building the accelerator's Verilator model ...");
+    let model = accgen_sim::accel::build_accel(cfg)?;
+    eprintln!("running the program on the RTL ...");
+    let hw = accgen_sim::accel::run_accel(
+        &model,
+        cfg,
+        dram,
+        prog_at,
+        prog_len,
+        &accgen_sim::accel::AccelTiming {
+            mem_latency: args.mem_latency,
+            stall: args.stall,
+            seed: args.seed,
+            timeout: 200_000_000,
+        },
+    )?;
+    let golden_code = out.fault.as_ref().map_or(0, |f| f.code as u32);
+    let golden_index = out.fault.as_ref().and_then(|f| f.index).unwrap_or(0) as u32;
+    let mut mismatch = None;
+    if (hw.error_code, hw.error_index) != (golden_code, golden_index) {
+        mismatch = Some(format!(
+            "the RTL ended with error code {} (instruction {}), the golden model with {golden_code} (instruction {golden_index})",
+            hw.error_code, hw.error_index
+        ));
+    } else if golden_code == 0 {
+        if let Some(b) = (0..hw.dram.len()).find(|&b| hw.dram[b] != gold.dram[b]) {
+            let writer = gold.last_writer[b]
+                .map_or("no instruction".to_string(), |i| format!("instruction {i}"));
+            mismatch = Some(format!(
+                "DRAM byte {b:#x} is {:#04x} after the RTL run and {:#04x} after golden (last written by {writer})",
+                hw.dram[b], gold.dram[b]
+            ));
+        }
+    }
+    // Array utilization: the golden MAC count over the PE-cycles of the run.
+    let pes = cfg.array.as_ref().map_or(0, |a| a.rows as u64 * a.cols as u64);
+    let util = if pes > 0 && hw.cycles > 0 {
+        json!(out.stats.macs as f64 / (pes * hw.cycles) as f64)
+    } else {
+        serde_json::Value::Null
+    };
+    println!(
+        "rtl: {} cycles, busy load/compute/store {}/{}/{}, {} bytes read, {} bytes written, array utilization {}, error code {}",
+        hw.cycles,
+        hw.busy[0],
+        hw.busy[1],
+        hw.busy[2],
+        hw.bytes_read,
+        hw.bytes_written,
+        util.as_f64().map_or("-".to_string(), |u| format!("{u:.3}")),
+        hw.error_code
+    );
+    Ok((
+        mismatch.clone(),
+        json!({
+            "engine": "rtl+golden",
+            "cycles": hw.cycles,
+            "bit_exact": mismatch.is_none(),
+            "rtl_error_code": hw.error_code,
+            "busy_cycles": { "load": hw.busy[0], "compute": hw.busy[1], "store": hw.busy[2] },
+            "rtl_dram_bytes_read": hw.bytes_read,
+            "rtl_dram_bytes_written": hw.bytes_written,
+            "dma_read_bytes_per_cycle": hw.bytes_read as f64 / hw.cycles.max(1) as f64,
+            "array_utilization": util,
+            "mismatch": mismatch,
+        }),
+    ))
 }
 
 fn print_stats(out: &Outcome) {
@@ -542,9 +565,16 @@ fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
     }
     let pb = prog.to_bytes();
     dram[lay.prog as usize..lay.prog as usize + pb.len()].copy_from_slice(&pb);
-    let mut mach = Machine::new(cfg, dram, 0)?;
+    let mut mach = Machine::new(cfg, dram.clone(), 0)?;
     let out = mach.run(lay.prog, prog.instrs.len() as u64);
     print_stats(&out);
+    let mut mismatch = None;
+    let mut rtl = json!({});
+    if !args.golden_only {
+        let (mm, r) = compare_on_rtl(args, cfg, dram, lay.prog, prog.instrs.len() as u32, &out, &mach)?;
+        mismatch = mm;
+        rtl = r;
+    }
     // The direct composition of the unit models, as a self-check of the program.
     let prod = gemm(&a, &b, arr.format());
     let gelu = cfg.gelu.as_ref().map(accgen_golden::gelu::GeluUnit::new);
@@ -592,18 +622,20 @@ fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
             data.push(got);
         }
     }
-    let stats = stats_json(
-        &out,
-        json!({
-            "m": m, "k": k, "n": n,
-            "kt": lay.kt,
-            "program_instructions": prog.instrs.len(),
-            "matches_unit_composition": mismatches == 0,
-            "mismatches": mismatches,
-        }),
-    );
+    let mut extra = json!({
+        "m": m, "k": k, "n": n,
+        "kt": lay.kt,
+        "program_instructions": prog.instrs.len(),
+        "matches_unit_composition": mismatches == 0,
+        "mismatches": mismatches,
+    });
+    merge(&mut extra, rtl);
+    let stats = stats_json(&out, extra);
     if let Some(j) = args.json {
         super::sim::write_stats(j, &stats)?;
+    }
+    if let Some(mm) = &mismatch {
+        bail!("{mm}");
     }
     if let Some(f) = &out.fault {
         bail!("the program stopped with {f}");
@@ -612,6 +644,9 @@ fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
         bail!("{mismatches} element(s) of C differ from the unit models' composition; first {fst}");
     }
     println!("C ({m}x{n}) equals the direct composition of the unit models");
+    if !args.golden_only {
+        println!("the RTL's DRAM image equals the golden model's, byte for byte");
+    }
     if let Some(o) = args.out {
         npy::write(
             o,

@@ -88,7 +88,8 @@ fn gemm_image(cfg: &Config, m: u32, k: u32, n: u32, epi: GemmEpilogue, seed: u64
         put(&mut dram, lay.a, 1, i, rng.signed(8));
     }
     for i in 0..(k * n) as u64 {
-        put(&mut dram, lay.b, 1, i, rng.signed(8));
+        let v = rng.signed(8);
+        put(&mut dram, lay.b_addr(i / n as u64, i % n as u64), 1, 0, v);
     }
     if epi != GemmEpilogue::None {
         let q = cfg.requant.as_ref().unwrap();

@@ -2,8 +2,10 @@
 //! the seed of the model compiler.
 //!
 //! **DRAM layout** ([`GemmLayout`], offsets from `dram_base`, each region aligned to
-//! 64 bytes): A (M x K row-major, activation elements), B (K x N row-major, weight
-//! elements), the epilogue parameters (per block of `cols` output columns: `cols`
+//! 64 bytes): A (M x K row-major, activation elements), B in column tiles (tile j is
+//! the K x C block of columns `j*C..j*C+C`, row-major, zero beyond N, tiles one after
+//! another, as weights are packed offline; [`GemmLayout::b_addr`]), the epilogue
+//! parameters (per block of `cols` output columns: `cols`
 //! int8 shifts, `cols` int16 zero points, `cols` int32 biases, or int64 when
 //! `requant.in_bits` > 32), C (M x N row-major: output elements, or accumulator
 //! elements without an epilogue), then the program.
@@ -39,7 +41,7 @@ pub enum GemmEpilogue {
 pub struct GemmLayout {
     /// A, M x K.
     pub a: u64,
-    /// B, K x N.
+    /// B, in column tiles of K x C (see [`GemmLayout::b_addr`]).
     pub b: u64,
     /// Epilogue parameters (absent without an epilogue: same as `c`).
     pub params: u64,
@@ -53,6 +55,20 @@ pub struct GemmLayout {
     pub c_elem_bytes: u64,
     /// K block length chosen.
     pub kt: u32,
+    /// K.
+    pub k: u64,
+    /// Columns per B tile (the array's `cols`).
+    pub tile_cols: u64,
+    /// Bytes per B element.
+    pub b_elem_bytes: u64,
+}
+
+impl GemmLayout {
+    /// DRAM byte offset of B[t][j].
+    pub fn b_addr(&self, t: u64, j: u64) -> u64 {
+        let (tile, col) = (j / self.tile_cols, j % self.tile_cols);
+        self.b + ((tile * self.k + t) * self.tile_cols + col) * self.b_elem_bytes
+    }
 }
 
 fn align(x: u64) -> u64 {
@@ -147,7 +163,7 @@ pub fn gemm_program(
     // DRAM layout.
     let a_at = 0u64;
     let b_at = align(a_at + m64 * k64 * ab);
-    let p_at = align(b_at + k64 * n64 * wb);
+    let p_at = align(b_at + col_tiles * k64 * c * wb);
     let p_bytes = if rq.is_some() {
         col_tiles * c * (1 + 2 + bias_b)
     } else {
@@ -209,7 +225,6 @@ pub fn gemm_program(
                 let kv = (k64 - kb * kt).min(kt);
                 // Load A block (mv rows of kv elements) and B block (kv rows of nv).
                 check_dma(mv, kv * ab, k64 * ab)?;
-                check_dma(kv, nv * wb, n64 * wb)?;
                 ins.push(with(
                     Op::Load(dma(
                         a_at + (i * r * k64 + kb * kt) * ab,
@@ -223,19 +238,34 @@ pub fn gemm_program(
                         ..Deps::default()
                     },
                 ));
-                ins.push(with(
-                    Op::Load(dma(
-                        b_at + (kb * kt * n64 + j * c) * wb,
-                        kv,
-                        nv * wb,
-                        n64 * wb,
-                        buf_b(t),
-                    )),
-                    Deps {
-                        push_next: true,
-                        ..Deps::default()
-                    },
-                ));
+                // B's block is contiguous in its column tile: when its rows fill
+                // whole scratchpad rows it moves as long 1-row transfers (long
+                // bursts), else as kv rows of C weights.
+                let b0 = b_at + ((j * k64 + kb * kt) * c) * wb;
+                let row_b = c * wb;
+                let mut b_loads = Vec::new();
+                if row_b == geo.spad_row_bytes as u64 {
+                    let per = (65535 / row_b).min(4095);
+                    let mut done = 0;
+                    while done < kv {
+                        let n_rows = per.min(kv - done);
+                        b_loads.push(dma(b0 + done * row_b, 1, n_rows * row_b, 0, buf_b(t) + done));
+                        done += n_rows;
+                    }
+                } else {
+                    check_dma(kv, row_b, row_b)?;
+                    b_loads.push(dma(b0, kv, row_b, row_b, buf_b(t)));
+                }
+                let nb = b_loads.len();
+                for (q, d) in b_loads.into_iter().enumerate() {
+                    ins.push(with(
+                        Op::Load(d),
+                        Deps {
+                            push_next: q + 1 == nb,
+                            ..Deps::default()
+                        },
+                    ));
+                }
                 let last = kb + 1 == k_blocks;
                 ins.push(with(
                     Op::Gemm(Gemm {
@@ -338,6 +368,9 @@ pub fn gemm_program(
             end,
             c_elem_bytes: ob,
             kt: kt as u32,
+            k: k64,
+            tile_cols: c,
+            b_elem_bytes: wb,
         },
     ))
 }

@@ -69,7 +69,8 @@ fn gemm_case(cfg: &Config, m: u32, k: u32, n: u32, epi: GemmEpilogue, seed: u64)
         put(&mut dram, lay.a, ab, i as u64, *v);
     }
     for (i, v) in b.data.iter().enumerate() {
-        put(&mut dram, lay.b, wb, i as u64, *v);
+        let (t, j) = (i as u64 / n64, i as u64 % n64);
+        put(&mut dram, lay.b_addr(t, j), wb, 0, *v);
     }
     let rq = cfg.requant.clone();
     let c_cols = arr.cols as u64;

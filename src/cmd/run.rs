@@ -548,7 +548,8 @@ fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
         put(&mut dram, lay.a, ab, i as u64, *v);
     }
     for (i, v) in b.data.iter().enumerate() {
-        put(&mut dram, lay.b, wb, i as u64, *v);
+        let (t, j) = (i as u64 / n as u64, i as u64 % n as u64);
+        put(&mut dram, lay.b_addr(t, j), wb, 0, *v);
     }
     // Per-column parameters from [requant]: column j uses lane j % lanes.
     let rq = cfg.requant.clone();

@@ -288,10 +288,16 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         m.drive(smx_start, sx_go)?;
 
         // ---- state 2: wait.
-        let any_push = m.or(d[2], d[3])?;
+        // A GEMM is done when issued; with push_prev also when its reads have returned
+        // (the load engine may overwrite its scratchpad rows), with push_next also when
+        // its tile is written (the store engine may read the accumulator).
         let g_full = {
-            let t = m.and(g_idle, g_reads_idle)?;
-            m.mux(any_push, t, g_issue_idle)?
+            let np = m.not(d[2])?;
+            let rp = m.or(np, g_reads_idle)?;
+            let nn = m.not(d[3])?;
+            let wn = m.or(nn, g_idle)?;
+            let t = m.and(rp, wn)?;
+            m.and(t, g_issue_idle)?
         };
         let sub_done = m.priority(&[(is_gemm, g_full), (is_epi, e_idle), (is_smx, x_idle)], one1)?;
         let mut err_any = zero1;

@@ -12,10 +12,12 @@
 //! - **Abort:** while `cancel` is high no new burst is issued, the bursts already
 //!   issued are completed with beats whose WSTRB is 0 (nothing is written), input
 //!   beats are dropped (the source must offer none), and the command ends with `done` once their responses are in.
-//! - **Completion:** the command is done when every write response has arrived
-//!   (`done` pulses, `cmd_ready` rises), so a store is visible in memory before the
-//!   engine moves on. Any `bresp` other than OKAY sets `error` (held until the next
-//!   command; valid with `done`).
+//! - **Completion:** a command is done when all its bursts and beats are issued
+//!   (`done` pulses, `cmd_ready` rises), so the next command's bursts follow at once
+//!   while earlier responses are still due (up to `max_outstanding`); `busy` stays
+//!   high until every response has arrived, so a source that waits for `busy` low
+//!   knows its writes are in memory. Any `bresp` other than OKAY sets `error`, held
+//!   until a command is accepted while no response is due.
 //!
 //! Ports: `cmd_valid`, `cmd_ready`, `cmd_addr`, `cmd_len` (32 bits, at least 1);
 //! `in_data`, `in_valid`, `in_ready` (ceil(len / B) beats); `cancel`; `m_axi_gmem_awaddr`,
@@ -256,7 +258,9 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let bad = m.reduce(ReduceOp::Or, bresp)?;
         let bad_b = m.and(b_hs, bad)?;
         let e1 = m.or(err.q, bad_b)?;
-        let e = m.mux(accept, zero1, e1)?;
+        let quiet = m.reg("quiet_q", 1, false, reset_to(1, 1))?;
+        let clear = m.and(accept, quiet.q)?;
+        let e = m.mux(clear, zero1, e1)?;
         m.connect(err, e)?;
         // Done: nothing left to request, send or hear back.
         let active = m.reg("active", 1, false, RegOpts::new().reset_zero(1))?;
@@ -265,9 +269,10 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         let zo = m.const_u(ob, 0)?;
         let b_z = m.eq(o2, zo)?;
         let nav_n = m.not(av)?;
+        m.connect(quiet, b_z)?;
         let z1 = m.and(rl_z, ml_z)?;
         let z2 = m.and(b_z, nav_n)?;
-        let all_done = m.and(z1, z2)?;
+        let all_done = m.and(z1, nav_n)?;
         // Aborted: no address waiting, no response due, no burst open or queued.
         let ab_done = {
             let blz = m.eq(bl, zero9)?;
@@ -306,7 +311,9 @@ pub fn dma_write(lib: &mut Library, p: &DmaParams) -> RtlResult<Rc<Module>> {
         m.output(&format!("{GMEM}bready"), bready.q)?;
         m.output("done", done)?;
         m.output("error", err.q)?;
-        m.output("busy", active.q)?;
+        let nq = m.not(quiet.q)?;
+        let busy = m.or(active.q, nq)?;
+        m.output("busy", busy)?;
         m.finish()
     })
 }

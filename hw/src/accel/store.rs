@@ -387,20 +387,19 @@ pub fn store(lib: &mut Library, p: &StoreParams) -> RtlResult<Rc<Module>> {
         m.connect(r_done, rd)?;
         let all_done = m.eq(r_done.q, f_rows)?;
         let ok_run = m.and(s_run, all_done)?;
+        // Every response of the instruction is in before it finishes.
+        let dbusy = dma.out("busy")?;
+        let nbusy = m.not(dbusy)?;
+        let ok_run = m.and(ok_run, nbusy)?;
         let npush = m.not(push_prev)?;
         let push_ok = m.or(npush, tok_room)?;
         let finish = m.and(s_fin, push_ok)?;
         let tok_push = m.and(finish, push_prev)?;
-        let axi_err = {
-            let t = m.and(dma_done, dma_err)?;
-            m.and(t, s_run)?
-        };
+        let axi_err = m.and(dma_err, s_run)?;
         let err_now = m.or(range_err, axi_err)?;
         let err_now = m.or(err_now, acc_err)?;
         // Draining: every command issued has finished and nothing is in flight.
         let settled = m.eq(r_done.q, r_cmd.q)?;
-        let dbusy = dma.out("busy")?;
-        let nbusy = m.not(dbusy)?;
         let drained = m.and(settled, nbusy)?;
         let drained = m.and(drained, s_drain)?;
         let running_any = {

@@ -197,3 +197,20 @@ fn compute_errors_end_with_their_codes() {
         assert_eq!(got, *code, "{text}");
     }
 }
+
+#[test]
+fn random_whole_isa_programs_leave_the_golden_dram_image() {
+    let cfg = cfg();
+    let model = build_accel(&cfg).unwrap();
+    let mut rng = SplitMix64::new(77);
+    let mut total = 0u64;
+    for k in 0..200u64 {
+        let mut dram = vec![0u8; 0x10000];
+        let items = rng.range_i64(1, 10) as usize;
+        let prog = accgen_golden::progen::isa_program(&mut rng, &cfg, &mut dram, 0x6000, items);
+        let (cycles, code) = both(&model, &cfg, dram, &prog, 0xc000, 1000 + k);
+        assert_eq!(code, 0, "program {k}");
+        total += cycles;
+    }
+    assert!(total > 0);
+}

@@ -3,7 +3,7 @@
 //! crossings, overlapping destinations) under random memory latency, stalls and token
 //! waits leave exactly the DRAM image the golden model leaves, for scratchpad rows of
 //! 16, 12, 8, 32 and 24 bytes; tokens follow the flags; errors 1 (STORE from the
-//! accumulator, not built yet), 2 (scratchpad range) and 3 (SLVERR) carry the index;
+//! accumulator on a store engine built without one), 2 (scratchpad range) and 3 (SLVERR) carry the index;
 //! and an abort in the middle of a STORE leaves the next one exact.
 
 use std::collections::VecDeque;
@@ -313,7 +313,7 @@ fn errors_carry_their_code_and_index_and_an_abort_leaves_the_next_store_exact() 
     let bad = std::iter::once(0x2045..0x2046).collect();
     let hw = run_hw(&cfg, &spad, &instrs, &dram, 4, bad, None);
     assert_eq!(hw.errors, [(3, 2)]);
-    // STORE from the accumulator is not built yet.
+    // STORE from the accumulator, on an engine built without one.
     let acc = Instr::new(Op::Store(
         Dma {
             dram: 0,

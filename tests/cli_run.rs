@@ -228,7 +228,7 @@ fn bad_runs_exit_1_and_write_no_outputs() {
 }
 
 #[test]
-fn rtl_run_matches_golden_and_compute_needs_golden_only() {
+fn rtl_run_matches_golden_and_refuses_uninit_reads() {
     let t = Tmp::new("run-rtl");
     std::fs::write(
         t.path("c.toml"),
@@ -297,15 +297,54 @@ fn rtl_run_matches_golden_and_compute_needs_golden_only() {
         "{}",
         stderr(&o)
     );
-    // A compute instruction needs --golden-only, named before any build.
+    // A GEMM on rows nothing wrote is refused the same way, before any build.
     std::fs::write(t.path("g.s"), "fence\ngemm a=0 b=16 acc=0 k=4 m=4\nhalt\n").unwrap();
     let o = accgen(&["run", "--config", &t.s("c.toml"), "--program", &t.s("g.s")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains(
-            "instruction 1 is `gemm`, but the accelerator hardware has no compute engine yet"
-        ),
+        stderr(&o).contains("instruction 1 reads scratchpad row 0, which nothing wrote"),
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn gemm_runs_on_the_rtl_bit_exact_with_stats() {
+    let t = Tmp::new("run-rtl-gemm");
+    std::fs::write(
+        t.path("c.toml"),
+        "[array]\nrows = 4\ncols = 4\n[requant]\nlanes = 4\nin_bits = 32\nout_bits = 8\nshift = 6\n\
+         [gelu]\nlanes = 4\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n\
+         [softmax]\nlanes = 2\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n\
+         [accel]\nspad_kib = 16\nacc_kib = 8\naxi_addr_bits = 32\nqueue_depth = 4\nwatchdog_cycles = 100000\nmax_outstanding = 4\n",
+    )
+    .unwrap();
+    let o = accgen(&[
+        "run",
+        "--config",
+        &t.s("c.toml"),
+        "--gemm",
+        "9,20,7",
+        "--epilogue",
+        "requant+gelu",
+        "--mem-latency",
+        "30",
+        "--stall",
+        "0.2",
+        "--json",
+        &t.s("s.json"),
+        "--out",
+        &t.s("c.npy"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["bit_exact"], true);
+    assert_eq!(s["engine"], "rtl+golden");
+    assert_eq!(s["matches_unit_composition"], true);
+    let u = s["array_utilization"].as_f64().unwrap();
+    assert!(u > 0.0 && u < 1.0, "{u}");
+    assert!(s["cycles"].as_u64().unwrap() > 0);
+    assert!(s["dma_read_bytes_per_cycle"].as_f64().unwrap() > 0.0);
+    assert_eq!(npy::read(&t.path("c.npy")).unwrap().shape, vec![9, 7]);
 }

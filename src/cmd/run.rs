@@ -1,8 +1,7 @@
 //! `accgen run`: run an accelerator program (or a generated GEMM program) on the
 //! instruction-level golden model and, unless `--golden-only`, on the accelerator's
 //! RTL in Verilator, comparing the DRAM images byte for byte; tensors are placed with
-//! `--load` and read back with `--dump`. The hardware has no compute engine yet, so
-//! programs with GEMM, EPILOGUE or SOFTMAX (and `--gemm`) need `--golden-only`.
+//! `--load` and read back with `--dump`.
 
 use std::path::{Path, PathBuf};
 
@@ -344,7 +343,7 @@ fn run_program(
     }
     let mut mismatch: Option<String> = None;
     if !args.golden_only {
-        let (mm, rtl) = compare_on_rtl(args, cfg, dram, prog_at, prog.instrs.len() as u32, &out, &m)?;
+        let (mm, rtl) = compare_on_rtl(&timing_of(args), None, cfg, dram, prog_at, prog.instrs.len() as u32, &out, &m)?;
         mismatch = mm;
         extra = json!({ "program_address": prog_at, "uninit_reads": uninit });
         merge(&mut extra, rtl);
@@ -380,6 +379,15 @@ fn run_program(
     Ok(())
 }
 
+fn timing_of(args: &RunArgs) -> accgen_sim::accel::AccelTiming {
+    accgen_sim::accel::AccelTiming {
+        mem_latency: args.mem_latency,
+        stall: args.stall,
+        seed: args.seed,
+        timeout: 200_000_000,
+    }
+}
+
 /// Add `more`'s keys to the object `base`.
 fn merge(base: &mut serde_json::Value, more: serde_json::Value) {
     if let (Some(b), serde_json::Value::Object(m)) = (base.as_object_mut(), more) {
@@ -391,8 +399,9 @@ fn merge(base: &mut serde_json::Value, more: serde_json::Value) {
 /// `--mem-latency` and `--stall`) and compare with the golden run `out`/`gold`: the
 /// error code and, without an error, every DRAM byte. Returns the first mismatch, if
 /// any, and the RTL's statistics for `--json`.
-fn compare_on_rtl(
-    args: &RunArgs,
+pub(crate) fn compare_on_rtl(
+    timing: &accgen_sim::accel::AccelTiming,
+    model: Option<&accgen_sim::Model>,
     cfg: &Config,
     dram: Vec<u8>,
     prog_at: u64,
@@ -400,22 +409,19 @@ fn compare_on_rtl(
     out: &Outcome,
     gold: &Machine,
 ) -> Result<(Option<String>, serde_json::Value)> {
-    eprintln!("building the accelerator's Verilator model ...");
-    let model = accgen_sim::accel::build_accel(cfg)?;
+    let built;
+    let model = match model {
+        Some(m) => m,
+        None => {
+            eprintln!("building the accelerator's Verilator model ...");
+            built = accgen_sim::accel::build_accel(cfg)?;
+            &built
+        }
+    };
     eprintln!("running the program on the RTL ...");
-    let hw = accgen_sim::accel::run_accel(
-        &model,
-        cfg,
-        dram,
-        prog_at,
-        prog_len,
-        &accgen_sim::accel::AccelTiming {
-            mem_latency: args.mem_latency,
-            stall: args.stall,
-            seed: args.seed,
-            timeout: 200_000_000,
-        },
-    )?;
+    let t0 = std::time::Instant::now();
+    let hw = accgen_sim::accel::run_accel(model, cfg, dram, prog_at, prog_len, timing)?;
+    let secs = t0.elapsed().as_secs_f64();
     let golden_code = out.fault.as_ref().map_or(0, |f| f.code as u32);
     let golden_index = out.fault.as_ref().and_then(|f| f.index).unwrap_or(0) as u32;
     let mut mismatch = None;
@@ -464,6 +470,7 @@ fn compare_on_rtl(
             "rtl_dram_bytes_written": hw.bytes_written,
             "dma_read_bytes_per_cycle": hw.bytes_read as f64 / hw.cycles.max(1) as f64,
             "array_utilization": util,
+            "sim_cycles_per_s": hw.cycles as f64 / secs.max(1e-9),
             "mismatch": mismatch,
         }),
     ))
@@ -495,6 +502,46 @@ fn parse_mkn(text: &str) -> Result<(u32, u32, u32)> {
         [m, k, n] => Ok((m, k, n)),
         _ => bail!("--gemm `{text}` must be three numbers M,K,N"),
     }
+}
+
+/// The DRAM image of a `gemm_program` run: A and B placed by the layout, per-column
+/// epilogue parameters from `[requant]` (column j uses lane `j % lanes`), the program.
+pub(crate) fn gemm_dram(
+    cfg: &Config,
+    prog: &accgen_golden::isa::Program,
+    lay: &accgen_golden::gemm_program::GemmLayout,
+    a: &Matrix,
+    b: &Matrix,
+    epi: GemmEpilogue,
+) -> Vec<u8> {
+    let arr = cfg.array.as_ref().expect("gemm_program checked [array]");
+    let n = b.cols as u32;
+    let ab = accgen_golden::accel::elem_bytes(arr.act_bits) as u64;
+    let wb = accgen_golden::accel::elem_bytes(arr.weight_bits) as u64;
+    let mut dram = vec![0u8; lay.end as usize];
+    for (i, v) in a.data.iter().enumerate() {
+        put(&mut dram, lay.a, ab, i as u64, *v);
+    }
+    for (i, v) in b.data.iter().enumerate() {
+        let (t, j) = (i as u64 / n as u64, i as u64 % n as u64);
+        put(&mut dram, lay.b_addr(t, j), wb, 0, *v);
+    }
+    // Per-column parameters from [requant]: column j uses lane j % lanes.
+    let rq = cfg.requant.clone();
+    let c = arr.cols as u64;
+    if let (Some(q), true) = (&rq, epi != GemmEpilogue::None) {
+        let bias_b = if q.in_bits > 32 { 8 } else { 4 };
+        for col in 0..(n as u64).div_ceil(c) * c {
+            let lane = (col % q.lanes as u64) as usize;
+            let base = lay.params + (col / c) * c * (1 + 2 + bias_b);
+            put(&mut dram, base, 1, col % c, q.shift_of(lane) as i64);
+            put(&mut dram, base + c, 2, col % c, q.zero_point);
+            put(&mut dram, base + 3 * c, bias_b, col % c, q.bias_of(lane));
+        }
+    }
+    let pb = prog.to_bytes();
+    dram[lay.prog as usize..lay.prog as usize + pb.len()].copy_from_slice(&pb);
+    dram
 }
 
 fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
@@ -541,38 +588,15 @@ fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
         };
     let a = operand(args.a, m, k, arr.act_bits, "A")?;
     let b = operand(args.b, k, n, arr.weight_bits, "B")?;
-    let ab = accgen_golden::accel::elem_bytes(arr.act_bits) as u64;
-    let wb = accgen_golden::accel::elem_bytes(arr.weight_bits) as u64;
-    let mut dram = vec![0u8; lay.end as usize];
-    for (i, v) in a.data.iter().enumerate() {
-        put(&mut dram, lay.a, ab, i as u64, *v);
-    }
-    for (i, v) in b.data.iter().enumerate() {
-        let (t, j) = (i as u64 / n as u64, i as u64 % n as u64);
-        put(&mut dram, lay.b_addr(t, j), wb, 0, *v);
-    }
-    // Per-column parameters from [requant]: column j uses lane j % lanes.
+    let dram = gemm_dram(cfg, &prog, &lay, &a, &b, args.epilogue);
     let rq = cfg.requant.clone();
-    let c = arr.cols as u64;
-    if let (Some(q), true) = (&rq, args.epilogue != GemmEpilogue::None) {
-        let bias_b = if q.in_bits > 32 { 8 } else { 4 };
-        for col in 0..(n as u64).div_ceil(c) * c {
-            let lane = (col % q.lanes as u64) as usize;
-            let base = lay.params + (col / c) * c * (1 + 2 + bias_b);
-            put(&mut dram, base, 1, col % c, q.shift_of(lane) as i64);
-            put(&mut dram, base + c, 2, col % c, q.zero_point);
-            put(&mut dram, base + 3 * c, bias_b, col % c, q.bias_of(lane));
-        }
-    }
-    let pb = prog.to_bytes();
-    dram[lay.prog as usize..lay.prog as usize + pb.len()].copy_from_slice(&pb);
     let mut mach = Machine::new(cfg, dram.clone(), 0)?;
     let out = mach.run(lay.prog, prog.instrs.len() as u64);
     print_stats(&out);
     let mut mismatch = None;
     let mut rtl = json!({});
     if !args.golden_only {
-        let (mm, r) = compare_on_rtl(args, cfg, dram, lay.prog, prog.instrs.len() as u32, &out, &mach)?;
+        let (mm, r) = compare_on_rtl(&timing_of(args), None, cfg, dram, lay.prog, prog.instrs.len() as u32, &out, &mach)?;
         mismatch = mm;
         rtl = r;
     }

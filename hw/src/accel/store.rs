@@ -1,5 +1,5 @@
-//! The store engine: runs `STORE` instructions from the scratchpad, scratchpad rows
-//! into DRAM rows.
+//! The store engine: runs `STORE` instructions, scratchpad or accumulator rows into
+//! DRAM rows.
 //!
 //! For each instruction: wait for a compute->store token (`pop_prev`); for each DRAM
 //! row r, issue a write-DMA command (`dram_base + dram + r * stride`, `bytes` long)
@@ -14,8 +14,12 @@
 //!   the fill level, A-byte beats leave from the front (the last beat of a DRAM row
 //!   may be partial).
 //! - **Errors:** a scratchpad row at or beyond `spad_rows` (error 2) or a write error
-//!   response (3) reports `err_valid` with the index. STORE from the accumulator is
-//!   not built yet: it reports error 1.
+//!   response (3) reports `err_valid` with the index.
+//! - **Accumulator:** STORE from the accumulator (`from acc`) reads accumulator rows
+//!   (`acc_re`, `acc_raddr`, `acc_rdata`) through the same path, rows of the
+//!   accumulator's size; on an engine built without an accumulator it is error 1.
+//! - **Shared read ports:** a read is issued only in a cycle its memory grants
+//!   (`spad_rgrant`, `acc_rgrant`: the compute engine has priority).
 //!
 //! Ports: `in_word`, `in_index`, `in_valid`, `in_ready`; `dram_base`; `abort_all`;
 //! `tok_avail`, `tok_room`, `tok_pop`, `tok_push`; `spad_re`, `spad_raddr`,

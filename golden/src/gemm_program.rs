@@ -11,8 +11,9 @@
 //! elements without an epilogue), then the program.
 //!
 //! **Schedule.** Output tiles of R x C are computed row-tile by row-tile; K is split
-//! into blocks of `kt` (the largest that lets two A blocks, two B blocks, every
-//! parameter block and two output tiles fit the scratchpad). The load engine fills
+//! into blocks of `kt` (the largest that lets every parameter block, two output tiles
+//! and two A blocks fit the lower half of the scratchpad's banks, and two B blocks the
+//! upper half, so A and B are read from different banks in the same cycle). The load engine fills
 //! buffer `t % 2` with block t while the compute engine multiplies block t-1 (tokens:
 //! load -> compute after each block, compute -> load when a buffer is free). After a
 //! tile's last block the compute engine runs the epilogue into output buffer `u % 2`,
@@ -141,24 +142,29 @@ pub fn gemm_program(
         0
     };
     let fixed = params_rows + 2 * out_rows;
-    let avail = (geo.spad_rows as u64).saturating_sub(fixed);
-    let block_rows = |kt: u64| r * geo.spad_pitch(kt * ab) + kt * geo.spad_pitch(c * wb);
+    // A's buffers (with the parameters and outputs) in the lower half of the banks,
+    // B's in the upper half, so the GEMM engine reads both in the same cycle.
+    let banks = cfg.accel.as_ref().map_or(2, |a| a.spad_banks) as u64;
+    let half = (banks / 2) * geo.bank_rows as u64;
+    let a_avail = half.saturating_sub(fixed);
+    let b_avail = geo.spad_rows as u64 - half;
+    let a_block = |kt: u64| r * geo.spad_pitch(kt * ab);
+    let b_block = |kt: u64| kt * geo.spad_pitch(c * wb);
     let mut kt = k64.min(65535);
-    while kt > 1 && 2 * block_rows(kt) > avail {
+    while kt > 1 && (2 * a_block(kt) > a_avail || 2 * b_block(kt) > b_avail) {
         kt = kt.div_ceil(2);
     }
-    if 2 * block_rows(kt) > avail {
+    if 2 * a_block(kt) > a_avail || 2 * b_block(kt) > b_avail {
         return Err(format!(
-            "the scratchpad ({} rows) cannot hold the parameters of {col_tiles} column tiles and two blocks; use a larger accel.spad_kib",
+            "the scratchpad ({} rows in {banks} banks) cannot hold the parameters of {col_tiles} column tiles and two A blocks in its lower half, and two B blocks in its upper half; use a larger accel.spad_kib",
             geo.spad_rows
         ));
     }
     let k_blocks = k64.div_ceil(kt);
     let params0 = 0u64;
     let out0 = params_rows;
-    let buf0 = fixed;
-    let buf_a = |t: u64| buf0 + (t % 2) * block_rows(kt);
-    let buf_b = |t: u64| buf_a(t) + r * geo.spad_pitch(kt * ab);
+    let buf_a = |t: u64| fixed + (t % 2) * a_block(kt);
+    let buf_b = |t: u64| half + (t % 2) * b_block(kt);
 
     // DRAM layout.
     let a_at = 0u64;

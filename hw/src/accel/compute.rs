@@ -19,7 +19,8 @@
 //!   instruction's index; with `abort_all` the dispatcher takes nothing more and lets
 //!   the running sub-engine finish its instruction.
 //!
-//! Memory ports: the scratchpad read port (priority over the store engine) and write
+//! Memory ports: two scratchpad read ports, A (every sub-engine; first priority at
+//! its bank) and B (the GEMM engine's B rows; second, with a grant), and the write
 //! port (priority over the load engine); the accumulator read port (priority over the
 //! store engine) and write port. Sub-engines never use one port at the same time.
 //!
@@ -88,6 +89,8 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let room_prev = m.input("room_prev", 1, false)?;
         let room_next = m.input("room_next", 1, false)?;
         let spad_rdata = m.input("spad_rdata", 8 * w, false)?;
+        let spad_b_rdata = m.input("spad_b_rdata", 8 * w, false)?;
+        let spad_b_grant = m.input("spad_b_grant", 1, false)?;
         let acc_rdata = m.input("acc_rdata", 8 * geo.acc_row_bytes, false)?;
         let zero1 = m.const_u(1, 0)?;
         let one1 = m.const_u(1, 1)?;
@@ -127,6 +130,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let mut ac_we: Vec<(Sig, Sig, Sig)> = Vec::new();
         let mut errs: Vec<(Sig, Sig)> = Vec::new();
         let mut progress = take;
+        let mut sp_b: Option<(Sig, Sig)> = None;
         let (g_ready, g_issue_idle, g_reads_idle, g_idle, g_beat) = if let Some(gm) = &gemm {
             let f: Vec<Sig> = isa::GEMM_FIELDS
                 .iter()
@@ -145,10 +149,13 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                     ("m", f[4]),
                     ("accumulate", accum),
                     ("spad_rdata", spad_rdata),
+                    ("spad_b_rdata", spad_b_rdata),
+                    ("spad_b_grant", spad_b_grant),
                     ("acc_rdata", acc_rdata),
                 ],
             )?;
             sp_re.push((g.out("spad_re")?, g.out("spad_raddr")?));
+            sp_b = Some((g.out("spad_b_re")?, g.out("spad_b_raddr")?));
             ac_re.push((g.out("acc_re")?, g.out("acc_raddr")?));
             ac_we.push((g.out("acc_we")?, g.out("acc_waddr")?, g.out("acc_wdata")?));
             errs.push((g.out("err_valid")?, g.out("err_code")?));
@@ -398,6 +405,12 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         m.output("push_next", push_next)?;
         m.output("spad_re", sre)?;
         m.output("spad_raddr", sra)?;
+        let (sbre, sbra) = match sp_b {
+            Some((e, a)) => (e, m.resize(a, srb)?),
+            None => (zero1, m.const_u(srb, 0)?),
+        };
+        m.output("spad_b_re", sbre)?;
+        m.output("spad_b_raddr", sbra)?;
         m.output("spad_we", swe)?;
         m.output("spad_waddr", swa)?;
         m.output("spad_wdata", swd)?;

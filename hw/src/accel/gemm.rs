@@ -117,14 +117,13 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
 
         let zero1 = m.const_u(1, 0)?;
 
-        // ---- issue state: 0 idle, 1 set-up 1, 2 set-up 2, 3 A rows, 4 B rows.
-        let st = m.reg("state", 3, false, RegOpts::new().reset_zero(3))?;
-        let k: Vec<Sig> = (0..5).map(|v| m.const_u(3, v)).collect::<RtlResult<_>>()?;
+        // ---- issue state: 0 idle, 1 set-up 1, 2 set-up 2, 3 run.
+        let st = m.reg("state", 2, false, RegOpts::new().reset_zero(2))?;
+        let k: Vec<Sig> = (0..4).map(|v| m.const_u(2, v)).collect::<RtlResult<_>>()?;
         let s_idle = m.eq(st.q, k[0])?;
         let s_set1 = m.eq(st.q, k[1])?;
         let s_set2 = m.eq(st.q, k[2])?;
         let s_a = m.eq(st.q, k[3])?;
-        let s_b = m.eq(st.q, k[4])?;
 
         // Tiles started and written (wrapping counters).
         let started = m.reg("tiles_started", 4, false, RegOpts::new().reset_zero(4))?;
@@ -184,8 +183,15 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let c2 = m.const_u(8, 2)?;
         let code = m.mux(m_bad_q, c1, c2)?;
 
-        // ---- counters of the issue loop.
-        // i: A row within the chunk; ptr_a: its scratchpad row; base: chunk's row 0.
+        // ---- the two read sequencers. A (port A) loads chunk `ca` of A's m rows into
+        // transposer set `ca % 2`, at most two chunks ahead of B; B (port B) reads
+        // chunk `cb`'s B rows once chunk cb of A has returned, one per cycle when its
+        // port is granted and the input FIFO has room.
+        let s_run = s_a;
+        let cw18 = 19;
+        let ca = m.reg("a_chunk", cw18, false, RegOpts::new().reset_zero(cw18))?;
+        let cb = m.reg("b_chunk", cw18, false, RegOpts::new().reset_zero(cw18))?;
+        let a_ret = m.reg("a_chunks_in", cw18, false, RegOpts::new().reset_zero(cw18))?;
         let i_r = m.reg("i", 8, false, RegOpts::new().reset_zero(8))?;
         let ptr_a = m.reg("ptr_a", 32, false, RegOpts::new())?;
         let base = m.reg("chunk_base", 32, false, RegOpts::new())?;
@@ -208,11 +214,48 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let limit = m.const_u(cw, IN_DEPTH as u128)?;
         let has_credit = m.lt(credit.q, limit)?;
 
+        // A sequencer.
+        let pitch19 = m.zext(a_pitch, cw18)?;
+        let a_left = m.lt(ca.q, pitch19)?;
+        let two19 = m.const_u(cw18, 2)?;
+        let cb2 = m.add(cb.q, two19)?;
+        let a_slot = m.lt(ca.q, cb2)?;
+        let a_re = m.and(s_run, a_left)?;
+        let a_re = m.and(a_re, a_slot)?;
         let m1 = m.const_u(8, 1)?;
         let rm_m1 = m.sub(rm, m1)?;
         let last_a = m.eq(i_r.q, rm_m1)?;
-        let a_re = s_a;
-        let b_re = m.and(s_b, has_credit)?;
+        let a_chunk_done = m.and(a_re, last_a)?;
+        let z8 = m.const_u(8, 0)?;
+        let i1 = m.add(i_r.q, m1)?;
+        let iv = m.mux(a_re, i1, i_r.q)?;
+        let iv = m.mux(a_chunk_done, z8, iv)?;
+        let iv = m.mux(go, z8, iv)?;
+        m.connect(i_r, iv)?;
+        let pa32 = m.zext(a_pitch, 32)?;
+        let pa_next = m.add(ptr_a.q, pa32)?;
+        let one32 = m.const_u(32, 1)?;
+        let base1 = m.add(base.q, one32)?;
+        let pv = m.mux(a_re, pa_next, ptr_a.q)?;
+        let pv = m.mux(a_chunk_done, base1, pv)?;
+        let pv = m.mux(go, a32, pv)?;
+        m.connect(ptr_a, pv)?;
+        let bv = m.mux(a_chunk_done, base1, base.q)?;
+        let bv = m.mux(go, a32, bv)?;
+        m.connect(base, bv)?;
+        let one19 = m.const_u(cw18, 1)?;
+        let z19 = m.const_u(cw18, 0)?;
+        let ca1 = m.add(ca.q, one19)?;
+        let cav = m.mux(a_chunk_done, ca1, ca.q)?;
+        let cav = m.mux(go, z19, cav)?;
+        m.connect(ca, cav)?;
+
+        // B sequencer.
+        let b_grant = m.input("spad_b_grant", 1, false)?;
+        let a_ready = m.lt(cb.q, a_ret.q)?;
+        let b_want = m.and(s_run, a_ready)?;
+        let b_want = m.and(b_want, has_credit)?;
+        let b_re = m.and(b_want, b_grant)?;
         let k1 = m.const_u(16, 1)?;
         let km1 = m.sub(rk, k1)?;
         let t_last = m.eq(t.q, km1)?;
@@ -222,28 +265,6 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let nlast = m.not(t_last)?;
         let b_chunk = m.and(b_re, chunk_end)?;
         let b_chunk = m.and(b_chunk, nlast)?;
-        let a_done = m.and(a_re, last_a)?;
-
-        // i
-        let z8 = m.const_u(8, 0)?;
-        let i1 = m.add(i_r.q, m1)?;
-        let iv = m.mux(a_re, i1, i_r.q)?;
-        let iv = m.mux(a_done, z8, iv)?;
-        let iv = m.mux(go, z8, iv)?;
-        m.connect(i_r, iv)?;
-        // ptr_a / base
-        let pa32 = m.zext(a_pitch, 32)?;
-        let pa_next = m.add(ptr_a.q, pa32)?;
-        let one32 = m.const_u(32, 1)?;
-        let base1 = m.add(base.q, one32)?;
-        let pv = m.mux(a_re, pa_next, ptr_a.q)?;
-        let pv = m.mux(b_chunk, base1, pv)?;
-        let pv = m.mux(go, a32, pv)?;
-        m.connect(ptr_a, pv)?;
-        let bv = m.mux(b_chunk, base1, base.q)?;
-        let bv = m.mux(go, a32, bv)?;
-        m.connect(base, bv)?;
-        // ptr_b, t, t_in
         let pb1 = m.add(ptr_b.q, one32)?;
         let pbv = m.mux(b_re, pb1, ptr_b.q)?;
         let pbv = m.mux(go, b32, pbv)?;
@@ -260,6 +281,10 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let tiv = m.mux(b_chunk, ze, tiv)?;
         let tiv = m.mux(go, ze, tiv)?;
         m.connect(t_in, tiv)?;
+        let cb1 = m.add(cb.q, one19)?;
+        let cbv = m.mux(b_chunk, cb1, cb.q)?;
+        let cbv = m.mux(go, z19, cbv)?;
+        m.connect(cb, cbv)?;
 
         let next = m.priority(
             &[
@@ -267,9 +292,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
                 (s_set1, k[2]),
                 (err_now, k[0]),
                 (go, k[3]),
-                (a_done, k[4]),
                 (b_done, k[0]),
-                (b_chunk, k[3]),
             ],
             st.q,
         )?;
@@ -279,50 +302,75 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let s1 = m.mux(go, s1, started.q)?;
         m.connect(started, s1)?;
 
-        // ---- reads and their tags.
-        let re = m.or(a_re, b_re)?;
-        let raddr = m.mux(b_re, ptr_b.q, ptr_a.q)?;
-        let raddr = m.resize(raddr, srb)?;
+        // ---- reads and their tags (both ports: fixed latency, in order).
+        let a_raddr = m.resize(ptr_a.q, srb)?;
+        let b_raddr = m.resize(ptr_b.q, srb)?;
         let i_tag = m.resize(i_r.q, rib)?;
-        let tag = m.concat(&[mask_bits, t_last, b_re, i_tag])?;
-        let mut tg = tag;
-        let mut tvl = re;
-        let mut any_in_flight = re;
+        let a_set = m.bit(ca.q, 0)?;
+        let b_set = m.bit(cb.q, 0)?;
+        let mut atg = m.concat(&[last_a, a_set, i_tag])?;
+        let mut btg = m.concat(&[mask_bits, t_last, b_set])?;
+        let (mut av, mut bvv) = (a_re, b_re);
+        let mut any_in_flight = m.or(a_re, b_re)?;
         for s in 0..lat {
-            tg = m.reg_next(&format!("tag{s}"), tg, RegOpts::new())?;
-            tvl = m.reg_next(&format!("tag_v{s}"), tvl, RegOpts::new().reset_zero(1))?;
-            any_in_flight = m.or(any_in_flight, tvl)?;
+            atg = m.reg_next(&format!("atag{s}"), atg, RegOpts::new())?;
+            btg = m.reg_next(&format!("btag{s}"), btg, RegOpts::new())?;
+            av = m.reg_next(&format!("atag_v{s}"), av, RegOpts::new().reset_zero(1))?;
+            bvv = m.reg_next(&format!("btag_v{s}"), bvv, RegOpts::new().reset_zero(1))?;
+            let both = m.or(av, bvv)?;
+            any_in_flight = m.or(any_in_flight, both)?;
         }
         let reads_quiet = m.not(any_in_flight)?;
-        let ret_i = m.slice(tg, rib - 1, 0)?;
-        let ret_isb = m.bit(tg, rib)?;
-        let ret_last = m.bit(tg, rib + 1)?;
-        let ret_mask = m.slice(tg, rib + 2 + r - 1, rib + 2)?;
-        let ret_b = m.and(tvl, ret_isb)?;
-        let nisb = m.not(ret_isb)?;
-        let ret_a = m.and(tvl, nisb)?;
-        // ---- A shift registers and the beat.
+        let ret_i = m.slice(atg, rib - 1, 0)?;
+        let ret_aset = m.bit(atg, rib)?;
+        let ret_alast = m.bit(atg, rib + 1)?;
+        let ret_bset = m.bit(btg, 0)?;
+        let ret_last = m.bit(btg, 1)?;
+        let ret_mask = m.slice(btg, 2 + r - 1, 2)?;
+        let ret_a = av;
+        let ret_b = bvv;
+        // Chunks of A fully returned.
+        let chunk_in = m.and(ret_a, ret_alast)?;
+        let ar1 = m.add(a_ret.q, one19)?;
+        let arv = m.mux(chunk_in, ar1, a_ret.q)?;
+        let arv = m.mux(go, z19, arv)?;
+        m.connect(a_ret, arv)?;
+        let spad_b_rdata = m.input("spad_b_rdata", 8 * w, false)?;
+
+        // ---- transposer: two sets of R shift registers; the beat.
         let ew = 8 * ab;
         let mut a_elems = Vec::new();
-        for row in 0..r {
-            let treg = m.reg(&format!("t_row{row}"), 8 * w, false, RegOpts::new())?;
-            let ci = m.const_u(rib, row as u128)?;
-            let hit = m.eq(ret_i, ci)?;
-            let load = m.and(ret_a, hit)?;
-            let shifted = m.shr(treg.q, ew)?;
-            let nv = m.mux(ret_b, shifted, treg.q)?;
-            let nv = m.mux(load, spad_rdata, nv)?;
-            m.connect(treg, nv)?;
-            let el = m.slice(treg.q, p.array.act_bits - 1, 0)?;
+        let mut sets: Vec<Vec<Sig>> = vec![Vec::new(), Vec::new()];
+        for (si, set) in sets.iter_mut().enumerate() {
+            let set_c = m.const_u(1, si as u128)?;
+            let a_here = m.eq(ret_aset, set_c)?;
+            let a_here = m.and(ret_a, a_here)?;
+            let b_here = m.eq(ret_bset, set_c)?;
+            let b_here = m.and(ret_b, b_here)?;
+            for row in 0..r {
+                let treg = m.reg(&format!("t{si}_row{row}"), 8 * w, false, RegOpts::new())?;
+                let ci = m.const_u(rib, row as u128)?;
+                let hit = m.eq(ret_i, ci)?;
+                let load = m.and(a_here, hit)?;
+                let shifted = m.shr(treg.q, ew)?;
+                let nv = m.mux(b_here, shifted, treg.q)?;
+                let nv = m.mux(load, spad_rdata, nv)?;
+                m.connect(treg, nv)?;
+                set.push(treg.q);
+            }
+        }
+        for row in 0..r as usize {
+            let el = m.mux(ret_bset, sets[1][row], sets[0][row])?;
+            let el = m.slice(el, p.array.act_bits - 1, 0)?;
             let el = el.as_signed();
             let z = m.const_s(p.array.act_bits, 0)?;
-            let keep = m.bit(ret_mask, row)?;
+            let keep = m.bit(ret_mask, row as u32)?;
             a_elems.push(m.mux(keep, el, z)?);
         }
         let mut fields = a_elems;
         for j in 0..c {
             let lo = j * 8 * wb;
-            let el = m.slice(spad_rdata, lo + p.array.weight_bits - 1, lo)?;
+            let el = m.slice(spad_b_rdata, lo + p.array.weight_bits - 1, lo)?;
             fields.push(el.as_signed());
         }
         let beat = pack(&mut m, &fields)?;
@@ -438,8 +486,10 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         };
         let reads_idle = m.and(s_idle, reads_quiet)?;
         m.output("ready", ready)?;
-        m.output("spad_re", re)?;
-        m.output("spad_raddr", raddr)?;
+        m.output("spad_re", a_re)?;
+        m.output("spad_raddr", a_raddr)?;
+        m.output("spad_b_re", b_re)?;
+        m.output("spad_b_raddr", b_raddr)?;
         m.output("acc_re", acc_re)?;
         m.output("acc_raddr", row_addr)?;
         m.output("acc_we", s3v.q)?;

@@ -19,6 +19,7 @@ pub mod hls;
 pub mod load;
 pub mod requant_rt;
 pub mod smx;
+pub mod spad;
 pub mod store;
 pub mod top;
 

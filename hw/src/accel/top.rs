@@ -28,6 +28,7 @@ use crate::accel::compute::compute_engine;
 use crate::accel::dma_read::GMEM;
 use crate::accel::frontend::{frontend, FrontParams};
 use crate::accel::load::{load, LoadParams};
+use crate::accel::spad::spad;
 use crate::accel::store::{store, StoreParams};
 use crate::accel::{control, dma_params};
 use crate::mem::{self, MemoryConfig};
@@ -96,6 +97,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         read_latency: mem::MEM_READ_LATENCY,
     };
     let cp_m = compute_engine(lib, cfg, mem::MEM_READ_LATENCY)?;
+    let spad_m = spad(lib, &geo, acc.spad_banks, 3, 2, mem::MEM_READ_LATENCY)?;
     let ctl_m = control::control(lib)?;
     let fe_m = frontend(lib, &fp)?;
     let ld_m = load(lib, &lp)?;
@@ -259,42 +261,42 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         // ---- scratchpad.
         // Write port: the compute engine first, then the load engine; read port: the
         // compute engine first, then the store engine.
-        let sw_we = wire(&mut m, "spad_we", 1)?;
-        let sw_addr = wire(&mut m, "spad_waddr", 32)?;
-        let sw_data = wire(&mut m, "spad_wdata", 8 * w)?;
-        let sr_re = wire(&mut m, "spad_re", 1)?;
-        let sr_addr = wire(&mut m, "spad_raddr", 32)?;
-        let c_swe = wire(&mut m, "c_spad_we", 1)?;
+        let ab = crate::accel::gemm::bits_for(geo.spad_rows as u64);
         let c_sre = wire(&mut m, "c_spad_re", 1)?;
+        let c_sra = wire(&mut m, "c_spad_raddr", ab)?;
+        let c_sbre = wire(&mut m, "c_spad_b_re", 1)?;
+        let c_sbra = wire(&mut m, "c_spad_b_raddr", ab)?;
+        let c_swe = wire(&mut m, "c_spad_we", 1)?;
+        let c_swa = wire(&mut m, "c_spad_waddr", ab)?;
+        let c_swd = wire(&mut m, "c_spad_wdata", 8 * w)?;
         let c_are = wire(&mut m, "c_acc_re", 1)?;
         let ld_we = wire(&mut m, "ld_spad_we", 1)?;
-        let ld_wa = wire(&mut m, "ld_spad_waddr", 32)?;
+        let ld_wa = wire(&mut m, "ld_spad_waddr", ab)?;
         let ld_wd = wire(&mut m, "ld_spad_wdata", 8 * w)?;
         let st_re = wire(&mut m, "st_spad_re", 1)?;
-        let st_ra = wire(&mut m, "st_spad_raddr", 32)?;
+        let st_ra = wire(&mut m, "st_spad_raddr", ab)?;
         let one = m.const_u(1, 1)?;
-        let ab = mem::mem_addr_bits(geo.spad_rows as usize);
-        let wa = m.slice(sw_addr, ab - 1, 0)?;
-        let ra = m.slice(sr_addr, ab - 1, 0)?;
-        let spad_rdata = mem::instantiate(
-            &mut m,
-            lib,
+        let sp = m.instance(
+            &spad_m,
             "spad",
-            &MemoryConfig {
-                depth: geo.spad_rows as usize,
-                width: 8 * w,
-                init: None,
-                style: Some(crate::rtl::MemStyle::Block),
-            },
-            Some((sw_we, wa, sw_data)),
-            sr_re,
-            ra,
-            one,
+            &[
+                ("re0", c_sre),
+                ("raddr0", c_sra),
+                ("re1", c_sbre),
+                ("raddr1", c_sbra),
+                ("re2", st_re),
+                ("raddr2", st_ra),
+                ("we0", c_swe),
+                ("waddr0", c_swa),
+                ("wdata0", c_swd),
+                ("we1", ld_we),
+                ("waddr1", ld_wa),
+                ("wdata1", ld_wd),
+            ],
         )?;
-
-        // ---- load engine.
+        let spad_rdata = sp.out("rdata2")?;
         let ld_arready = wire(&mut m, "ld_arready", 1)?;
-        let ld_wready = m.not(c_swe)?;
+        let ld_wready = sp.out("wgrant1")?;
         let ld = m.instance(
             &ld_m,
             "load",
@@ -319,7 +321,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         m.drive(l_push, ld.out("tok_push")?)?;
         m.drive(ld_we, ld.out("spad_we")?)?;
         let la = ld.out("spad_waddr")?;
-        let la = m.resize(la, 32)?;
+        let la = m.resize(la, ab)?;
         m.drive(ld_wa, la)?;
         m.drive(ld_wd, ld.out("spad_wdata")?)?;
         let ld_idle = ld.out("idle")?;
@@ -360,7 +362,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         } else {
             None
         };
-        let st_sgrant = m.not(c_sre)?;
+        let st_sgrant = sp.out("rgrant2")?;
         let st_agrant = m.not(c_are)?;
 
         // ---- store engine.
@@ -392,7 +394,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         m.drive(s_push, st.out("tok_push")?)?;
         m.drive(st_re, st.out("spad_re")?)?;
         let sa = st.out("spad_raddr")?;
-        let sa = m.resize(sa, 32)?;
+        let sa = m.resize(sa, ab)?;
         m.drive(st_ra, sa)?;
         let st_idle = st.out("idle")?;
         m.drive(e_idle[2], st_idle)?;
@@ -408,7 +410,9 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
             ("tok_next", s2c.nonzero),
             ("room_prev", c2l.room),
             ("room_next", c2s.room),
-            ("spad_rdata", spad_rdata),
+            ("spad_rdata", sp.out("rdata0")?),
+            ("spad_b_rdata", sp.out("rdata1")?),
+            ("spad_b_grant", sp.out("rgrant1")?),
         ];
         let zacc = m.const_u(8 * geo.acc_row_bytes, 0)?;
         let acc_d = acc_rdata.as_ref().map_or(zacc, |a| a.0);
@@ -425,25 +429,23 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         m.drive(e_idle[1], cp_idle)?;
         m.drive(e_prog[1], cp.out("progress")?)?;
         // Scratchpad ports.
-        let cswe = cp.out("spad_we")?;
-        m.drive(c_swe, cswe)?;
-        let csre = cp.out("spad_re")?;
-        m.drive(c_sre, csre)?;
-        let we = m.or(cswe, ld_we)?;
-        m.drive(sw_we, we)?;
-        let cwa = cp.out("spad_waddr")?;
-        let cwa = m.resize(cwa, 32)?;
-        let wa = m.mux(cswe, cwa, ld_wa)?;
-        m.drive(sw_addr, wa)?;
-        let cwd = cp.out("spad_wdata")?;
-        let wd = m.mux(cswe, cwd, ld_wd)?;
-        m.drive(sw_data, wd)?;
-        let re = m.or(csre, st_re)?;
-        m.drive(sr_re, re)?;
-        let cra = cp.out("spad_raddr")?;
-        let cra = m.resize(cra, 32)?;
-        let ra = m.mux(csre, cra, st_ra)?;
-        m.drive(sr_addr, ra)?;
+        for (wire_s, port) in [
+            (c_sre, "spad_re"),
+            (c_sbre, "spad_b_re"),
+            (c_swe, "spad_we"),
+            (c_swd, "spad_wdata"),
+        ] {
+            m.drive(wire_s, cp.out(port)?)?;
+        }
+        for (wire_s, port) in [
+            (c_sra, "spad_raddr"),
+            (c_sbra, "spad_b_raddr"),
+            (c_swa, "spad_waddr"),
+        ] {
+            let a = cp.out(port)?;
+            let a = m.resize(a, ab)?;
+            m.drive(wire_s, a)?;
+        }
         // Accumulator ports.
         if let Some((_, aw_we, aw_addr, aw_data, ar_re, ar_addr)) = acc_rdata {
             let cwe = cp.out("acc_we")?;

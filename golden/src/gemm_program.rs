@@ -11,9 +11,9 @@
 //! elements without an epilogue), then the program.
 //!
 //! **Schedule.** Output tiles of R x C are computed row-tile by row-tile; K is split
-//! into blocks of `kt` (the largest that lets every parameter block, two output tiles
-//! and two A blocks fit the lower half of the scratchpad's banks, and two B blocks the
-//! upper half, so A and B are read from different banks in the same cycle). The load engine fills
+//! into blocks of `kt` (the largest that lets two A blocks fit the lower half of the
+//! scratchpad's banks, and two B blocks, every parameter block and two output tiles
+//! the upper half, so A and B are read from different banks in the same cycle). The load engine fills
 //! buffer `t % 2` with block t while the compute engine multiplies block t-1 (tokens:
 //! load -> compute after each block, compute -> load when a buffer is free). After a
 //! tile's last block the compute engine runs the epilogue into output buffer `u % 2`,
@@ -142,27 +142,38 @@ pub fn gemm_program(
         0
     };
     let fixed = params_rows + 2 * out_rows;
-    // A's buffers (with the parameters and outputs) in the lower half of the banks,
-    // B's in the upper half, so the GEMM engine reads both in the same cycle.
+    // A's buffers fill the lower half of the banks, B's the start of the upper half,
+    // so the GEMM engine reads both in the same cycle; the parameters and the output
+    // buffers go to the last bank when it is free of B (else right after B), so the
+    // store engine's reads do not queue behind A's.
     let banks = cfg.accel.as_ref().map_or(2, |a| a.spad_banks) as u64;
-    let half = (banks / 2) * geo.bank_rows as u64;
-    let a_avail = half.saturating_sub(fixed);
-    let b_avail = geo.spad_rows as u64 - half;
+    let bank_rows = geo.bank_rows as u64;
+    let half = (banks / 2) * bank_rows;
+    let rows_all = geo.spad_rows as u64;
+    let a_avail = half;
     let a_block = |kt: u64| r * geo.spad_pitch(kt * ab);
     let b_block = |kt: u64| kt * geo.spad_pitch(c * wb);
+    let fits = |kt: u64| 2 * a_block(kt) <= a_avail && half + 2 * b_block(kt) + fixed <= rows_all;
     let mut kt = k64.min(65535);
-    while kt > 1 && (2 * a_block(kt) > a_avail || 2 * b_block(kt) > b_avail) {
+    while kt > 1 && !fits(kt) {
         kt = kt.div_ceil(2);
     }
-    if 2 * a_block(kt) > a_avail || 2 * b_block(kt) > b_avail {
+    if !fits(kt) {
         return Err(format!(
-            "the scratchpad ({} rows in {banks} banks) cannot hold the parameters of {col_tiles} column tiles and two A blocks in its lower half, and two B blocks in its upper half; use a larger accel.spad_kib",
+            "the scratchpad ({} rows in {banks} banks) cannot hold two A blocks in its lower half, and two B blocks, the parameters of {col_tiles} column tiles and two output tiles in its upper half; use a larger accel.spad_kib",
             geo.spad_rows
         ));
     }
     let k_blocks = k64.div_ceil(kt);
-    let params0 = 0u64;
-    let out0 = params_rows;
+    let b_end = half + 2 * b_block(kt);
+    let last_bank = (banks - 1) * bank_rows;
+    let params0 = if last_bank >= b_end && last_bank + fixed <= rows_all {
+        last_bank
+    } else {
+        b_end
+    };
+    let out0 = params0 + params_rows;
+    let fixed = 0u64; // A's region starts at row 0
     let buf_a = |t: u64| fixed + (t % 2) * a_block(kt);
     let buf_b = |t: u64| half + (t % 2) * b_block(kt);
 
@@ -217,145 +228,236 @@ pub fn gemm_program(
             ))));
         }
     }
-    // Interleave the three engines' streams in an order the dispatcher can follow:
-    // each block's loads, its GEMM, and after a tile's last block its epilogue and
-    // store. In-order dispatch with queues of at least 2 never deadlocks on this.
-    let mut t = 0u64; // block counter
-    let mut u = 0u64; // tile counter
-    for i in 0..row_tiles {
-        let mv = (m64 - i * r).min(r);
-        for j in 0..col_tiles {
-            let nv = (n64 - j * c).min(c);
-            let acc_row = (u % 2) * r;
-            for kb in 0..k_blocks {
-                let kv = (k64 - kb * kt).min(kt);
-                // Load A block (mv rows of kv elements) and B block (kv rows of nv).
-                check_dma(mv, kv * ab, k64 * ab)?;
+    // The epilogue (or raw store) of output tile u: rows mv x nv at C[i*R.., j*C..].
+    let act = match epi {
+        GemmEpilogue::RequantRelu => Act::Relu,
+        GemmEpilogue::RequantGelu => Act::Gelu,
+        _ => Act::None,
+    };
+    let tail = |ins: &mut Vec<Instr>, u: u64, acc_row: u64, i: u64, j: u64, mv: u64, nv: u64| -> Result<(), String> {
+        let c_dram = c_at + (i * r * n64 + j * c) * ob;
+        check_dma(mv, nv * ob, n64 * ob)?;
+        match rq {
+            Some(_) => {
+                let o_row = out0 + (u % 2) * out_rows;
                 ins.push(with(
-                    Op::Load(dma(
-                        a_at + (i * r * k64 + kb * kt) * ab,
-                        mv,
-                        kv * ab,
-                        k64 * ab,
-                        buf_a(t),
-                    )),
+                    Op::Epilogue(Epilogue {
+                        acc: acc_row as u32,
+                        spad: o_row as u32,
+                        rows: r as u32,
+                        params: (params0 + j * p_rows) as u32,
+                        act,
+                    }),
                     Deps {
-                        pop_next: t >= 2,
+                        pop_next: u >= 2,
+                        push_next: true,
                         ..Deps::default()
                     },
                 ));
-                // B's block is contiguous in its column tile: when its rows fill
-                // whole scratchpad rows it moves as long 1-row transfers (long
-                // bursts), else as kv rows of C weights.
-                let b0 = b_at + ((j * k64 + kb * kt) * c) * wb;
-                let row_b = c * wb;
-                let mut b_loads = Vec::new();
-                if row_b == geo.spad_row_bytes as u64 {
-                    let per = (65535 / row_b).min(4095);
-                    let mut done = 0;
-                    while done < kv {
-                        let n_rows = per.min(kv - done);
-                        b_loads.push(dma(b0 + done * row_b, 1, n_rows * row_b, 0, buf_b(t) + done));
-                        done += n_rows;
-                    }
-                } else {
-                    check_dma(kv, row_b, row_b)?;
-                    b_loads.push(dma(b0, kv, row_b, row_b, buf_b(t)));
-                }
-                let nb = b_loads.len();
-                for (q, d) in b_loads.into_iter().enumerate() {
-                    ins.push(with(
-                        Op::Load(d),
-                        Deps {
-                            push_next: q + 1 == nb,
-                            ..Deps::default()
-                        },
-                    ));
-                }
-                let last = kb + 1 == k_blocks;
                 ins.push(with(
-                    Op::Gemm(Gemm {
-                        a: buf_a(t) as u32,
-                        b: buf_b(t) as u32,
-                        acc: acc_row as u32,
-                        k: kv as u32,
-                        m: mv as u32,
-                        accumulate: kb > 0,
-                    }),
+                    Op::Store(dma(c_dram, mv, nv * ob, n64 * ob, o_row), StoreSrc::Spad),
                     Deps {
                         pop_prev: true,
                         push_prev: true,
-                        // The raw-accumulator store waits for the tile's last GEMM.
-                        push_next: last && rq.is_none(),
-                        // Reusing accumulator tile u % 2: its previous store must be done.
-                        pop_next: kb == 0 && u >= 2 && rq.is_none(),
+                        ..Deps::default()
                     },
                 ));
-                t += 1;
             }
-            let c_dram = c_at + (i * r * n64 + j * c) * ob;
-            check_dma(mv, nv * ob, n64 * ob)?;
-            match rq {
-                Some(_) => {
-                    let o_row = out0 + (u % 2) * out_rows;
-                    let act = match epi {
-                        GemmEpilogue::RequantRelu => Act::Relu,
-                        GemmEpilogue::RequantGelu => Act::Gelu,
-                        _ => Act::None,
-                    };
+            None => {
+                ins.push(with(
+                    Op::Store(dma(c_dram, mv, nv * ob, n64 * ob, acc_row), StoreSrc::Acc),
+                    Deps {
+                        pop_prev: true,
+                        push_prev: true,
+                        ..Deps::default()
+                    },
+                ));
+            }
+        }
+        Ok(())
+    };
+    // B block of column tile j, K rows kb*kt.. (kv of them), into buffer `buf`: long
+    // 1-row transfers when its rows fill whole scratchpad rows.
+    let b_loads = |j: u64, kb: u64, kv: u64, buf: u64| -> Result<Vec<Dma>, String> {
+        let b0 = b_at + ((j * k64 + kb * kt) * c) * wb;
+        let row_b = c * wb;
+        let mut out = Vec::new();
+        if row_b == geo.spad_row_bytes as u64 {
+            let per = (65535 / row_b).min(4095);
+            let mut done = 0;
+            while done < kv {
+                let n_rows = per.min(kv - done);
+                out.push(dma(b0 + done * row_b, 1, n_rows * row_b, 0, buf + done));
+                done += n_rows;
+            }
+        } else {
+            check_dma(kv, row_b, row_b)?;
+            out.push(dma(b0, kv, row_b, row_b, buf));
+        }
+        Ok(out)
+    };
+    // Row tiles whose A blocks stay resident while every B column tile streams past.
+    let group = if k_blocks == 1 {
+        (a_avail / a_block(kt)).min(row_tiles)
+    } else {
+        1
+    };
+    let mut t = 0u64; // block counter
+    let mut u = 0u64; // tile counter
+    if group >= 2 || (k_blocks == 1 && row_tiles == 1) {
+        // A-stationary: per group of row tiles, load their A blocks once (after a
+        // fence, so the previous group's GEMMs are done), then for each column tile
+        // load B (double-buffered, tokens load <-> compute) and run the group's GEMMs
+        // on it, each followed by its epilogue and store.
+        // Each tile's epilogue follows the next tile's GEMM, so the compute engine
+        // drains one tile and re-quantizes it while the array works on the next; the
+        // accumulator tiles rotate over `acc_tiles`, so a GEMM never waits for the
+        // epilogue before it. Every A block gives a token, so a group's first GEMMs
+        // start while its later A blocks still load.
+        let acc_tiles = if rq.is_some() { (geo.acc_rows as u64 / r).min(4) } else { 2 };
+        let mut pending: Option<(u64, u64, u64, u64, u64, u64)> = None;
+        let mut i0 = 0;
+        while i0 < row_tiles {
+            let g_n = group.min(row_tiles - i0);
+            if i0 > 0 {
+                if let Some((pu, pa, pi, pj, pm, pn)) = pending.take() {
+                    tail(&mut ins, pu, pa, pi, pj, pm, pn)?;
+                }
+                ins.push(Instr::new(Op::Fence));
+            }
+            for (q, d) in b_loads(0, 0, k64, buf_b(0))?.into_iter().enumerate() {
+                let _ = q;
+                ins.push(Instr::new(Op::Load(d)));
+            }
+            for ii in 0..g_n {
+                let i = i0 + ii;
+                let mv = (m64 - i * r).min(r);
+                check_dma(mv, k64 * ab, k64 * ab)?;
+                ins.push(with(
+                    Op::Load(dma(
+                        a_at + i * r * k64 * ab,
+                        mv,
+                        k64 * ab,
+                        k64 * ab,
+                        fixed + ii * a_block(kt),
+                    )),
+                    Deps {
+                        push_next: true,
+                        ..Deps::default()
+                    },
+                ));
+            }
+            for j in 0..col_tiles {
+                let nv = (n64 - j * c).min(c);
+                let tj = j;
+                if j > 0 {
+                    let loads = b_loads(j, 0, k64, buf_b(tj))?;
+                    let nl = loads.len();
+                    for (q, d) in loads.into_iter().enumerate() {
+                        ins.push(with(
+                            Op::Load(d),
+                            Deps {
+                                pop_next: q == 0 && tj >= 2,
+                                push_next: q + 1 == nl,
+                                ..Deps::default()
+                            },
+                        ));
+                    }
+                }
+                for ii in 0..g_n {
+                    let i = i0 + ii;
+                    let mv = (m64 - i * r).min(r);
+                    let acc_row = (u % acc_tiles) * r;
                     ins.push(with(
-                        Op::Epilogue(Epilogue {
+                        Op::Gemm(Gemm {
+                            a: (fixed + ii * a_block(kt)) as u32,
+                            b: buf_b(tj) as u32,
                             acc: acc_row as u32,
-                            spad: o_row as u32,
-                            rows: r as u32,
-                            params: (params0 + j * p_rows) as u32,
-                            act,
+                            k: k64 as u32,
+                            m: mv as u32,
+                            accumulate: false,
                         }),
                         Deps {
-                            pop_next: u >= 2,
-                            push_next: true,
-                            ..Deps::default()
+                            // Column tile 0: each A block's token; later: B's.
+                            pop_prev: j == 0 || ii == 0,
+                            // Buffer tj % 2 is free for block tj + 2 after the last GEMM.
+                            push_prev: ii + 1 == g_n && tj + 2 < col_tiles,
+                            push_next: rq.is_none(),
+                            pop_next: u >= 2 && rq.is_none(),
                         },
                     ));
-                    ins.push(with(
-                        Op::Store(
-                            Dma {
-                                dram: c_dram,
-                                rows: mv as u32,
-                                bytes: (nv * ob) as u32,
-                                stride: (n64 * ob) as u32,
-                                row: o_row as u32,
-                            },
-                            StoreSrc::Spad,
-                        ),
-                        Deps {
-                            pop_prev: true,
-                            push_prev: true,
-                            ..Deps::default()
-                        },
-                    ));
-                }
-                None => {
-                    ins.push(with(
-                        Op::Store(
-                            Dma {
-                                dram: c_dram,
-                                rows: mv as u32,
-                                bytes: (nv * ob) as u32,
-                                stride: (n64 * ob) as u32,
-                                row: acc_row as u32,
-                            },
-                            StoreSrc::Acc,
-                        ),
-                        Deps {
-                            pop_prev: true,
-                            push_prev: true,
-                            ..Deps::default()
-                        },
-                    ));
+                    if let Some((pu, pa, pi, pj, pm, pn)) = pending.take() {
+                        tail(&mut ins, pu, pa, pi, pj, pm, pn)?;
+                    }
+                    pending = Some((u, acc_row, i, j, mv, nv));
+                    u += 1;
                 }
             }
-            u += 1;
+            i0 += g_n;
+        }
+        if let Some((pu, pa, pi, pj, pm, pn)) = pending.take() {
+            tail(&mut ins, pu, pa, pi, pj, pm, pn)?;
+        }
+    } else {
+        // Interleave the three engines' streams in an order the dispatcher can follow:
+        // each block's loads, its GEMM, and after a tile's last block its epilogue and
+        // store. In-order dispatch with queues of at least 2 never deadlocks on this.
+        for i in 0..row_tiles {
+            let mv = (m64 - i * r).min(r);
+            for j in 0..col_tiles {
+                let nv = (n64 - j * c).min(c);
+                let acc_row = (u % 2) * r;
+                for kb in 0..k_blocks {
+                    let kv = (k64 - kb * kt).min(kt);
+                    check_dma(mv, kv * ab, k64 * ab)?;
+                    ins.push(with(
+                        Op::Load(dma(
+                            a_at + (i * r * k64 + kb * kt) * ab,
+                            mv,
+                            kv * ab,
+                            k64 * ab,
+                            buf_a(t),
+                        )),
+                        Deps {
+                            pop_next: t >= 2,
+                            ..Deps::default()
+                        },
+                    ));
+                    let loads = b_loads(j, kb, kv, buf_b(t))?;
+                    let nl = loads.len();
+                    for (q, d) in loads.into_iter().enumerate() {
+                        ins.push(with(
+                            Op::Load(d),
+                            Deps {
+                                push_next: q + 1 == nl,
+                                ..Deps::default()
+                            },
+                        ));
+                    }
+                    let last = kb + 1 == k_blocks;
+                    ins.push(with(
+                        Op::Gemm(Gemm {
+                            a: buf_a(t) as u32,
+                            b: buf_b(t) as u32,
+                            acc: acc_row as u32,
+                            k: kv as u32,
+                            m: mv as u32,
+                            accumulate: kb > 0,
+                        }),
+                        Deps {
+                            pop_prev: true,
+                            push_prev: true,
+                            // The raw-accumulator store waits for the tile's last GEMM.
+                            push_next: last && rq.is_none(),
+                            // Reusing accumulator tile u % 2: its previous store must be done.
+                            pop_next: kb == 0 && u >= 2 && rq.is_none(),
+                        },
+                    ));
+                    t += 1;
+                }
+                tail(&mut ins, u, acc_row, i, j, mv, nv)?;
+                u += 1;
+            }
         }
     }
     ins.push(Instr::new(Op::Halt));

@@ -38,7 +38,8 @@ use accgen_golden::isa;
 use crate::accel::epilogue::epilogue_engine;
 use crate::accel::gemm::{bits_for, gemm_engine, GemmParams};
 use crate::accel::smx::softmax_engine;
-use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult, Sig, Value};
+use crate::accel::div_const;
+use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult, Sig, Value};
 
 fn field(m: &mut ModuleBuilder, w: Sig, f: &isa::Field) -> RtlResult<Sig> {
     m.slice(w, f.lo + f.bits - 1, f.lo)
@@ -74,6 +75,16 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         Some(_) => Some(softmax_engine(lib, cfg, read_latency)?),
         None => None,
     };
+    let cfg_arr = cfg.array.clone();
+    let out_pitch_max = {
+        let c = cfg.array.as_ref().map_or(1, |a| a.cols) as u64;
+        let bits = [cfg.requant.as_ref().map(|r| r.out_bits), cfg.gelu.as_ref().map(|g| g.out_bits)];
+        bits.iter()
+            .flatten()
+            .map(|&b| geo.spad_pitch(c * accgen_golden::accel::elem_bytes(b) as u64))
+            .max()
+            .unwrap_or(1)
+    };
     lib.get_or_build(&name.clone(), move |_| {
         let w = geo.spad_row_bytes;
         let srb = bits_for(geo.spad_rows as u64);
@@ -100,8 +111,11 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let k: Vec<Sig> = (0..4).map(|v| m.const_u(2, v)).collect::<RtlResult<_>>()?;
         let s: Vec<Sig> = (0..4).map(|i| m.eq(st.q, k[i])).collect::<RtlResult<_>>()?;
         let nab = m.not(abort)?;
+        let dead = m.reg("dead", 1, false, RegOpts::new().reset_zero(1))?;
+        let ndead = m.not(dead.q)?;
         let take = m.and(s[0], in_valid)?;
         let take = m.and(take, nab)?;
+        let take = m.and(take, ndead)?;
         let word = m.reg_next("word", in_word, RegOpts::new().enable(take))?;
         let index = m.reg_next("index", in_index, RegOpts::new().enable(take))?;
         let op = m.slice(word, 3, 0)?;
@@ -131,12 +145,17 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let mut errs: Vec<(Sig, Sig)> = Vec::new();
         let mut progress = take;
         let mut sp_b: Option<(Sig, Sig)> = None;
+        let mut g_acc_re = zero1;
+        let mut g_spad_re = zero1;
+        let mut g_acc_busy = zero1;
         let (g_ready, g_issue_idle, g_reads_idle, g_idle, g_beat) = if let Some(gm) = &gemm {
             let f: Vec<Sig> = isa::GEMM_FIELDS
                 .iter()
                 .map(|f| field(&mut m, word, f))
                 .collect::<RtlResult<_>>()?;
             let accum = m.bit(word, isa::ACCUMULATE.lo)?;
+            let e_acc_f = field(&mut m, word, &isa::EPILOGUE_FIELDS[0])?;
+            let e_rows_f = field(&mut m, word, &isa::EPILOGUE_FIELDS[2])?;
             let g = m.instance(
                 gm,
                 "gemm",
@@ -148,6 +167,8 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                     ("k", f[3]),
                     ("m", f[4]),
                     ("accumulate", accum),
+                    ("chk_acc", e_acc_f),
+                    ("chk_rows", e_rows_f),
                     ("spad_rdata", spad_rdata),
                     ("spad_b_rdata", spad_b_rdata),
                     ("spad_b_grant", spad_b_grant),
@@ -163,6 +184,9 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             progress = m.or(progress, beat)?;
             let wr = g.out("acc_we")?;
             progress = m.or(progress, wr)?;
+            g_acc_re = g.out("acc_re")?;
+            g_spad_re = g.out("spad_re")?;
+            g_acc_busy = g.out("acc_busy")?;
             (
                 g.out("ready")?,
                 g.out("issue_idle")?,
@@ -173,7 +197,9 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         } else {
             (zero1, one1, one1, one1, zero1)
         };
-        let (e_ready, e_idle) = if let Some(em) = &epi {
+        let (e_ready, e_idle, e_checked, e_err) = if let Some(em) = &epi {
+            let acc_grant = m.not(g_acc_re)?;
+            let spad_grant = m.not(g_spad_re)?;
             let f: Vec<Sig> = isa::EPILOGUE_FIELDS
                 .iter()
                 .map(|f| field(&mut m, word, f))
@@ -190,17 +216,20 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                     ("act", act),
                     ("spad_rdata", spad_rdata),
                     ("acc_rdata", acc_rdata),
+                    ("acc_grant", acc_grant),
+                    ("spad_grant", spad_grant),
                 ],
             )?;
             sp_re.push((e.out("spad_re")?, e.out("spad_raddr")?));
             ac_re.push((e.out("acc_re")?, e.out("acc_raddr")?));
             let we = e.out("spad_we")?;
             sp_we.push((we, e.out("spad_waddr")?, e.out("spad_wdata")?));
-            errs.push((e.out("err_valid")?, e.out("err_code")?));
+            let ev = e.out("err_valid")?;
+            let ec = e.out("err_code")?;
             progress = m.or(progress, we)?;
-            (e.out("ready")?, e.out("idle")?)
+            (e.out("ready")?, e.out("idle")?, e.out("checked")?, Some((ev, ec)))
         } else {
-            (zero1, one1)
+            (zero1, one1, zero1, None)
         };
         let (x_ready, x_idle) = if let Some(sm) = &smx {
             let f: Vec<Sig> = isa::SOFTMAX_FIELDS
@@ -237,9 +266,78 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let nn = m.not(d[1])?;
         let ok_n = m.or(nn, tok_next)?;
         let toks = m.and(ok_p, ok_n)?;
-        let ngemm = m.not(is_gemm)?;
-        let need_drain = m.and(ngemm, g_idle)?;
-        let drained = m.or(is_gemm, need_drain)?;
+        // The background epilogue (see the module docs).
+        let bg = m.reg("bg", 1, false, RegOpts::new().reset_zero(1))?;
+        let bg_pp = m.reg("bg_push_prev", 1, false, RegOpts::new().reset_zero(1))?;
+        let bg_pn = m.reg("bg_push_next", 1, false, RegOpts::new().reset_zero(1))?;
+        let bg_failed = m.reg("bg_failed", 1, false, RegOpts::new().reset_zero(1))?;
+        let e_start = m.wire("epi_started", 1, false)?;
+        let bg_en = RegOpts::new().enable(e_start);
+        let bg_idx = m.reg_next("bg_index", index, bg_en.clone())?;
+        let ef: Vec<Sig> = isa::EPILOGUE_FIELDS
+            .iter()
+            .map(|f| field(&mut m, word, f))
+            .collect::<RtlResult<_>>()?;
+        let bg_acc = m.reg_next("bg_acc", ef[0], bg_en.clone())?;
+        let bg_rows = m.reg_next("bg_rows", ef[2], bg_en.clone())?;
+        let bg_dst = m.reg_next("bg_dst", ef[1], bg_en.clone())?;
+        let nbg = m.not(bg.q)?;
+        // A GEMM may run beside it once its checks are passed, when their accumulator
+        // rows and the GEMM's operand rows and the epilogue's output rows are apart.
+        let gemm_beside = {
+            let gf: Vec<Sig> = isa::GEMM_FIELDS
+                .iter()
+                .map(|f| field(&mut m, word, f))
+                .collect::<RtlResult<_>>()?;
+            let apart = |m: &mut ModuleBuilder, a0: Sig, a1: Sig, b0: Sig, b1: Sig| -> RtlResult<Sig> {
+                let x = m.cmp(CmpOp::Le, a1, b0)?;
+                let y = m.cmp(CmpOp::Le, b1, a0)?;
+                m.or(x, y)
+            };
+            let w40 = |m: &mut ModuleBuilder, x: Sig| m.zext(x, 40);
+            let (r_rows, maxp, ab) = match &cfg_arr {
+                Some(a) => (a.rows, out_pitch_max, accgen_golden::accel::elem_bytes(a.act_bits)),
+                None => (1, 1, 1),
+            };
+            // accumulator rows
+            let g_acc0 = w40(&mut m, gf[2])?;
+            let rc = m.const_u(40, r_rows as u128)?;
+            let g_acc1 = m.add(g_acc0, rc)?;
+            let e_acc0 = w40(&mut m, bg_acc)?;
+            let e_rows = w40(&mut m, bg_rows)?;
+            let e_acc1 = m.add(e_acc0, e_rows)?;
+            let acc_apart = apart(&mut m, g_acc0, g_acc1, e_acc0, e_acc1)?;
+            // the epilogue's output rows (at most `maxp` per accumulator row)
+            let d0 = w40(&mut m, bg_dst)?;
+            let mp = m.const_u(40, maxp as u128)?;
+            let dspan = m.mul(e_rows, mp)?;
+            let dspan = m.resize(dspan, 40)?;
+            let d1 = m.add(d0, dspan)?;
+            // A: at most R * (floor(k * act bytes / W) + 1) rows; B: k rows.
+            let k20 = m.zext(gf[3], 20)?;
+            let k20 = m.shl(k20, ab.trailing_zeros())?;
+            let kw = div_const(&mut m, k20, w)?;
+            let kw = m.zext(kw, 40)?;
+            let one40 = m.const_u(40, 1)?;
+            let kw = m.add(kw, one40)?;
+            let aspan = m.mul(kw, rc)?;
+            let aspan = m.resize(aspan, 40)?;
+            let a0 = w40(&mut m, gf[0])?;
+            let a1 = m.add(a0, aspan)?;
+            let b0 = w40(&mut m, gf[1])?;
+            let kk = w40(&mut m, gf[3])?;
+            let b1 = m.add(b0, kk)?;
+            let a_apart = apart(&mut m, a0, a1, d0, d1)?;
+            let b_apart = apart(&mut m, b0, b1, d0, d1)?;
+            let ok = m.and(acc_apart, a_apart)?;
+            let ok = m.and(ok, b_apart)?;
+            let ok = m.and(ok, e_checked)?;
+            m.or(nbg, ok)?
+        };
+        let not_busy = m.not(g_acc_busy)?;
+        let epi_may = m.and(nbg, not_busy)?;
+        let other_may = m.and(nbg, g_idle)?;
+        let drained = m.priority(&[(is_gemm, gemm_beside), (is_epi, epi_may)], other_may)?;
         let ready1 = m.and(s[1], toks)?;
         let ready1 = m.and(ready1, drained)?;
         let ready1 = m.and(ready1, nab)?;
@@ -292,6 +390,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let pop_next = m.and(pop_next, started)?;
         m.drive(gemm_start, sg_go)?;
         m.drive(epi_start, se_go)?;
+        m.drive(e_start, se_go)?;
         m.drive(smx_start, sx_go)?;
 
         // ---- state 2: wait.
@@ -320,6 +419,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let done2 = m.and(s[2], sub_done)?;
         let done2 = m.and(done2, nerr)?;
         let err2 = m.and(s[2], err_any)?;
+        let (e_err_v, e_err_c) = match e_err {
+            Some((v, c)) => (v, c),
+            None => (zero1, m.const_u(8, 0)?),
+        };
 
         // ---- state 3: push.
         let npp = m.not(d[2])?;
@@ -328,8 +431,39 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let okn = m.or(npn, room_next)?;
         let fin = m.and(s[3], okp)?;
         let fin = m.and(fin, okn)?;
+        // Pushes keep program order: none while the background epilogue's are pending.
+        let any_push = m.or(d[2], d[3])?;
+        let np_ = m.not(any_push)?;
+        let may_push = m.or(np_, nbg)?;
+        let fin = m.and(fin, may_push)?;
+        // The background epilogue ends: push its tokens (not after an error).
+        let bg_end = m.and(bg.q, e_idle)?;
+        let nfail = m.not(bg_failed.q)?;
+        let bg_ok = m.and(bg_end, nfail)?;
+        let npp2 = m.not(bg_pp.q)?;
+        let okp2 = m.or(npp2, room_prev)?;
+        let npn2 = m.not(bg_pn.q)?;
+        let okn2 = m.or(npn2, room_next)?;
+        let bg_push = m.and(bg_ok, okp2)?;
+        let bg_push = m.and(bg_push, okn2)?;
+        let bg_clear = m.and(bg_end, bg_failed.q)?;
+        let bg_done = m.or(bg_push, bg_clear)?;
+        let bpp = m.and(bg_push, bg_pp.q)?;
+        let bpn = m.and(bg_push, bg_pn.q)?;
         let push_prev = m.and(fin, d[2])?;
+        let push_prev = m.or(push_prev, bpp)?;
         let push_next = m.and(fin, d[3])?;
+        let push_next = m.or(push_next, bpn)?;
+        let bgv = m.mux(bg_done, zero1, bg.q)?;
+        let bgv = m.mux(se_go, one1, bgv)?;
+        m.connect(bg, bgv)?;
+        let ppv = m.mux(se_go, d[2], bg_pp.q)?;
+        m.connect(bg_pp, ppv)?;
+        let pnv = m.mux(se_go, d[3], bg_pn.q)?;
+        m.connect(bg_pn, pnv)?;
+        let fv = m.or(bg_failed.q, e_err_v)?;
+        let fv = m.mux(se_go, zero1, fv)?;
+        m.connect(bg_failed, fv)?;
         // Abort while waiting for tokens or room: give up the instruction.
         let waiting = m.or(s[1], s[3])?;
         let give_up = m.and(waiting, abort)?;
@@ -337,6 +471,8 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             &[
                 (take, k[1]),
                 (illegal, k[0]),
+                // An epilogue runs in the background: the dispatcher moves on.
+                (se_go, k[0]),
                 (started, k[2]),
                 (err2, k[0]),
                 (done2, k[3]),
@@ -350,11 +486,20 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         progress = m.or(progress, started)?;
 
         // ---- errors.
+        // The background epilogue's error comes first: it is earlier in the program.
         let err_v = m.or(illegal, err2)?;
+        let err_v = m.or(err_v, e_err_v)?;
         let c1 = m.const_u(8, 1)?;
         let code = m.mux(illegal, c1, err_code)?;
+        let code = m.mux(e_err_v, e_err_c, code)?;
+        let eidx = m.mux(e_err_v, bg_idx, index)?;
         let err_vq = m.reg_next("err_valid_q", err_v, RegOpts::new().reset_zero(1))?;
         let err_cq = m.reg_next("err_code_q", code, RegOpts::new().enable(err_v))?;
+        let err_iq = m.reg_next("err_index_q", eidx, RegOpts::new().enable(err_v))?;
+        // After an error nothing more starts until the run is aborted.
+        let dv = m.or(dead.q, err_v)?;
+        let dv = m.and(dv, nab)?;
+        m.connect(dead, dv)?;
 
         // ---- memory ports.
         let mux_ports = |m: &mut ModuleBuilder, ports: &[(Sig, Sig)], aw: u32| -> RtlResult<(Sig, Sig)> {
@@ -388,7 +533,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let (awe, awa, awd) = mux_w(&mut m, &ac_we, arb, 8 * geo.acc_row_bytes)?;
 
         let all_idle = {
-            let t = m.and(s[0], g_idle)?;
+            let n0 = m.eq(next, k[0])?;
+            let nb = m.not(bgv)?;
+            let t = m.and(n0, nb)?;
+            let t = m.and(t, g_idle)?;
             let t = m.and(t, g_reads_idle)?;
             let t = m.and(t, e_idle)?;
             m.and(t, x_idle)?
@@ -424,7 +572,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         m.output("beat", g_beat)?;
         m.output("err_valid", err_vq)?;
         m.output("err_code", err_cq)?;
-        m.output("err_index", index)?;
+        m.output("err_index", err_iq)?;
         m.finish()
     })
 }

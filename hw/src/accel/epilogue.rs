@@ -21,8 +21,15 @@
 //! `act = GELU` with an unsigned re-quantizer output, or without `[gelu]`, is rejected
 //! by the dispatcher (error 1), as in golden.
 //!
+//! The scratchpad read port is shared with a GEMM that may run beside the epilogue:
+//! parameter rows are read in cycles `spad_grant` allows. The accumulator read port is
+//! shared with the GEMM engine's accumulate reads, which
+//! come first: a row is read in a cycle `acc_grant` allows (the pipeline tracks each
+//! read, so a late read only shifts its row).
+//!
 //! Ports: `start`, `acc`, `spad`, `rows`, `params`, `act` in, `ready` out;
-//! `spad_re`, `spad_raddr`, `spad_rdata`; `acc_re`, `acc_raddr`, `acc_rdata`;
+//! `spad_re`, `spad_raddr`, `spad_rdata`; `acc_re`, `acc_raddr`, `acc_rdata`,
+//! `acc_grant`; `checked` (past the checks);
 //! `spad_we`, `spad_waddr`, `spad_wdata`; `idle`, `err_valid`, `err_code`
 //! (combinational, in the cycle of the check).
 
@@ -125,7 +132,9 @@ pub fn epilogue_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rt
         let one_p = m.const_u(pcw, 1)?;
         let zp_c = m.const_u(pcw, 0)?;
         let more = m.lt(issued.q, pr_c)?;
+        let spad_grant = m.input("spad_grant", 1, false)?;
         let p_re = m.and(s[2], more)?;
+        let p_re = m.and(p_re, spad_grant)?;
         let iv = m.add(issued.q, one_p)?;
         let iv = m.mux(p_re, iv, issued.q)?;
         let iv = m.mux(ok1, zp_c, iv)?;
@@ -230,8 +239,10 @@ pub fn epilogue_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rt
         let zg = m.const_u(pitch_w, 0)?;
         let gap_ok = m.eq(gap.q, zg)?;
         let more_rows = m.lt(rc.q, r_rows)?;
+        let acc_grant = m.input("acc_grant", 1, false)?;
         let a_re = m.and(s[6], more_rows)?;
         let a_re = m.and(a_re, gap_ok)?;
+        let a_re = m.and(a_re, acc_grant)?;
         let one16 = m.const_u(16, 1)?;
         let z16 = m.const_u(16, 0)?;
         let rcn = m.add(rc.q, one16)?;
@@ -389,6 +400,9 @@ pub fn epilogue_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rt
         m.output("spad_waddr", waddr)?;
         m.output("spad_wdata", wdata)?;
         m.output("idle", s[0])?;
+        // Past its checks: streaming or draining (reads only accumulator rows now).
+        let checked = m.or(s[6], s[7])?;
+        m.output("checked", checked)?;
         m.output("err_valid", err_now)?;
         m.output("err_code", code)?;
         m.finish()

@@ -406,17 +406,76 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let cr = m.sub(cr, dec)?;
         m.connect(credit, cr)?;
 
-        // ---- tile descriptors.
-        let dsc_in = Axis {
-            data: m.concat(&[raccum, racc])?,
-            valid: go,
-            last: None,
-            user: None,
-        };
+        // ---- tile descriptors: a queue of `TILES` registers {acc, accumulate}, all
+        // visible, so a reader of the accumulator can ask whether a tile in flight
+        // still writes its rows (`chk_acc`, `chk_rows` -> `acc_busy`).
         let dsc_pop = m.wire("dsc_pop", 1, false)?;
-        let dsc = fifo_slice(&mut m, lib, "dsc", &dsc_in, dsc_pop, TILES as usize * 2, FifoStorage::Lutram)?;
-        let d_acc = m.slice(dsc.data, 15, 0)?;
-        let d_accum = m.bit(dsc.data, 16)?;
+        let qb = bits_for(TILES as u64);
+        let cnt = m.reg("dsc_count", qb, false, RegOpts::new().reset_zero(qb))?;
+        let pop_n = m.zext(dsc_pop, qb)?;
+        let at = m.sub(cnt.q, pop_n)?; // where a push lands
+        let mut e_acc = Vec::new();
+        let mut e_accum = Vec::new();
+        let mut e_valid = Vec::new();
+        let regs: Vec<(crate::rtl::Reg, crate::rtl::Reg)> = (0..TILES)
+            .map(|i| -> RtlResult<_> {
+                Ok((
+                    m.reg(&format!("dsc{i}_acc"), 16, false, RegOpts::new())?,
+                    m.reg(&format!("dsc{i}_accum"), 1, false, RegOpts::new())?,
+                ))
+            })
+            .collect::<RtlResult<_>>()?;
+        for i in 0..TILES as usize {
+            let (ra_i, rc_i) = regs[i];
+            let (nxt_a, nxt_c) = if i + 1 < TILES as usize {
+                (regs[i + 1].0.q, regs[i + 1].1.q)
+            } else {
+                (ra_i.q, rc_i.q)
+            };
+            let sa = m.mux(dsc_pop, nxt_a, ra_i.q)?;
+            let sc = m.mux(dsc_pop, nxt_c, rc_i.q)?;
+            let ci = m.const_u(qb, i as u128)?;
+            let here = m.eq(at, ci)?;
+            let here = m.and(here, go)?;
+            let na = m.mux(here, racc, sa)?;
+            let nc = m.mux(here, raccum, sc)?;
+            m.connect(ra_i, na)?;
+            m.connect(rc_i, nc)?;
+            e_acc.push(ra_i.q);
+            e_accum.push(rc_i.q);
+            e_valid.push(m.lt(ci, cnt.q)?);
+        }
+        let push_n = m.zext(go, qb)?;
+        let cn = m.add(cnt.q, push_n)?;
+        let cn = m.sub(cn, pop_n)?;
+        m.connect(cnt, cn)?;
+        let d_acc = e_acc[0];
+        let d_accum = e_accum[0];
+        let dsc_valid = e_valid[0];
+        // acc_busy: a tile in flight (or the GEMM being set up) overlaps the rows.
+        let chk_acc = m.input("chk_acc", 16, false)?;
+        let chk_rows = m.input("chk_rows", 16, false)?;
+        let ca17 = m.zext(chk_acc, 17)?;
+        let cr17 = m.zext(chk_rows, 17)?;
+        let chk_end = m.add(ca17, cr17)?;
+        let r17 = m.const_u(17, r as u128)?;
+        let overlaps = |m: &mut ModuleBuilder, base: Sig| -> RtlResult<Sig> {
+            let b17 = m.zext(base, 17)?;
+            let b_end = m.add(b17, r17)?;
+            let o1 = m.lt(b17, chk_end)?;
+            let o2 = m.lt(ca17, b_end)?;
+            m.and(o1, o2)
+        };
+        let setting_up = m.or(s_set1, s_set2)?;
+        let mut acc_busy = {
+            let o = overlaps(&mut m, racc)?;
+            m.and(setting_up, o)?
+        };
+        for i in 0..TILES as usize {
+            let o = overlaps(&mut m, e_acc[i])?;
+            let o = m.and(o, e_valid[i])?;
+            acc_busy = m.or(acc_busy, o)?;
+        }
 
         // ---- accumulator writer.
         let ov = inst.out("m_axis_tvalid")?;
@@ -440,7 +499,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
             hazard = m.or(hazard, h)?;
         }
         let nhaz = m.not(hazard)?;
-        let can = m.and(nhaz, dsc.valid)?;
+        let can = m.and(nhaz, dsc_valid)?;
         m.drive(out_ready, can)?;
         let accept = m.and(ov, can)?;
         let pop = m.and(accept, ol)?;
@@ -501,6 +560,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         m.output("err_valid", err_now)?;
         m.output("err_code", code)?;
         m.output("issue_idle", s_idle)?;
+        m.output("acc_busy", acc_busy)?;
         m.finish()
     })
 }

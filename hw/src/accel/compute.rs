@@ -146,9 +146,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let mut progress = take;
         let mut sp_b: Option<(Sig, Sig)> = None;
         let mut g_acc_re = zero1;
-        let mut g_spad_re = zero1;
         let mut g_acc_busy = zero1;
-        let (g_ready, g_issue_idle, g_reads_idle, g_idle, g_beat) = if let Some(gm) = &gemm {
+        let e_spad_re = m.wire("epi_spad_re", 1, false)?;
+        let (g_ready, g_setup_idle, g_reads_idle, g_idle, g_beat) = if let Some(gm) = &gemm {
+            let a_grant = m.not(e_spad_re)?;
             let f: Vec<Sig> = isa::GEMM_FIELDS
                 .iter()
                 .map(|f| field(&mut m, word, f))
@@ -172,6 +173,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                     ("spad_rdata", spad_rdata),
                     ("spad_b_rdata", spad_b_rdata),
                     ("spad_b_grant", spad_b_grant),
+                    ("spad_a_grant", a_grant),
                     ("acc_rdata", acc_rdata),
                 ],
             )?;
@@ -185,11 +187,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let wr = g.out("acc_we")?;
             progress = m.or(progress, wr)?;
             g_acc_re = g.out("acc_re")?;
-            g_spad_re = g.out("spad_re")?;
             g_acc_busy = g.out("acc_busy")?;
             (
                 g.out("ready")?,
-                g.out("issue_idle")?,
+                g.out("setup_idle")?,
                 g.out("reads_idle")?,
                 g.out("idle")?,
                 beat,
@@ -199,7 +200,8 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         };
         let (e_ready, e_idle, e_checked, e_err) = if let Some(em) = &epi {
             let acc_grant = m.not(g_acc_re)?;
-            let spad_grant = m.not(g_spad_re)?;
+            // The epilogue's parameter reads come before a GEMM's A reads (A has slack).
+            let spad_grant = one1;
             let f: Vec<Sig> = isa::EPILOGUE_FIELDS
                 .iter()
                 .map(|f| field(&mut m, word, f))
@@ -220,7 +222,9 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                     ("spad_grant", spad_grant),
                 ],
             )?;
-            sp_re.push((e.out("spad_re")?, e.out("spad_raddr")?));
+            let ere = e.out("spad_re")?;
+            m.drive(e_spad_re, ere)?;
+            sp_re.push((ere, e.out("spad_raddr")?));
             ac_re.push((e.out("acc_re")?, e.out("acc_raddr")?));
             let we = e.out("spad_we")?;
             sp_we.push((we, e.out("spad_waddr")?, e.out("spad_wdata")?));
@@ -229,6 +233,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             progress = m.or(progress, we)?;
             (e.out("ready")?, e.out("idle")?, e.out("checked")?, Some((ev, ec)))
         } else {
+            m.drive(e_spad_re, zero1)?;
             (zero1, one1, zero1, None)
         };
         let (x_ready, x_idle) = if let Some(sm) = &smx {
@@ -403,7 +408,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let nn = m.not(d[3])?;
             let wn = m.or(nn, g_idle)?;
             let t = m.and(rp, wn)?;
-            m.and(t, g_issue_idle)?
+            m.and(t, g_setup_idle)?
         };
         let sub_done = m.priority(&[(is_gemm, g_full), (is_epi, e_idle), (is_smx, x_idle)], one1)?;
         let mut err_any = zero1;

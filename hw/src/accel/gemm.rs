@@ -123,7 +123,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let s_idle = m.eq(st.q, k[0])?;
         let s_set1 = m.eq(st.q, k[1])?;
         let s_set2 = m.eq(st.q, k[2])?;
-        let s_a = m.eq(st.q, k[3])?;
+        let s_hold = m.eq(st.q, k[3])?;
 
         // Tiles started and written (wrapping counters).
         let started = m.reg("tiles_started", 4, false, RegOpts::new().reset_zero(4))?;
@@ -178,29 +178,42 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let bad = m.or(m_bad_q, rng_bad)?;
         let err_now = m.and(s_set2, bad)?;
         let nbad = m.not(bad)?;
-        let go = m.and(s_set2, nbad)?;
+        // Checked: hand over to the A context when it is free and the B queue has room
+        // (else hold in state 3).
+        let a_free = m.wire("a_free", 1, false)?;
+        let checked = m.and(s_set2, nbad)?;
+        let pass = m.or(checked, s_hold)?;
+        let go = m.and(pass, a_free)?;
+        let wait_a = {
+            let n = m.not(a_free)?;
+            m.and(checked, n)?
+        };
         let c1 = m.const_u(8, 1)?;
         let c2 = m.const_u(8, 2)?;
         let code = m.mux(m_bad_q, c1, c2)?;
 
-        // ---- the two read sequencers. A (port A) loads chunk `ca` of A's m rows into
-        // transposer set `ca % 2`, at most two chunks ahead of B; B (port B) reads
-        // chunk `cb`'s B rows once chunk cb of A has returned, one per cycle when its
-        // port is granted and the input FIFO has room.
-        let s_run = s_a;
+        // ---- the two read sequencers, pipelined across instructions. The A context
+        // (one instruction) loads chunks of A's m rows into transposer set `ca % 2` (a
+        // global chunk count), at most two chunks ahead of B; the B queue (two
+        // instructions) reads each instruction's B rows once its chunk of A has
+        // returned, one per cycle when port B is granted and the input FIFO has room.
+        // So the next GEMM's set-up and first A chunk overlap this one's B rows.
         let cw18 = 19;
         let ca = m.reg("a_chunk", cw18, false, RegOpts::new().reset_zero(cw18))?;
         let cb = m.reg("b_chunk", cw18, false, RegOpts::new().reset_zero(cw18))?;
         let a_ret = m.reg("a_chunks_in", cw18, false, RegOpts::new().reset_zero(cw18))?;
+        let a_busy = m.reg("a_busy", 1, false, RegOpts::new().reset_zero(1))?;
+        let a_left = m.reg("a_chunks_left", 18, false, RegOpts::new())?;
+        let a_m = m.reg("a_m", 8, false, RegOpts::new())?;
+        let a_p = m.reg("a_pitch_c", 18, false, RegOpts::new())?;
         let i_r = m.reg("i", 8, false, RegOpts::new().reset_zero(8))?;
         let ptr_a = m.reg("ptr_a", 32, false, RegOpts::new())?;
         let base = m.reg("chunk_base", 32, false, RegOpts::new())?;
-        let ptr_b = m.reg("ptr_b", 32, false, RegOpts::new())?;
-        let t = m.reg("t", 16, false, RegOpts::new())?;
+        let t = m.reg("t", 16, false, RegOpts::new().reset_zero(16))?;
         let eb_bits = bits_for(e as u64) + 1;
-        let t_in = m.reg("t_in", eb_bits, false, RegOpts::new())?;
-        let mask_bits = {
-            // Row mask: bit i set for i < m.
+        let t_in = m.reg("t_in", eb_bits, false, RegOpts::new().reset_zero(eb_bits))?;
+        let mask_now = {
+            // Row mask of the instruction being set up: bit i set for i < m.
             let mut bits = Vec::new();
             for i in (0..r).rev() {
                 let ci = m.const_u(8, i as u128)?;
@@ -213,26 +226,38 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let credit = m.reg("in_credit", cw, false, RegOpts::new().reset_zero(cw))?;
         let limit = m.const_u(cw, IN_DEPTH as u128)?;
         let has_credit = m.lt(credit.q, limit)?;
-
-        // A sequencer.
-        let pitch19 = m.zext(a_pitch, cw18)?;
-        let a_left = m.lt(ca.q, pitch19)?;
+        let one19 = m.const_u(cw18, 1)?;
         let two19 = m.const_u(cw18, 2)?;
-        let cb2 = m.add(cb.q, two19)?;
-        let a_slot = m.lt(ca.q, cb2)?;
-        let a_re = m.and(s_run, a_left)?;
-        let a_re = m.and(a_re, a_slot)?;
+
+        // A context.
+        let ahead = m.sub(ca.q, cb.q)?;
+        let a_slot = m.lt(ahead, two19)?;
+        let a_grant = m.input("spad_a_grant", 1, false)?;
+        let a_re = m.and(a_busy.q, a_slot)?;
+        let a_re = m.and(a_re, a_grant)?;
         let m1 = m.const_u(8, 1)?;
-        let rm_m1 = m.sub(rm, m1)?;
-        let last_a = m.eq(i_r.q, rm_m1)?;
+        let am_m1 = m.sub(a_m.q, m1)?;
+        let last_a = m.eq(i_r.q, am_m1)?;
         let a_chunk_done = m.and(a_re, last_a)?;
+        let one18 = m.const_u(18, 1)?;
+        let last_chunk = m.eq(a_left.q, one18)?;
+        let a_instr_done = m.and(a_chunk_done, last_chunk)?;
+        let nbusy = m.not(a_busy.q)?;
+        let af = m.or(nbusy, a_instr_done)?;
+        // The B queue needs room for the next instruction too.
+        let bq_valid: Vec<crate::rtl::Reg> = (0..2)
+            .map(|i| m.reg(&format!("bq{i}_v"), 1, false, RegOpts::new().reset_zero(1)))
+            .collect::<RtlResult<_>>()?;
+        let bq_room = m.not(bq_valid[1].q)?;
+        let af = m.and(af, bq_room)?;
+        m.drive(a_free, af)?;
         let z8 = m.const_u(8, 0)?;
         let i1 = m.add(i_r.q, m1)?;
         let iv = m.mux(a_re, i1, i_r.q)?;
         let iv = m.mux(a_chunk_done, z8, iv)?;
         let iv = m.mux(go, z8, iv)?;
         m.connect(i_r, iv)?;
-        let pa32 = m.zext(a_pitch, 32)?;
+        let pa32 = m.zext(a_p.q, 32)?;
         let pa_next = m.add(ptr_a.q, pa32)?;
         let one32 = m.const_u(32, 1)?;
         let base1 = m.add(base.q, one32)?;
@@ -243,56 +268,107 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let bv = m.mux(a_chunk_done, base1, base.q)?;
         let bv = m.mux(go, a32, bv)?;
         m.connect(base, bv)?;
-        let one19 = m.const_u(cw18, 1)?;
-        let z19 = m.const_u(cw18, 0)?;
+        let al1 = m.sub(a_left.q, one18)?;
+        let alv = m.mux(a_chunk_done, al1, a_left.q)?;
+        let alv = m.mux(go, a_pitch, alv)?;
+        m.connect(a_left, alv)?;
+        let amv = m.mux(go, rm, a_m.q)?;
+        m.connect(a_m, amv)?;
+        let apv = m.mux(go, a_pitch, a_p.q)?;
+        m.connect(a_p, apv)?;
+        let zero1b = m.const_u(1, 0)?;
+        let one1b = m.const_u(1, 1)?;
+        let abv = m.mux(a_instr_done, zero1b, a_busy.q)?;
+        let abv = m.mux(go, one1b, abv)?;
+        m.connect(a_busy, abv)?;
         let ca1 = m.add(ca.q, one19)?;
         let cav = m.mux(a_chunk_done, ca1, ca.q)?;
-        let cav = m.mux(go, z19, cav)?;
         m.connect(ca, cav)?;
 
-        // B sequencer.
+        // B queue: {b, k, mask} per instruction; entry 0 is the one B works on.
+        let bq_b: Vec<crate::rtl::Reg> = (0..2)
+            .map(|i| m.reg(&format!("bq{i}_b"), 32, false, RegOpts::new()))
+            .collect::<RtlResult<_>>()?;
+        let bq_k: Vec<crate::rtl::Reg> = (0..2)
+            .map(|i| m.reg(&format!("bq{i}_k"), 16, false, RegOpts::new()))
+            .collect::<RtlResult<_>>()?;
+        let bq_m: Vec<crate::rtl::Reg> = (0..2)
+            .map(|i| m.reg(&format!("bq{i}_mask"), r, false, RegOpts::new()))
+            .collect::<RtlResult<_>>()?;
+        let head_v = bq_valid[0].q;
+        let head_b = bq_b[0].q;
+        let head_k = bq_k[0].q;
+        let head_mask = bq_m[0].q;
         let b_grant = m.input("spad_b_grant", 1, false)?;
-        let a_ready = m.lt(cb.q, a_ret.q)?;
-        let b_want = m.and(s_run, a_ready)?;
+        let arrived = m.sub(a_ret.q, cb.q)?;
+        let z19 = m.const_u(cw18, 0)?;
+        let a_ready = m.cmp(CmpOp::Ne, arrived, z19)?;
+        let b_want = m.and(head_v, a_ready)?;
         let b_want = m.and(b_want, has_credit)?;
         let b_re = m.and(b_want, b_grant)?;
         let k1 = m.const_u(16, 1)?;
-        let km1 = m.sub(rk, k1)?;
+        let km1 = m.sub(head_k, k1)?;
         let t_last = m.eq(t.q, km1)?;
         let e_m1 = m.const_u(eb_bits, (e - 1) as u128)?;
         let chunk_end = m.eq(t_in.q, e_m1)?;
         let b_done = m.and(b_re, t_last)?;
-        let nlast = m.not(t_last)?;
-        let b_chunk = m.and(b_re, chunk_end)?;
-        let b_chunk = m.and(b_chunk, nlast)?;
-        let pb1 = m.add(ptr_b.q, one32)?;
-        let pbv = m.mux(b_re, pb1, ptr_b.q)?;
-        let pbv = m.mux(go, b32, pbv)?;
-        m.connect(ptr_b, pbv)?;
+        let ends_chunk = m.or(chunk_end, t_last)?;
+        let b_chunk = m.and(b_re, ends_chunk)?;
         let z16 = m.const_u(16, 0)?;
         let t1 = m.add(t.q, k1)?;
         let tv = m.mux(b_re, t1, t.q)?;
-        let tv = m.mux(go, z16, tv)?;
+        let tv = m.mux(b_done, z16, tv)?;
         m.connect(t, tv)?;
         let ze = m.const_u(eb_bits, 0)?;
         let one_e = m.const_u(eb_bits, 1)?;
         let ti1 = m.add(t_in.q, one_e)?;
         let tiv = m.mux(b_re, ti1, t_in.q)?;
         let tiv = m.mux(b_chunk, ze, tiv)?;
-        let tiv = m.mux(go, ze, tiv)?;
         m.connect(t_in, tiv)?;
         let cb1 = m.add(cb.q, one19)?;
         let cbv = m.mux(b_chunk, cb1, cb.q)?;
-        let cbv = m.mux(go, z19, cbv)?;
         m.connect(cb, cbv)?;
+        // Queue: pop at b_done, push at go (into the first free entry after the pop).
+        let pop = b_done;
+        for i in 0..2usize {
+            let (nv, nb, nk, nm) = if i == 0 {
+                (bq_valid[1].q, bq_b[1].q, bq_k[1].q, bq_m[1].q)
+            } else {
+                (zero1b, bq_b[1].q, bq_k[1].q, bq_m[1].q)
+            };
+            let v = m.mux(pop, nv, bq_valid[i].q)?;
+            let bb = m.mux(pop, nb, bq_b[i].q)?;
+            let kk = m.mux(pop, nk, bq_k[i].q)?;
+            let mm = m.mux(pop, nm, bq_m[i].q)?;
+            // The push lands in the first entry that is free after the pop.
+            let free_here = if i == 0 {
+                m.not(v)?
+            } else {
+                let v0 = m.mux(pop, bq_valid[1].q, bq_valid[0].q)?;
+                let n1 = m.not(v)?;
+                m.and(v0, n1)?
+            };
+            let here = m.and(go, free_here)?;
+            let v = m.mux(here, one1b, v)?;
+            let bb = m.mux(here, b32, bb)?;
+            let kk = m.mux(here, rk, kk)?;
+            let mm = m.mux(here, mask_now, mm)?;
+            m.connect(bq_valid[i], v)?;
+            m.connect(bq_b[i], bb)?;
+            m.connect(bq_k[i], kk)?;
+            m.connect(bq_m[i], mm)?;
+        }
+        let t32 = m.zext(t.q, 32)?;
+        let ptr_b = m.add(head_b, t32)?;
+        let mask_bits = head_mask;
 
         let next = m.priority(
             &[
                 (take, k[1]),
                 (s_set1, k[2]),
                 (err_now, k[0]),
-                (go, k[3]),
-                (b_done, k[0]),
+                (go, k[0]),
+                (wait_a, k[3]),
             ],
             st.q,
         )?;
@@ -304,7 +380,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
 
         // ---- reads and their tags (both ports: fixed latency, in order).
         let a_raddr = m.resize(ptr_a.q, srb)?;
-        let b_raddr = m.resize(ptr_b.q, srb)?;
+        let b_raddr = m.resize(ptr_b, srb)?;
         let i_tag = m.resize(i_r.q, rib)?;
         let a_set = m.bit(ca.q, 0)?;
         let b_set = m.bit(cb.q, 0)?;
@@ -333,7 +409,6 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let chunk_in = m.and(ret_a, ret_alast)?;
         let ar1 = m.add(a_ret.q, one19)?;
         let arv = m.mux(chunk_in, ar1, a_ret.q)?;
-        let arv = m.mux(go, z19, arv)?;
         m.connect(a_ret, arv)?;
         let spad_b_rdata = m.input("spad_b_rdata", 8 * w, false)?;
 
@@ -467,6 +542,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
             m.and(o1, o2)
         };
         let setting_up = m.or(s_set1, s_set2)?;
+        let setting_up = m.or(setting_up, s_hold)?;
         let mut acc_busy = {
             let o = overlaps(&mut m, racc)?;
             m.and(setting_up, o)?
@@ -543,7 +619,13 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
             let eq = m.eq(started.q, retired.q)?;
             m.and(s_idle, eq)?
         };
-        let reads_idle = m.and(s_idle, reads_quiet)?;
+        let issue_idle = {
+            let nb = m.not(a_busy.q)?;
+            let nq = m.not(head_v)?;
+            let t = m.and(s_idle, nb)?;
+            m.and(t, nq)?
+        };
+        let reads_idle = m.and(issue_idle, reads_quiet)?;
         m.output("ready", ready)?;
         m.output("spad_re", a_re)?;
         m.output("spad_raddr", a_raddr)?;
@@ -559,7 +641,8 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         m.output("beat", into_array)?;
         m.output("err_valid", err_now)?;
         m.output("err_code", code)?;
-        m.output("issue_idle", s_idle)?;
+        m.output("issue_idle", issue_idle)?;
+        m.output("setup_idle", s_idle)?;
         m.output("acc_busy", acc_busy)?;
         m.finish()
     })

@@ -1,5 +1,5 @@
 //! The integrated accelerator end to end (issue 9's targets), 16x16 int8 from
-//! `configs/accel.toml`: 128-bit AXI, memory latency 100 cycles, 8 reads in flight, no
+//! `configs/default.toml`: 128-bit AXI, memory latency 100 cycles, 8 reads in flight, no
 //! stalls.
 //! - **Utilization:** `gemm_program` (GEMM + requant) on 256x512x256 and the ViT-Tiny
 //!   shapes, array utilization = MACs / (PEs x cycles from `ap_start` to the
@@ -30,7 +30,7 @@ fn put(dram: &mut [u8], at: u64, eb: u64, v: i64) {
 }
 
 fn main() {
-    let cfg = Config::load(std::path::Path::new("configs/accel.toml")).unwrap();
+    let cfg = Config::load(std::path::Path::new("configs/default.toml")).unwrap();
     let arr = cfg.array.clone().unwrap();
     let rq = cfg.requant.clone().unwrap();
     let pes = (arr.rows * arr.cols) as f64;

@@ -1,5 +1,5 @@
 # One 16x16 output tile of C = GELU(requant(A x B)) with K = 64, int8, on
-# configs/accel.toml (16-byte scratchpad rows, 64-byte accumulator rows).
+# configs/default.toml (16-byte scratchpad rows, 64-byte accumulator rows).
 # DRAM (offsets from dram_base): A 16x64 row-major at 0x0, B 64x16 at 0x400,
 # requant parameters at 0x800 (16 shifts, 16 int16 zero points, 16 int32 biases),
 # C 16x16 int8 out at 0x1000.

@@ -16,7 +16,7 @@ fn example_program_round_trips_and_matches_the_documented_encoding() {
         "-o",
         &bin,
         "--config",
-        "configs/accel.toml",
+        "configs/default.toml",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let bytes = std::fs::read(&bin).unwrap();
@@ -95,7 +95,7 @@ fn bad_programs_binaries_and_paths_exit_1_and_write_nothing() {
                 "-o".into(),
                 out.clone(),
                 "--config".into(),
-                "configs/accel.toml".into(),
+                "configs/default.toml".into(),
             ],
             "instruction 0 (byte offset 0): `load` uses scratchpad rows 10..16390, beyond the 16384 rows of 16 bytes",
         ),
@@ -106,7 +106,7 @@ fn bad_programs_binaries_and_paths_exit_1_and_write_nothing() {
                 "-o".into(),
                 out.clone(),
                 "--config".into(),
-                "configs/accel.toml".into(),
+                "configs/default.toml".into(),
             ],
             "`len` = 300 is outside the allowed range 1..=256 (softmax.max_len)",
         ),
@@ -117,7 +117,7 @@ fn bad_programs_binaries_and_paths_exit_1_and_write_nothing() {
                 "-o".into(),
                 out.clone(),
                 "--config".into(),
-                "configs/default.toml".into(),
+                "configs/nonlinear.toml".into(),
             ],
             "needs an [accel] section",
         ),

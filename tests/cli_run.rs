@@ -14,7 +14,7 @@ use common::*;
 #[test]
 fn gemm_program_c_equals_gemm_then_requant_then_gelu() {
     let t = Tmp::new("run-gemm");
-    let cfg = Config::load(std::path::Path::new("configs/accel.toml")).unwrap();
+    let cfg = Config::load(std::path::Path::new("configs/default.toml")).unwrap();
     let mut rng = SplitMix64::new(21);
     let (m, k, n) = (37usize, 70usize, 21usize);
     let a = Matrix::from_vec(m, k, (0..m * k).map(|_| rng.signed(8)).collect());
@@ -24,7 +24,7 @@ fn gemm_program_c_equals_gemm_then_requant_then_gelu() {
     let o = accgen(&[
         "run",
         "--config",
-        "configs/accel.toml",
+        "configs/default.toml",
         "--gemm",
         "37,70,21",
         "--epilogue",
@@ -83,7 +83,7 @@ fn loads_and_dumps_around_a_hand_written_program() {
     let o = accgen(&[
         "run",
         "--config",
-        "configs/accel.toml",
+        "configs/default.toml",
         "--program",
         &t.s("p.s"),
         "--load",
@@ -108,7 +108,7 @@ fn loads_and_dumps_around_a_hand_written_program() {
     let o = accgen(&[
         "run",
         "--config",
-        "configs/accel.toml",
+        "configs/default.toml",
         "--program",
         &t.s("p.bin"),
         "--load",
@@ -137,7 +137,7 @@ fn bad_runs_exit_1_and_write_no_outputs() {
     .unwrap();
     let x = t.s("x.npy");
     let y = format!("Y@0:4:int8={}", t.s("y.npy"));
-    // Every case runs on configs/accel.toml unless it names its own config.
+    // Every case runs on configs/default.toml unless it names its own config.
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["--gemm".into(), "4,4,4".into(), "--load".into(), format!("A={x}@0")],
@@ -196,10 +196,10 @@ fn bad_runs_exit_1_and_write_no_outputs() {
                 "--gemm".into(),
                 "4,4,4".into(),
                 "--config".into(),
-                "configs/default.toml".into(),
+                "configs/nonlinear.toml".into(),
                 "--golden-only".into(),
             ],
-            "config configs/default.toml: config field `accel` is missing",
+            "config configs/nonlinear.toml: config field `accel` is missing",
         ),
         (
             vec!["--golden-only".into()],
@@ -209,7 +209,7 @@ fn bad_runs_exit_1_and_write_no_outputs() {
     for (extra, needle) in &cases {
         let mut args: Vec<&str> = vec!["run"];
         if !extra.iter().any(|a| a == "--config") {
-            args.extend(["--config", "configs/accel.toml"]);
+            args.extend(["--config", "configs/default.toml"]);
         }
         args.extend(extra.iter().map(String::as_str));
         let o = accgen(&args);

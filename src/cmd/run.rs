@@ -442,7 +442,7 @@ pub(crate) fn compare_on_rtl(
     }
     // Array utilization: the golden MAC count over the PE-cycles of the run.
     let pes = cfg.array.as_ref().map_or(0, |a| a.rows as u64 * a.cols as u64);
-    let util = if pes > 0 && hw.cycles > 0 {
+    let util = if pes > 0 && hw.cycles > 0 && out.stats.macs > 0 {
         json!(out.stats.macs as f64 / (pes * hw.cycles) as f64)
     } else {
         serde_json::Value::Null

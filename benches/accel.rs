@@ -50,17 +50,35 @@ fn main() {
         "{:<14} {:>10} {:>12} {:>12} {:>8} {:>8} {:>10} {:>9}",
         "GEMM", "cycles", "accel util", "array util", "ratio", "target", "bit-exact", "M cyc/s"
     );
-    for (m, k, n) in [(256u32, 512u32, 256u32), (197, 192, 576), (197, 192, 768), (197, 768, 192)] {
+    for (m, k, n) in [
+        (256u32, 512u32, 256u32),
+        (197, 192, 576),
+        (197, 192, 768),
+        (197, 768, 192),
+    ] {
         let mut rng = SplitMix64::new(7);
-        let a = Matrix::from_vec(m as usize, k as usize, (0..m * k).map(|_| rng.signed(8)).collect());
-        let b = Matrix::from_vec(k as usize, n as usize, (0..k * n).map(|_| rng.signed(8)).collect());
+        let a = Matrix::from_vec(
+            m as usize,
+            k as usize,
+            (0..m * k).map(|_| rng.signed(8)).collect(),
+        );
+        let b = Matrix::from_vec(
+            k as usize,
+            n as usize,
+            (0..k * n).map(|_| rng.signed(8)).collect(),
+        );
         let (prog, lay) = gemm_program(&cfg, m, k, n, GemmEpilogue::Requant).unwrap();
         let mut dram = vec![0u8; lay.end as usize];
         for (i, v) in a.data.iter().enumerate() {
             put(&mut dram, lay.a + i as u64, 1, *v);
         }
         for (i, v) in b.data.iter().enumerate() {
-            put(&mut dram, lay.b_addr(i as u64 / n as u64, i as u64 % n as u64), 1, *v);
+            put(
+                &mut dram,
+                lay.b_addr(i as u64 / n as u64, i as u64 % n as u64),
+                1,
+                *v,
+            );
         }
         let c = arr.cols as u64;
         for col in 0..(n as u64).div_ceil(c) * c {
@@ -76,7 +94,15 @@ fn main() {
         let out = g.run(lay.prog, prog.instrs.len() as u64);
         assert_eq!(out.fault, None);
         let t = Instant::now();
-        let r = run_accel(&model, &cfg, dram, lay.prog, prog.instrs.len() as u32, &timing).unwrap();
+        let r = run_accel(
+            &model,
+            &cfg,
+            dram,
+            lay.prog,
+            prog.instrs.len() as u32,
+            &timing,
+        )
+        .unwrap();
         let speed = r.cycles as f64 / t.elapsed().as_secs_f64() / 1e6;
         let exact = r.error_code == 0 && r.dram == g.dram;
         let macs = m as f64 * n as f64 * k as f64;
@@ -105,7 +131,15 @@ fn main() {
     let mut dram = vec![0u8; 0x20000];
     let pb = prog.to_bytes();
     dram[0x10000..0x10000 + pb.len()].copy_from_slice(&pb);
-    let r = run_accel(&model, &cfg, dram, 0x10000, prog.instrs.len() as u32, &timing).unwrap();
+    let r = run_accel(
+        &model,
+        &cfg,
+        dram,
+        0x10000,
+        prog.instrs.len() as u32,
+        &timing,
+    )
+    .unwrap();
     assert_eq!(r.error_code, 0);
     let bw = 65520.0 / r.busy[0].max(1) as f64;
     println!(

@@ -35,7 +35,14 @@ fn put(dram: &mut [u8], at: u64, eb: u64, i: u64, v: i64) {
 /// Run `prog` at `prog_at` on golden and on the RTL; both must agree on the error
 /// code and index and, without an error, on every DRAM byte. Returns the RTL's cycles
 /// and error code.
-fn both(model: &Model, cfg: &Config, mut dram: Vec<u8>, prog: &Program, prog_at: u64, seed: u64) -> (u64, u32) {
+fn both(
+    model: &Model,
+    cfg: &Config,
+    mut dram: Vec<u8>,
+    prog: &Program,
+    prog_at: u64,
+    seed: u64,
+) -> (u64, u32) {
     let bytes = prog.to_bytes();
     let end = prog_at as usize + bytes.len();
     if dram.len() < end {
@@ -58,15 +65,31 @@ fn both(model: &Model, cfg: &Config, mut dram: Vec<u8>, prog: &Program, prog_at:
         },
     )
     .unwrap();
-    let (gc, gi) = out.fault.as_ref().map_or((0, 0), |f| (f.code as u32, f.index.map_or(0, |i| i as u32)));
-    assert_eq!((r.error_code, r.error_index), (gc, gi), "error code and index; golden: {:?}", out.fault);
+    let (gc, gi) = out
+        .fault
+        .as_ref()
+        .map_or((0, 0), |f| (f.code as u32, f.index.map_or(0, |i| i as u32)));
+    assert_eq!(
+        (r.error_code, r.error_index),
+        (gc, gi),
+        "error code and index; golden: {:?}",
+        out.fault
+    );
     if gc == 0 {
-        assert_eq!(out.uninit_reads, [], "test programs read only rows they wrote");
+        assert_eq!(
+            out.uninit_reads,
+            [],
+            "test programs read only rows they wrote"
+        );
         if let Some(i) = (0..g.dram.len()).find(|&i| g.dram[i] != r.dram[i]) {
             if std::env::var("ACCGEN_DEBUG").is_ok() {
                 for row in 0..6 {
                     let a = i + row * 128;
-                    eprintln!("rtl {:02x?}\ngld {:02x?}", &r.dram[a..a + 16], &g.dram[a..a + 16]);
+                    eprintln!(
+                        "rtl {:02x?}\ngld {:02x?}",
+                        &r.dram[a..a + 16],
+                        &g.dram[a..a + 16]
+                    );
                 }
             }
             panic!(
@@ -80,7 +103,14 @@ fn both(model: &Model, cfg: &Config, mut dram: Vec<u8>, prog: &Program, prog_at:
 }
 
 /// A GEMM program of `gemm_program` with random A, B and epilogue parameters.
-fn gemm_image(cfg: &Config, m: u32, k: u32, n: u32, epi: GemmEpilogue, seed: u64) -> (Vec<u8>, Program, u64) {
+fn gemm_image(
+    cfg: &Config,
+    m: u32,
+    k: u32,
+    n: u32,
+    epi: GemmEpilogue,
+    seed: u64,
+) -> (Vec<u8>, Program, u64) {
     let (prog, lay) = gemm_program(cfg, m, k, n, epi).unwrap();
     let mut rng = SplitMix64::new(seed);
     let mut dram = vec![0u8; lay.end as usize];
@@ -100,7 +130,13 @@ fn gemm_image(cfg: &Config, m: u32, k: u32, n: u32, epi: GemmEpilogue, seed: u64
             let base = lay.params + j * c * (1 + 2 + 4);
             // Shifts over the whole range, left shifts included.
             put(&mut dram, base, 1, cc, rng.range_i64(-16, 47));
-            put(&mut dram, base + c, 2, cc, rng.range_i64(qmin as i64, qmax as i64));
+            put(
+                &mut dram,
+                base + c,
+                2,
+                cc,
+                rng.range_i64(qmin as i64, qmax as i64),
+            );
             put(&mut dram, base + 3 * c, 4, cc, rng.range_i64(-3000, 3000));
         }
     }
@@ -133,7 +169,11 @@ fn gemm_with_k_split_over_scratchpad_blocks_equals_golden() {
     let cfg = cfg();
     let model = build_accel(&cfg).unwrap();
     let (_, lay) = gemm_program(&cfg, 5, 1500, 5, GemmEpilogue::Requant).unwrap();
-    assert!(lay.kt < 1500, "K must need more than one block (kt = {})", lay.kt);
+    assert!(
+        lay.kt < 1500,
+        "K must need more than one block (kt = {})",
+        lay.kt
+    );
     let (dram, prog, at) = gemm_image(&cfg, 5, 1500, 5, GemmEpilogue::Requant, 3);
     assert_eq!(both(&model, &cfg, dram, &prog, at, 3).1, 0);
 }
@@ -145,9 +185,14 @@ fn softmax_rows_equal_golden() {
     let mut rng = SplitMix64::new(5);
     // (rows, len, src, dst): lane groups with a partial last group, partial chunks,
     // disjoint, in place, and an output before its input.
-    for (i, &(rows, len, src, dst)) in [(5u32, 13u32, 0u32, 100u32), (2, 64, 10, 10), (3, 1, 40, 20), (4, 9, 60, 58)]
-        .iter()
-        .enumerate()
+    for (i, &(rows, len, src, dst)) in [
+        (5u32, 13u32, 0u32, 100u32),
+        (2, 64, 10, 10),
+        (3, 1, 40, 20),
+        (4, 9, 60, 58),
+    ]
+    .iter()
+    .enumerate()
     {
         let stride = 128u64;
         let mut dram = vec![0u8; 0x4000];

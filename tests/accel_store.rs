@@ -117,7 +117,7 @@ fn run_hw(
             "the store engine never finished"
         );
         axi.step(&mut dut).unwrap();
-        dut.poke_u64(grant, (rng.next_u64() % 4 != 0) as u64);
+        dut.poke_u64(grant, !rng.next_u64().is_multiple_of(4) as u64);
         // The read port: data `LAT` edges after `spad_re`.
         let words: Vec<u64> = match reads.front() {
             Some(&(0, row)) => {

@@ -140,7 +140,12 @@ fn bad_runs_exit_1_and_write_no_outputs() {
     // Every case runs on configs/default.toml unless it names its own config.
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec!["--gemm".into(), "4,4,4".into(), "--load".into(), format!("A={x}@0")],
+            vec![
+                "--gemm".into(),
+                "4,4,4".into(),
+                "--load".into(),
+                format!("A={x}@0"),
+            ],
             "--gemm places its own tensors",
         ),
         (

@@ -234,7 +234,14 @@ pub fn gemm_program(
         GemmEpilogue::RequantGelu => Act::Gelu,
         _ => Act::None,
     };
-    let tail = |ins: &mut Vec<Instr>, u: u64, acc_row: u64, i: u64, j: u64, mv: u64, nv: u64| -> Result<(), String> {
+    let tail = |ins: &mut Vec<Instr>,
+                u: u64,
+                acc_row: u64,
+                i: u64,
+                j: u64,
+                mv: u64,
+                nv: u64|
+     -> Result<(), String> {
         let c_dram = c_at + (i * r * n64 + j * c) * ob;
         check_dma(mv, nv * ob, n64 * ob)?;
         match rq {
@@ -309,18 +316,23 @@ pub fn gemm_program(
         // fence, so the previous group's GEMMs are done), then for each column tile
         // load B (double-buffered, tokens load <-> compute) and run the group's GEMMs
         // on it, each followed by its epilogue and store.
-        // Each tile's epilogue follows the next tile's GEMM, so the compute engine
-        // drains one tile and re-quantizes it while the array works on the next; the
+        // Each tile's epilogue follows the GEMM two tiles later, so the compute engine
+        // re-quantizes a drained tile while the array works on later ones; the
         // accumulator tiles rotate over `acc_tiles`, so a GEMM never waits for the
         // epilogue before it. Every A block gives a token, so a group's first GEMMs
         // start while its later A blocks still load.
-        let acc_tiles = if rq.is_some() { (geo.acc_rows as u64 / r).min(4) } else { 2 };
-        let mut pending: Option<(u64, u64, u64, u64, u64, u64)> = None;
+        let acc_tiles = if rq.is_some() {
+            (geo.acc_rows as u64 / r).min(4)
+        } else {
+            2
+        };
+        let mut pending: std::collections::VecDeque<(u64, u64, u64, u64, u64, u64)> =
+            std::collections::VecDeque::new();
         let mut i0 = 0;
         while i0 < row_tiles {
             let g_n = group.min(row_tiles - i0);
             if i0 > 0 {
-                if let Some((pu, pa, pi, pj, pm, pn)) = pending.take() {
+                while let Some((pu, pa, pi, pj, pm, pn)) = pending.pop_front() {
                     tail(&mut ins, pu, pa, pi, pj, pm, pn)?;
                 }
                 ins.push(Instr::new(Op::Fence));
@@ -386,16 +398,19 @@ pub fn gemm_program(
                             pop_next: u >= 2 && rq.is_none(),
                         },
                     ));
-                    if let Some((pu, pa, pi, pj, pm, pn)) = pending.take() {
+                    // Two GEMMs later the tile has drained: its epilogue starts at
+                    // once, beside the GEMM then streaming.
+                    if pending.len() == 2 {
+                        let (pu, pa, pi, pj, pm, pn) = pending.pop_front().expect("two");
                         tail(&mut ins, pu, pa, pi, pj, pm, pn)?;
                     }
-                    pending = Some((u, acc_row, i, j, mv, nv));
+                    pending.push_back((u, acc_row, i, j, mv, nv));
                     u += 1;
                 }
             }
             i0 += g_n;
         }
-        if let Some((pu, pa, pi, pj, pm, pn)) = pending.take() {
+        while let Some((pu, pa, pi, pj, pm, pn)) = pending.pop_front() {
             tail(&mut ins, pu, pa, pi, pj, pm, pn)?;
         }
     } else {

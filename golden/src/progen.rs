@@ -156,19 +156,20 @@ pub fn isa_program(
         })
     };
     let mut ld_next = 0x100u64; // DRAM bytes below are left for patterns
-    let mut dram_block = |rng: &mut SplitMix64, n: u64, fill_it: bool, dram: &mut [u8]| -> Option<u64> {
-        let at = ld_next;
-        if at + n > half {
-            return None;
-        }
-        ld_next = (ld_next + n).div_ceil(16) * 16;
-        if fill_it {
-            for i in at..at + n {
-                dram[i as usize] = rng.next_u64() as u8;
+    let mut dram_block =
+        |rng: &mut SplitMix64, n: u64, fill_it: bool, dram: &mut [u8]| -> Option<u64> {
+            let at = ld_next;
+            if at + n > half {
+                return None;
             }
-        }
-        Some(at)
-    };
+            ld_next = (ld_next + n).div_ceil(16) * 16;
+            if fill_it {
+                for i in at..at + n {
+                    dram[i as usize] = rng.next_u64() as u8;
+                }
+            }
+            Some(at)
+        };
     for _ in 0..items {
         match rng.range_i64(0, 5) {
             0..=2 => {
@@ -199,8 +200,12 @@ pub fn isa_program(
                 let acc = acc_next;
                 acc_next += r;
                 let b_row = a_row + r * ap;
-                let Some(a_dram) = dram_block(rng, m * k * ab, true, dram) else { break };
-                let Some(b_dram) = dram_block(rng, k * c * wb, true, dram) else { break };
+                let Some(a_dram) = dram_block(rng, m * k * ab, true, dram) else {
+                    break;
+                };
+                let Some(b_dram) = dram_block(rng, k * c * wb, true, dram) else {
+                    break;
+                };
                 t += &format!(
                     "load dram={a_dram:#x} rows={m} bytes={} stride={} spad={a_row}\n",
                     k * ab,
@@ -213,12 +218,19 @@ pub fn isa_program(
                         c * wb,
                         c * wb
                     );
-                    t += &format!("gemm a={a_row} b={b_row} acc={acc} k={k} m={m} pop_prev{}\n", if two { "" } else { " push_next" });
+                    t += &format!(
+                        "gemm a={a_row} b={b_row} acc={acc} k={k} m={m} pop_prev{}\n",
+                        if two { "" } else { " push_next" }
+                    );
                     if two {
-                        t += &format!("gemm a={a_row} b={b_row} acc={acc} k={k} m={m} accumulate push_next\n");
+                        t += &format!(
+                            "gemm a={a_row} b={b_row} acc={acc} k={k} m={m} accumulate push_next\n"
+                        );
                     }
                     let eb = g.acc_elem_bytes as u64;
-                    let Some(st) = store_at(m * c * eb) else { break };
+                    let Some(st) = store_at(m * c * eb) else {
+                        break;
+                    };
                     t += &format!(
                         "store dram={st:#x} rows={m} bytes={} stride={} acc={acc} pop_prev\n",
                         c * eb,
@@ -227,7 +239,9 @@ pub fn isa_program(
                 } else {
                     let p_row = b_row + k;
                     let o_row = p_row + p_rows;
-                    let Some(p_dram) = dram_block(rng, c * (1 + 2 + bias_b), false, dram) else { break };
+                    let Some(p_dram) = dram_block(rng, c * (1 + 2 + bias_b), false, dram) else {
+                        break;
+                    };
                     let (qmin, qmax) = rq.qrange();
                     let put = |dram: &mut [u8], at: u64, eb: u64, v: i64| {
                         for b in 0..eb {
@@ -237,8 +251,18 @@ pub fn isa_program(
                     let bmax = (1i64 << (rq.in_bits.min(40) - 1)) - 1;
                     for j in 0..c {
                         put(dram, p_dram + j, 1, rng.range_i64(-16, 47));
-                        put(dram, p_dram + c + 2 * j, 2, rng.range_i64(qmin as i64, qmax as i64));
-                        put(dram, p_dram + 3 * c + bias_b * j, bias_b, rng.range_i64(-bmax.min(100_000), bmax.min(100_000)));
+                        put(
+                            dram,
+                            p_dram + c + 2 * j,
+                            2,
+                            rng.range_i64(qmin as i64, qmax as i64),
+                        );
+                        put(
+                            dram,
+                            p_dram + 3 * c + bias_b * j,
+                            bias_b,
+                            rng.range_i64(-bmax.min(100_000), bmax.min(100_000)),
+                        );
                     }
                     t += &format!(
                         "load dram={b_dram:#x} rows={k} bytes={} stride={} spad={b_row}\n",
@@ -260,12 +284,15 @@ pub fn isa_program(
                     );
                     t += &format!("gemm a={a_row} b={b_row} acc={acc} k={k} m={m} pop_prev\n");
                     if two {
-                        t += &format!("gemm a={a_row} b={b_row} acc={acc} k={k} m={m} accumulate\n");
+                        t +=
+                            &format!("gemm a={a_row} b={b_row} acc={acc} k={k} m={m} accumulate\n");
                     }
                     t += &format!(
                         "epilogue acc={acc} spad={o_row} rows={r} params={p_row} act={act} push_next\n"
                     );
-                    let Some(st) = store_at(m * c * ob) else { break };
+                    let Some(st) = store_at(m * c * ob) else {
+                        break;
+                    };
                     t += &format!(
                         "store dram={st:#x} rows={m} bytes={} stride={} spad={o_row} pop_prev\n",
                         c * ob,
@@ -284,8 +311,12 @@ pub fn isa_program(
                 let need = rows * ip + if in_place { 0 } else { rows * op };
                 let Some(src) = alloc_spad(need) else { break };
                 let dst = if in_place { src } else { src + rows * ip };
-                let Some(x) = dram_block(rng, rows * len * ib, true, dram) else { break };
-                let Some(st) = store_at(rows * len * ob) else { break };
+                let Some(x) = dram_block(rng, rows * len * ib, true, dram) else {
+                    break;
+                };
+                let Some(st) = store_at(rows * len * ob) else {
+                    break;
+                };
                 t += &format!(
                     "load dram={x:#x} rows={rows} bytes={} stride={} spad={src} push_next\n                     softmax src={src} dst={dst} rows={rows} len={len} pop_prev push_next\n                     store dram={st:#x} rows={rows} bytes={} stride={} spad={dst} pop_prev\n",
                     len * ib,
@@ -297,10 +328,16 @@ pub fn isa_program(
             4 => {
                 let rows = rng.range_i64(1, 4) as u64;
                 let bytes = rng.range_i64(1, 3 * w as i64) as u64;
-                let Some(spad) = alloc_spad(rows * pitch(bytes)) else { break };
+                let Some(spad) = alloc_spad(rows * pitch(bytes)) else {
+                    break;
+                };
                 let stride = rng.range_i64(bytes as i64, bytes as i64 + 40) as u64;
-                let Some(ld) = dram_block(rng, rows * stride, true, dram) else { break };
-                let Some(st) = store_at(rows * stride) else { break };
+                let Some(ld) = dram_block(rng, rows * stride, true, dram) else {
+                    break;
+                };
+                let Some(st) = store_at(rows * stride) else {
+                    break;
+                };
                 t += &format!(
                     "load dram={ld:#x} rows={rows} bytes={bytes} stride={stride} spad={spad} push_next\n                     nop.compute pop_prev push_next\n                     store dram={st:#x} rows={rows} bytes={bytes} stride={stride} spad={spad} pop_prev\n"
                 );
@@ -364,6 +401,9 @@ mod tests {
             assert_eq!(out.fault, None, "program {n}");
             assert_eq!(out.uninit_reads, [], "program {n} reads only rows it wrote");
         }
-        assert!(kinds.iter().all(|&k| k > 5), "every kind appears: {kinds:?}");
+        assert!(
+            kinds.iter().all(|&k| k > 5),
+            "every kind appears: {kinds:?}"
+        );
     }
 }

@@ -378,7 +378,7 @@ fn load_engine_is_lint_clean_and_synthesises_without_latches() {
 
 #[test]
 fn store_engine_is_lint_clean_and_synthesises_without_latches() {
-    for (w, rows) in [(16u32, 16384u32), (12, 1365), (32, 8192)] {
+    for (w, rows, acc_rows) in [(16u32, 16384u32, 1024u32), (12, 1365, 0), (32, 8192, 0)] {
         let mut lib = Library::new();
         let p = accgen_hw::accel::store::StoreParams {
             dma: accgen_hw::accel::dma_read::DmaParams {
@@ -388,6 +388,8 @@ fn store_engine_is_lint_clean_and_synthesises_without_latches() {
             },
             row_bytes: w,
             spad_rows: rows,
+            acc_row_bytes: 64,
+            acc_rows,
             read_latency: 2,
         };
         let (d, name) = design_of(accgen_hw::accel::store::store(&mut lib, &p).unwrap());
@@ -395,12 +397,13 @@ fn store_engine_is_lint_clean_and_synthesises_without_latches() {
     }
 }
 
+/// A small accelerator with every compute sub-engine (4x4 array, requant, GELU, a
+/// two-lane softmax), so lint and synthesis cover the whole top in little time.
+const SMALL_ACCEL: &str = "[array]\nrows = 4\ncols = 4\n[requant]\nlanes = 4\nin_bits = 32\nout_bits = 8\n[gelu]\nlanes = 4\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n[softmax]\nlanes = 2\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n[accel]\nspad_kib = 16\nacc_kib = 8\n";
+
 #[test]
 fn accelerator_top_is_lint_clean_and_synthesises_without_latches() {
-    let cfg = accgen_golden::config::Config::from_toml_str(
-        "[array]\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
-    )
-    .unwrap();
+    let cfg = accgen_golden::config::Config::from_toml_str(SMALL_ACCEL).unwrap();
     let mut lib = Library::new();
     let (d, name) = design_of(accgen_hw::accel::top::accel_top(&mut lib, &cfg).unwrap());
     assert_lint_clean(&d, &name, true);
@@ -408,10 +411,7 @@ fn accelerator_top_is_lint_clean_and_synthesises_without_latches() {
 
 #[test]
 fn hls_wrapper_is_lint_clean_parses_and_synthesises() {
-    let cfg = accgen_golden::config::Config::from_toml_str(
-        "[array]\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
-    )
-    .unwrap();
+    let cfg = accgen_golden::config::Config::from_toml_str(SMALL_ACCEL).unwrap();
     let mut lib = Library::new();
     let core = accgen_hw::accel::top::accel_top(&mut lib, &cfg).unwrap();
     let wrapper = accgen_hw::accel::hls::hls_wrapper(&core);

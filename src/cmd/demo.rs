@@ -363,7 +363,7 @@ fn accel_demo(cfg: &accgen_golden::config::Config, rows: &mut Vec<[String; 6]>) 
     let model = accgen_sim::accel::build_accel(cfg)?;
     let build = build_txt(t.elapsed().as_secs_f64(), model.info().cache_hit);
     let mut programs: Vec<(String, Vec<u8>, u64, u32)> = Vec::new();
-    if cfg.array.is_some() && cfg.requant.is_some() && cfg.sparsity.is_none() {
+    if let (Some(acfg), Some(_), None) = (&cfg.array, &cfg.requant, &cfg.sparsity) {
         let (m, k, n) = ACCEL_GEMM;
         let epi = if cfg.gelu.is_some() {
             GemmEpilogue::RequantGelu
@@ -371,21 +371,27 @@ fn accel_demo(cfg: &accgen_golden::config::Config, rows: &mut Vec<[String; 6]>) 
             GemmEpilogue::Requant
         };
         let (prog, lay) = gemm_program(cfg, m, k, n, epi).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let acfg = cfg.array.as_ref().expect("checked");
         let mut rng = SplitMix64::new(2027);
         let a = random_matrix(&mut rng, m as usize, k as usize, acfg.act_bits);
         let b = random_matrix(&mut rng, k as usize, n as usize, acfg.weight_bits);
         let dram = super::run::gemm_dram(cfg, &prog, &lay, &a, &b, epi);
-        let what = if epi == GemmEpilogue::RequantGelu { "requant+GELU" } else { "requant" };
-        programs.push((format!("{m}x{k}x{n} GEMM+{what}"), dram, lay.prog, prog.instrs.len() as u32));
+        let what = if epi == GemmEpilogue::RequantGelu {
+            "requant+GELU"
+        } else {
+            "requant"
+        };
+        programs.push((
+            format!("{m}x{k}x{n} GEMM+{what}"),
+            dram,
+            lay.prog,
+            prog.instrs.len() as u32,
+        ));
     }
     if let Some(sm) = &cfg.softmax {
         let (len, n_rows) = ACCEL_SOFTMAX;
         let len = len.min(sm.max_len);
         let ib = accgen_golden::accel::elem_bytes(sm.in_bits);
         let ob = accgen_golden::accel::elem_bytes(sm.out_bits);
-        let geo = accgen_golden::accel::Geometry::of(cfg)?;
-        let ip = geo.spad_pitch((len * ib) as u64);
         let text = format!(
             "load dram=0x0 rows={n_rows} bytes={} stride={} spad=0 push_next\n\
              softmax src=0 dst=0 rows={n_rows} len={len} pop_prev push_next\n\
@@ -396,12 +402,11 @@ fn accel_demo(cfg: &accgen_golden::config::Config, rows: &mut Vec<[String; 6]>) 
             len * ob,
             len * ob
         );
-        let _ = ip;
         let prog = accgen_golden::asm::assemble(&text).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut dram = vec![0u8; 0x20_0000];
         let mut rng = SplitMix64::new(2028);
-        for i in 0..(n_rows * len * ib) as usize {
-            dram[i] = rng.next_u64() as u8;
+        for byte in dram.iter_mut().take((n_rows * len * ib) as usize) {
+            *byte = rng.next_u64() as u8;
         }
         let at = 0x18_0000u64;
         let pb = prog.to_bytes();
@@ -420,16 +425,43 @@ fn accel_demo(cfg: &accgen_golden::config::Config, rows: &mut Vec<[String; 6]>) 
             bail!("{what}: the golden model stopped with {f}");
         }
         for (pass, timing) in [
-            ("peak", AccelTiming { mem_latency: 100, stall: 0.0, seed: 0, timeout: 50_000_000 }),
-            ("hostile", AccelTiming { mem_latency: 37, stall: 0.3, seed: 2026, timeout: 50_000_000 }),
+            (
+                "peak",
+                AccelTiming {
+                    mem_latency: 100,
+                    stall: 0.0,
+                    seed: 0,
+                    timeout: 50_000_000,
+                },
+            ),
+            (
+                "hostile",
+                AccelTiming {
+                    mem_latency: 37,
+                    stall: 0.3,
+                    seed: 2026,
+                    timeout: 50_000_000,
+                },
+            ),
         ] {
             eprintln!("running {what} on the accelerator ({pass}) ...");
-            let (mismatch, stats) = super::run::compare_on_rtl(&timing, Some(&model), cfg, dram.clone(), at, len, &out, &g)?;
+            let (mismatch, stats) = super::run::compare_on_rtl(
+                &timing,
+                Some(&model),
+                cfg,
+                dram.clone(),
+                at,
+                len,
+                &out,
+                &g,
+            )?;
             let f = |k: &str| stats[k].as_f64().unwrap_or(0.0);
             rows.push([
                 format!("{name} ({what}, {pass})"),
                 format!("{}", stats["cycles"].as_u64().unwrap_or(0)),
-                stats["array_utilization"].as_f64().map_or("-".into(), |u| format!("{u:.4}")),
+                stats["array_utilization"]
+                    .as_f64()
+                    .map_or("-".into(), |u| format!("{u:.4}")),
                 mismatch.is_none().to_string(),
                 build.clone(),
                 format!("{:.2} M", f("sim_cycles_per_s") / 1e6),

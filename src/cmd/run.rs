@@ -343,7 +343,16 @@ fn run_program(
     }
     let mut mismatch: Option<String> = None;
     if !args.golden_only {
-        let (mm, rtl) = compare_on_rtl(&timing_of(args), None, cfg, dram, prog_at, prog.instrs.len() as u32, &out, &m)?;
+        let (mm, rtl) = compare_on_rtl(
+            &timing_of(args),
+            None,
+            cfg,
+            dram,
+            prog_at,
+            prog.instrs.len() as u32,
+            &out,
+            &m,
+        )?;
         mismatch = mm;
         extra = json!({ "program_address": prog_at, "uninit_reads": uninit });
         merge(&mut extra, rtl);
@@ -399,6 +408,7 @@ fn merge(base: &mut serde_json::Value, more: serde_json::Value) {
 /// `--mem-latency` and `--stall`) and compare with the golden run `out`/`gold`: the
 /// error code and, without an error, every DRAM byte. Returns the first mismatch, if
 /// any, and the RTL's statistics for `--json`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn compare_on_rtl(
     timing: &accgen_sim::accel::AccelTiming,
     model: Option<&accgen_sim::Model>,
@@ -441,7 +451,10 @@ pub(crate) fn compare_on_rtl(
         }
     }
     // Array utilization: the golden MAC count over the PE-cycles of the run.
-    let pes = cfg.array.as_ref().map_or(0, |a| a.rows as u64 * a.cols as u64);
+    let pes = cfg
+        .array
+        .as_ref()
+        .map_or(0, |a| a.rows as u64 * a.cols as u64);
     let util = if pes > 0 && hw.cycles > 0 && out.stats.macs > 0 {
         json!(out.stats.macs as f64 / (pes * hw.cycles) as f64)
     } else {
@@ -596,7 +609,16 @@ fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
     let mut mismatch = None;
     let mut rtl = json!({});
     if !args.golden_only {
-        let (mm, r) = compare_on_rtl(&timing_of(args), None, cfg, dram, lay.prog, prog.instrs.len() as u32, &out, &mach)?;
+        let (mm, r) = compare_on_rtl(
+            &timing_of(args),
+            None,
+            cfg,
+            dram,
+            lay.prog,
+            prog.instrs.len() as u32,
+            &out,
+            &mach,
+        )?;
         mismatch = mm;
         rtl = r;
     }

@@ -35,10 +35,10 @@ use accgen_golden::accel::Geometry;
 use accgen_golden::config::Config;
 use accgen_golden::isa;
 
+use crate::accel::div_const;
 use crate::accel::epilogue::epilogue_engine;
 use crate::accel::gemm::{bits_for, gemm_engine, GemmParams};
 use crate::accel::smx::softmax_engine;
-use crate::accel::div_const;
 use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult, Sig, Value};
 
 fn field(m: &mut ModuleBuilder, w: Sig, f: &isa::Field) -> RtlResult<Sig> {
@@ -78,7 +78,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
     let cfg_arr = cfg.array.clone();
     let out_pitch_max = {
         let c = cfg.array.as_ref().map_or(1, |a| a.cols) as u64;
-        let bits = [cfg.requant.as_ref().map(|r| r.out_bits), cfg.gelu.as_ref().map(|g| g.out_bits)];
+        let bits = [
+            cfg.requant.as_ref().map(|r| r.out_bits),
+            cfg.gelu.as_ref().map(|g| g.out_bits),
+        ];
         bits.iter()
             .flatten()
             .map(|&b| geo.spad_pitch(c * accgen_golden::accel::elem_bytes(b) as u64))
@@ -231,7 +234,12 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let ev = e.out("err_valid")?;
             let ec = e.out("err_code")?;
             progress = m.or(progress, we)?;
-            (e.out("ready")?, e.out("idle")?, e.out("checked")?, Some((ev, ec)))
+            (
+                e.out("ready")?,
+                e.out("idle")?,
+                e.out("checked")?,
+                Some((ev, ec)),
+            )
         } else {
             m.drive(e_spad_re, zero1)?;
             (zero1, one1, zero1, None)
@@ -294,14 +302,19 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                 .iter()
                 .map(|f| field(&mut m, word, f))
                 .collect::<RtlResult<_>>()?;
-            let apart = |m: &mut ModuleBuilder, a0: Sig, a1: Sig, b0: Sig, b1: Sig| -> RtlResult<Sig> {
-                let x = m.cmp(CmpOp::Le, a1, b0)?;
-                let y = m.cmp(CmpOp::Le, b1, a0)?;
-                m.or(x, y)
-            };
+            let apart =
+                |m: &mut ModuleBuilder, a0: Sig, a1: Sig, b0: Sig, b1: Sig| -> RtlResult<Sig> {
+                    let x = m.cmp(CmpOp::Le, a1, b0)?;
+                    let y = m.cmp(CmpOp::Le, b1, a0)?;
+                    m.or(x, y)
+                };
             let w40 = |m: &mut ModuleBuilder, x: Sig| m.zext(x, 40);
             let (r_rows, maxp, ab) = match &cfg_arr {
-                Some(a) => (a.rows, out_pitch_max, accgen_golden::accel::elem_bytes(a.act_bits)),
+                Some(a) => (
+                    a.rows,
+                    out_pitch_max,
+                    accgen_golden::accel::elem_bytes(a.act_bits),
+                ),
                 None => (1, 1, 1),
             };
             // accumulator rows
@@ -410,7 +423,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let t = m.and(rp, wn)?;
             m.and(t, g_setup_idle)?
         };
-        let sub_done = m.priority(&[(is_gemm, g_full), (is_epi, e_idle), (is_smx, x_idle)], one1)?;
+        let sub_done = m.priority(
+            &[(is_gemm, g_full), (is_epi, e_idle), (is_smx, x_idle)],
+            one1,
+        )?;
         let mut err_any = zero1;
         for (v, _) in &errs {
             err_any = m.or(err_any, *v)?;
@@ -507,21 +523,26 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         m.connect(dead, dv)?;
 
         // ---- memory ports.
-        let mux_ports = |m: &mut ModuleBuilder, ports: &[(Sig, Sig)], aw: u32| -> RtlResult<(Sig, Sig)> {
-            let mut en = zero1;
-            let z = m.const_u(aw, 0)?;
-            let mut cases = Vec::new();
-            for (e, a) in ports {
-                en = m.or(en, *e)?;
-                let a = m.resize(*a, aw)?;
-                cases.push((*e, a));
-            }
-            let a = m.priority(&cases, z)?;
-            Ok((en, a))
-        };
+        let mux_ports =
+            |m: &mut ModuleBuilder, ports: &[(Sig, Sig)], aw: u32| -> RtlResult<(Sig, Sig)> {
+                let mut en = zero1;
+                let z = m.const_u(aw, 0)?;
+                let mut cases = Vec::new();
+                for (e, a) in ports {
+                    en = m.or(en, *e)?;
+                    let a = m.resize(*a, aw)?;
+                    cases.push((*e, a));
+                }
+                let a = m.priority(&cases, z)?;
+                Ok((en, a))
+            };
         let (sre, sra) = mux_ports(&mut m, &sp_re, srb)?;
         let (are, ara) = mux_ports(&mut m, &ac_re, arb)?;
-        let mux_w = |m: &mut ModuleBuilder, ports: &[(Sig, Sig, Sig)], aw: u32, dw: u32| -> RtlResult<(Sig, Sig, Sig)> {
+        let mux_w = |m: &mut ModuleBuilder,
+                     ports: &[(Sig, Sig, Sig)],
+                     aw: u32,
+                     dw: u32|
+         -> RtlResult<(Sig, Sig, Sig)> {
             let mut en = zero1;
             let za = m.const_u(aw, 0)?;
             let zd = m.const_u(dw, 0)?;

@@ -51,14 +51,21 @@ fn out_pitch(geo: &Geometry, cols: u32, out_bits: u32) -> u32 {
 
 /// Build (or fetch) the epilogue engine of `cfg` (which has `[array]`, `[requant]`
 /// and `[accel]`; `[gelu]` optional).
-pub fn epilogue_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> RtlResult<Rc<Module>> {
+pub fn epilogue_engine(
+    lib: &mut Library,
+    cfg: &Config,
+    read_latency: u32,
+) -> RtlResult<Rc<Module>> {
     let err = |message: String| RtlError {
         module: "accgen_accel_epilogue".into(),
         message,
     };
     let geo = Geometry::of(cfg).map_err(|e| err(e.to_string()))?;
     let arr = cfg.array.clone().ok_or_else(|| err("no [array]".into()))?;
-    let rq = cfg.requant.clone().ok_or_else(|| err("no [requant]".into()))?;
+    let rq = cfg
+        .requant
+        .clone()
+        .ok_or_else(|| err("no [requant]".into()))?;
     let name = format!("accgen_accel_epilogue_{}", &cfg.hash()[..10]);
     let lane = requant_rt_lane(lib, &rq)?;
     let gelu = match &cfg.gelu {

@@ -97,7 +97,10 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let e = w / ab; // elements of A per scratchpad row
         let eb = g.acc_elem_bytes;
         let lat = p.read_latency;
-        assert_eq!(lat, 2, "the accumulator writer's pipeline assumes a read latency of 2");
+        assert_eq!(
+            lat, 2,
+            "the accumulator writer's pipeline assumes a read latency of 2"
+        );
         let srb = bits_for(g.spad_rows as u64);
         let arb = bits_for(g.acc_rows as u64);
         let rib = bits_for(r as u64);
@@ -434,8 +437,8 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
                 set.push(treg.q);
             }
         }
-        for row in 0..r as usize {
-            let el = m.mux(ret_bset, sets[1][row], sets[0][row])?;
+        for (row, (s0, s1)) in sets[0].iter().zip(&sets[1]).enumerate() {
+            let el = m.mux(ret_bset, *s1, *s0)?;
             let el = m.slice(el, p.array.act_bits - 1, 0)?;
             let el = el.as_signed();
             let z = m.const_s(p.array.act_bits, 0)?;
@@ -459,7 +462,15 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
             last: Some(ret_last),
             user: None,
         };
-        let q = fifo_slice(&mut m, lib, "inq", &fin, arr_ready, IN_DEPTH, FifoStorage::Lutram)?;
+        let q = fifo_slice(
+            &mut m,
+            lib,
+            "inq",
+            &fin,
+            arr_ready,
+            IN_DEPTH,
+            FifoStorage::Lutram,
+        )?;
         let out_ready = m.wire("arr_m_ready", 1, false)?;
         let inst = m.instance(
             &arr,

@@ -71,7 +71,7 @@ pub fn div_const(
 pub fn div_magic(bits: u32, d: u32) -> (u128, u32) {
     let l = 32 - (d - 1).leading_zeros(); // ceil(log2 d)
     let s = bits + l;
-    (((1u128 << s) + d as u128 - 1) / d as u128, s)
+    ((1u128 << s).div_ceil(d as u128), s)
 }
 
 #[cfg(test)]

@@ -39,7 +39,10 @@ pub fn softmax_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         message,
     };
     let geo = Geometry::of(cfg).map_err(|e| err(e.to_string()))?;
-    let sm = cfg.softmax.clone().ok_or_else(|| err("no [softmax]".into()))?;
+    let sm = cfg
+        .softmax
+        .clone()
+        .ok_or_else(|| err("no [softmax]".into()))?;
     let unit = softmax(lib, &sm)?;
     let name = format!("accgen_accel_softmax_{}", &cfg.hash()[..10]);
     lib.get_or_build(&name.clone(), move |_| {
@@ -133,7 +136,12 @@ pub fn softmax_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let rptr = m.reg("in_ptr", 32, false, RegOpts::new())?;
         let t = m.reg("in_t", 16, false, RegOpts::new())?;
         let ti = m.reg("in_ti", bits_for(ei as u64) + 1, false, RegOpts::new())?;
-        let pend = m.reg("in_pending", lb + 1, false, RegOpts::new().reset_zero(lb + 1))?;
+        let pend = m.reg(
+            "in_pending",
+            lb + 1,
+            false,
+            RegOpts::new().reset_zero(lb + 1),
+        )?;
         let lm1 = m.const_u(lb, (l - 1) as u128)?;
         let last_lane = m.eq(lane.q, lm1)?;
         let re = s[3];
@@ -280,7 +288,12 @@ pub fn softmax_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         // ---- output side: chunk registers, then `lanes` writes.
         let writing = m.reg("writing", 1, false, RegOpts::new().reset_zero(1))?;
         let wl = m.reg("w_lane", lb, false, RegOpts::new().reset_zero(lb))?;
-        let pos = m.reg("o_pos", bits_for(eo as u64) + 1, false, RegOpts::new().reset_zero(bits_for(eo as u64) + 1))?;
+        let pos = m.reg(
+            "o_pos",
+            bits_for(eo as u64) + 1,
+            false,
+            RegOpts::new().reset_zero(bits_for(eo as u64) + 1),
+        )?;
         let orow = m.reg("o_group_row", 16, false, RegOpts::new())?;
         let optr = m.reg("o_group_ptr", 32, false, RegOpts::new())?; // dst + orow * op
         let och = m.reg("o_chunk", 18, false, RegOpts::new())?;
@@ -315,7 +328,12 @@ pub fn softmax_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let ofb = sm.out_bits.div_ceil(8) * 8;
         let mut chunk_regs = Vec::new();
         for li in 0..l {
-            let r = m.reg(&format!("oc{li}"), 8 * w, false, RegOpts::new().reset_zero(8 * w))?;
+            let r = m.reg(
+                &format!("oc{li}"),
+                8 * w,
+                false,
+                RegOpts::new().reset_zero(8 * w),
+            )?;
             let y = m.slice(ud, li * ofb + sm.out_bits - 1, li * ofb)?;
             let y = m.zext(y, 8 * ob)?;
             let mut slots = Vec::new();

@@ -26,7 +26,14 @@ use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig}
 
 /// Build (or fetch) the banked scratchpad of `geo` with `reads` read ports and
 /// `writes` write ports.
-pub fn spad(lib: &mut Library, geo: &Geometry, banks: u32, reads: u32, writes: u32, read_latency: u32) -> RtlResult<Rc<Module>> {
+pub fn spad(
+    lib: &mut Library,
+    geo: &Geometry,
+    banks: u32,
+    reads: u32,
+    writes: u32,
+    read_latency: u32,
+) -> RtlResult<Rc<Module>> {
     let name = format!(
         "accgen_accel_spad_w{}_r{}_b{}_p{}x{}",
         geo.spad_row_bytes, geo.spad_rows, banks, reads, writes

@@ -194,7 +194,7 @@ fn write_dma_leaves_exactly_the_written_bytes() {
                     r.mem[i], want[i]
                 );
             }
-            assert!(r.errors.iter().all(|e| !e));
+            assert!(r.errors.iter().all(|e| !e) && !r.error_at_end);
             assert!(
                 r.max_in_flight <= outstanding as usize,
                 "{} > {outstanding}",
@@ -208,7 +208,7 @@ fn write_dma_leaves_exactly_the_written_bytes() {
 }
 
 #[test]
-fn write_dma_reports_slverr_at_done() {
+fn write_dma_reports_slverr_by_the_end() {
     let p = DmaParams {
         data_bytes: 16,
         addr_bits: 32,
@@ -235,6 +235,10 @@ fn write_dma_reports_slverr_at_done() {
         },
     )
     .unwrap();
-    assert_eq!(r.errors, [false, true, false]);
+    // Commands follow each other without waiting for responses, so the error of the
+    // second arrives by the time every response is in (the store engine waits for
+    // that before it ends an instruction), and the first command saw none.
+    assert!(!r.errors[0]);
+    assert!(r.error_at_end);
     assert_eq!(&r.mem[0x2000..0x2010], &[3; 16]);
 }

@@ -164,19 +164,23 @@ pub fn run_read_dma(
 pub struct WriteRun {
     /// The memory after every command completed.
     pub mem: Vec<u8>,
-    /// `error` at each command's `done`.
+    /// `error` at each command's `done` (a command is done when issued; an error
+    /// response may arrive later, see `error_at_end`).
     pub errors: Vec<bool>,
+    /// `error` once `busy` fell after the last command: every response is in.
+    pub error_at_end: bool,
     /// Most write bursts awaiting a response at once.
     pub max_in_flight: usize,
-    /// Cycles from the first command to the last `done`.
+    /// Cycles from the first command until `busy` fell after the last `done` (every
+    /// write response in).
     pub cycles: u64,
 }
 
 /// Run write commands (byte address, bytes) through a fresh instance of `model` (the
 /// write DMA built for `p`) on memory `mem`, streaming each command's bytes packed
 /// from byte 0 with random input gaps (`t.out_stall` is their probability). Every
-/// command must end with one `done` pulse; a protocol violation or a timeout is an
-/// error.
+/// command must end with one `done` pulse, and `busy` must fall once every response is
+/// in; a protocol violation or a timeout is an error.
 pub fn run_write_dma(
     model: &Model,
     p: &DmaParams,
@@ -286,9 +290,24 @@ pub fn run_write_dma(
             beats.len()
         )));
     }
+    // The responses still due.
+    let busy = dut.output("busy")?;
+    dut.poke_u64(cv, 0);
+    dut.poke_u64(iv, 0);
+    while dut.peek_u64(busy) == 1 {
+        if dut.cycle() - start > budget {
+            return Err(bad(format!(
+                "write DMA: busy {budget} cycles after the first command"
+            )));
+        }
+        axi.step(&mut dut)?;
+        dut.tick();
+    }
+    let error_at_end = dut.peek_u64(err) == 1;
     Ok(WriteRun {
         mem: axi.mem.clone(),
         errors,
+        error_at_end,
         max_in_flight,
         cycles: dut.cycle() - start,
     })

@@ -132,10 +132,12 @@ enum Command {
         /// Replace existing output files.
         #[arg(long)]
         force: bool,
-        /// Run the golden model only (required for GEMM, EPILOGUE and SOFTMAX, which
-        /// the hardware cannot run yet).
+        /// Run the golden model only (no Verilator build).
         #[arg(long)]
         golden_only: bool,
+        /// Write a VCD waveform of the RTL run (the model is built with tracing).
+        #[arg(long)]
+        vcd: Option<PathBuf>,
         /// Memory read latency of the RTL run, in cycles (0..=10000).
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=10000))]
         mem_latency: u64,
@@ -412,6 +414,7 @@ fn main() -> ExitCode {
             json,
             force,
             golden_only,
+            vcd,
             mem_latency,
             stall,
             seed,
@@ -429,6 +432,7 @@ fn main() -> ExitCode {
             json: json.as_deref(),
             force,
             golden_only,
+            vcd: vcd.as_deref(),
             mem_latency,
             stall,
             seed,

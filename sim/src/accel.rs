@@ -46,9 +46,14 @@ pub struct AccelRun {
 
 /// Build (or fetch from the cache) the Verilator model of `cfg`'s accelerator top.
 pub fn build_accel(cfg: &Config) -> SimResult<Model> {
+    build_accel_with(cfg, &SimOptions::new())
+}
+
+/// [`build_accel`] with build options (a VCD trace, cache roots).
+pub fn build_accel_with(cfg: &Config, opts: &SimOptions) -> SimResult<Model> {
     let mut lib = Library::new();
     let top = accgen_hw::accel::top::accel_top(&mut lib, cfg)?;
-    Model::build(&top, &SimOptions::new())
+    Model::build(&top, opts)
 }
 
 fn ok(r: Resp, what: &str) -> SimResult<()> {

@@ -448,6 +448,7 @@ fn accel_demo(cfg: &accgen_golden::config::Config, rows: &mut Vec<[String; 6]>) 
             let (mismatch, stats) = super::run::compare_on_rtl(
                 &timing,
                 Some(&model),
+                None,
                 cfg,
                 dram.clone(),
                 at,

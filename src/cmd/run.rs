@@ -166,9 +166,10 @@ pub struct RunArgs<'a> {
     pub json: Option<&'a Path>,
     /// Replace existing output files.
     pub force: bool,
-    /// Run the golden model alone (required for programs with compute instructions,
-    /// which the hardware cannot run yet).
+    /// Run the golden model alone.
     pub golden_only: bool,
+    /// VCD waveform of the RTL run.
+    pub vcd: Option<&'a Path>,
     /// Memory read latency of the RTL run, in cycles.
     pub mem_latency: u64,
     /// Stall probability on every bus channel of the RTL run.
@@ -244,7 +245,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .iter()
         .map(|s| parse_dump(s).map_err(|e| anyhow::anyhow!("--dump {e}")))
         .collect::<Result<_>>()?;
-    let mut outs: Vec<(&str, Option<&Path>)> = vec![("--json", args.json), ("--out", args.out)];
+    if args.golden_only && args.vcd.is_some() {
+        bail!("--vcd records the RTL run; it cannot go with --golden-only");
+    }
+    let mut outs: Vec<(&str, Option<&Path>)> =
+        vec![("--json", args.json), ("--out", args.out), ("--vcd", args.vcd)];
     for d in &dumps {
         outs.push(("--dump", Some(d.out.as_path())));
     }
@@ -346,6 +351,7 @@ fn run_program(
         let (mm, rtl) = compare_on_rtl(
             &timing_of(args),
             None,
+            args.vcd,
             cfg,
             dram,
             prog_at,
@@ -412,6 +418,7 @@ fn merge(base: &mut serde_json::Value, more: serde_json::Value) {
 pub(crate) fn compare_on_rtl(
     timing: &accgen_sim::accel::AccelTiming,
     model: Option<&accgen_sim::Model>,
+    vcd: Option<&Path>,
     cfg: &Config,
     dram: Vec<u8>,
     prog_at: u64,
@@ -424,7 +431,11 @@ pub(crate) fn compare_on_rtl(
         Some(m) => m,
         None => {
             eprintln!("building the accelerator's Verilator model ...");
-            built = accgen_sim::accel::build_accel(cfg)?;
+            let mut opts = accgen_sim::SimOptions::new();
+            if let Some(v) = vcd {
+                opts = opts.trace(v);
+            }
+            built = accgen_sim::accel::build_accel_with(cfg, &opts)?;
             &built
         }
     };
@@ -612,6 +623,7 @@ fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
         let (mm, r) = compare_on_rtl(
             &timing_of(args),
             None,
+            args.vcd,
             cfg,
             dram,
             lay.prog,

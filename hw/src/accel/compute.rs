@@ -151,6 +151,8 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let mut g_acc_re = zero1;
         let mut g_acc_busy = zero1;
         let e_spad_re = m.wire("epi_spad_re", 1, false)?;
+        let mut g_started = m.const_u(4, 0)?;
+        let mut g_reads_done = m.const_u(4, 0)?;
         let (g_ready, g_setup_idle, g_reads_idle, g_idle, g_beat) = if let Some(gm) = &gemm {
             let a_grant = m.not(e_spad_re)?;
             let f: Vec<Sig> = isa::GEMM_FIELDS
@@ -191,6 +193,8 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             progress = m.or(progress, wr)?;
             g_acc_re = g.out("acc_re")?;
             g_acc_busy = g.out("acc_busy")?;
+            g_started = g.out("tiles_started")?;
+            g_reads_done = g.out("reads_done")?;
             (
                 g.out("ready")?,
                 g.out("setup_idle")?,
@@ -281,6 +285,15 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let toks = m.and(ok_p, ok_n)?;
         // The background epilogue (see the module docs).
         let bg = m.reg("bg", 1, false, RegOpts::new().reset_zero(1))?;
+        // A GEMM's deferred push_prev: it fires when that GEMM's reads have returned.
+        let gp = m.reg("gp", 1, false, RegOpts::new().reset_zero(1))?;
+        let gp_seq = m.reg("gp_seq", 4, false, RegOpts::new())?;
+        let ngp = m.not(gp.q)?;
+        let defer_pp = {
+            let nn = m.not(d[3])?;
+            let t = m.and(is_gemm, d[2])?;
+            m.and(t, nn)?
+        };
         let bg_pp = m.reg("bg_push_prev", 1, false, RegOpts::new().reset_zero(1))?;
         let bg_pn = m.reg("bg_push_next", 1, false, RegOpts::new().reset_zero(1))?;
         let bg_failed = m.reg("bg_failed", 1, false, RegOpts::new().reset_zero(1))?;
@@ -354,6 +367,18 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         };
         let not_busy = m.not(g_acc_busy)?;
         let epi_may = m.and(nbg, not_busy)?;
+        // At most one deferred push_prev at a time, in program order.
+        let no_pp_pending = {
+            let bgpp = m.and(bg.q, bg_pp.q)?;
+            let nb = m.not(bgpp)?;
+            m.and(nb, ngp)?
+        };
+        let pp_ok = {
+            let n = m.not(d[2])?;
+            m.or(n, no_pp_pending)?
+        };
+        let epi_may = m.and(epi_may, pp_ok)?;
+        let gemm_beside = m.and(gemm_beside, pp_ok)?;
         let other_may = m.and(nbg, g_idle)?;
         let drained = m.priority(&[(is_gemm, gemm_beside), (is_epi, epi_may)], other_may)?;
         let ready1 = m.and(s[1], toks)?;
@@ -417,6 +442,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         // its tile is written (the store engine may read the accumulator).
         let g_full = {
             let np = m.not(d[2])?;
+            let np = m.or(np, defer_pp)?;
             let rp = m.or(np, g_reads_idle)?;
             let nn = m.not(d[3])?;
             let wn = m.or(nn, g_idle)?;
@@ -450,12 +476,16 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let okp = m.or(npp, room_prev)?;
         let npn = m.not(d[3])?;
         let okn = m.or(npn, room_next)?;
+        let okp = m.or(okp, defer_pp)?;
         let fin = m.and(s[3], okp)?;
         let fin = m.and(fin, okn)?;
         // Pushes keep program order: none while the background epilogue's are pending.
         let any_push = m.or(d[2], d[3])?;
         let np_ = m.not(any_push)?;
-        let may_push = m.or(np_, nbg)?;
+        // A deferred push_prev was ordered in state 1 (no earlier prev push pending).
+        let quiet = m.and(nbg, ngp)?;
+        let may_push = m.or(np_, quiet)?;
+        let may_push = m.or(may_push, defer_pp)?;
         let fin = m.and(fin, may_push)?;
         // The background epilogue ends: push its tokens (not after an error).
         let bg_end = m.and(bg.q, e_idle)?;
@@ -471,8 +501,22 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let bg_done = m.or(bg_push, bg_clear)?;
         let bpp = m.and(bg_push, bg_pp.q)?;
         let bpn = m.and(bg_push, bg_pn.q)?;
+        let ndefer = m.not(defer_pp)?;
         let push_prev = m.and(fin, d[2])?;
+        let push_prev = m.and(push_prev, ndefer)?;
         let push_prev = m.or(push_prev, bpp)?;
+        // The deferred GEMM push: recorded when the GEMM is done, fired when the engine
+        // has returned that many GEMMs' reads.
+        let gp_set = m.and(fin, defer_pp)?;
+        let arrived = m.eq(g_reads_done, gp_seq.q)?;
+        let gp_fire = m.and(gp.q, arrived)?;
+        let gp_fire = m.and(gp_fire, room_prev)?;
+        let push_prev = m.or(push_prev, gp_fire)?;
+        let gpv = m.mux(gp_fire, zero1, gp.q)?;
+        let gpv = m.mux(gp_set, one1, gpv)?;
+        m.connect(gp, gpv)?;
+        let gsv = m.mux(gp_set, g_started, gp_seq.q)?;
+        m.connect(gp_seq, gsv)?;
         let push_next = m.and(fin, d[3])?;
         let push_next = m.or(push_next, bpn)?;
         let bgv = m.mux(bg_done, zero1, bg.q)?;
@@ -562,6 +606,8 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let n0 = m.eq(next, k[0])?;
             let nb = m.not(bgv)?;
             let t = m.and(n0, nb)?;
+            let ng = m.not(gpv)?;
+            let t = m.and(t, ng)?;
             let t = m.and(t, g_idle)?;
             let t = m.and(t, g_reads_idle)?;
             let t = m.and(t, e_idle)?;

@@ -60,6 +60,9 @@ pub struct GemmParams {
 
 /// Beats the input FIFO holds.
 const IN_DEPTH: usize = 16;
+/// Transposer sets: A may run this many chunks ahead of B, so a few cycles of
+/// waiting for port A (an epilogue's parameter reads) cost B nothing.
+const SETS: u32 = 3;
 /// Tiles in flight (descriptor FIFO depth).
 const TILES: u32 = 4;
 
@@ -230,11 +233,11 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let limit = m.const_u(cw, IN_DEPTH as u128)?;
         let has_credit = m.lt(credit.q, limit)?;
         let one19 = m.const_u(cw18, 1)?;
-        let two19 = m.const_u(cw18, 2)?;
+        let sets_c = m.const_u(cw18, SETS as u128)?;
 
         // A context.
         let ahead = m.sub(ca.q, cb.q)?;
-        let a_slot = m.lt(ahead, two19)?;
+        let a_slot = m.lt(ahead, sets_c)?;
         let a_grant = m.input("spad_a_grant", 1, false)?;
         let a_re = m.and(a_busy.q, a_slot)?;
         let a_re = m.and(a_re, a_grant)?;
@@ -385,8 +388,22 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let a_raddr = m.resize(ptr_a.q, srb)?;
         let b_raddr = m.resize(ptr_b, srb)?;
         let i_tag = m.resize(i_r.q, rib)?;
-        let a_set = m.bit(ca.q, 0)?;
-        let b_set = m.bit(cb.q, 0)?;
+        // Set pointers rotate over the transposer's sets, one step per chunk.
+        let sb = 2;
+        let a_set_r = m.reg("a_set", sb, false, RegOpts::new().reset_zero(sb))?;
+        let b_set_r = m.reg("b_set", sb, false, RegOpts::new().reset_zero(sb))?;
+        let last_set = m.const_u(sb, (SETS - 1) as u128)?;
+        let z_set = m.const_u(sb, 0)?;
+        let one_set = m.const_u(sb, 1)?;
+        for (reg, step) in [(a_set_r, a_chunk_done), (b_set_r, b_chunk)] {
+            let wrap = m.eq(reg.q, last_set)?;
+            let inc = m.add(reg.q, one_set)?;
+            let nx = m.mux(wrap, z_set, inc)?;
+            let nv = m.mux(step, nx, reg.q)?;
+            m.connect(reg, nv)?;
+        }
+        let a_set = a_set_r.q;
+        let b_set = b_set_r.q;
         let mut atg = m.concat(&[last_a, a_set, i_tag])?;
         let mut btg = m.concat(&[mask_bits, t_last, b_set])?;
         let (mut av, mut bvv) = (a_re, b_re);
@@ -401,11 +418,11 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         }
         let reads_quiet = m.not(any_in_flight)?;
         let ret_i = m.slice(atg, rib - 1, 0)?;
-        let ret_aset = m.bit(atg, rib)?;
-        let ret_alast = m.bit(atg, rib + 1)?;
-        let ret_bset = m.bit(btg, 0)?;
-        let ret_last = m.bit(btg, 1)?;
-        let ret_mask = m.slice(btg, 2 + r - 1, 2)?;
+        let ret_aset = m.slice(atg, rib + sb - 1, rib)?;
+        let ret_alast = m.bit(atg, rib + sb)?;
+        let ret_bset = m.slice(btg, sb - 1, 0)?;
+        let ret_last = m.bit(btg, sb)?;
+        let ret_mask = m.slice(btg, sb + 1 + r - 1, sb + 1)?;
         let ret_a = av;
         let ret_b = bvv;
         // Chunks of A fully returned.
@@ -415,12 +432,20 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         m.connect(a_ret, arv)?;
         let spad_b_rdata = m.input("spad_b_rdata", 8 * w, false)?;
 
-        // ---- transposer: two sets of R shift registers; the beat.
+        // GEMM instructions whose reads have all returned (their last B row).
+        let rd = m.reg("reads_done", 4, false, RegOpts::new().reset_zero(4))?;
+        let last_in = m.and(ret_b, ret_last)?;
+        let one4 = m.const_u(4, 1)?;
+        let rd1 = m.add(rd.q, one4)?;
+        let rdv = m.mux(last_in, rd1, rd.q)?;
+        m.connect(rd, rdv)?;
+
+        // ---- transposer: `SETS` sets of R shift registers; the beat.
         let ew = 8 * ab;
         let mut a_elems = Vec::new();
-        let mut sets: Vec<Vec<Sig>> = vec![Vec::new(), Vec::new()];
+        let mut sets: Vec<Vec<Sig>> = vec![Vec::new(); SETS as usize];
         for (si, set) in sets.iter_mut().enumerate() {
-            let set_c = m.const_u(1, si as u128)?;
+            let set_c = m.const_u(sb, si as u128)?;
             let a_here = m.eq(ret_aset, set_c)?;
             let a_here = m.and(ret_a, a_here)?;
             let b_here = m.eq(ret_bset, set_c)?;
@@ -437,8 +462,9 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
                 set.push(treg.q);
             }
         }
-        for (row, (s0, s1)) in sets[0].iter().zip(&sets[1]).enumerate() {
-            let el = m.mux(ret_bset, *s1, *s0)?;
+        for row in 0..r as usize {
+            let choices: Vec<Sig> = sets.iter().map(|set| set[row]).collect();
+            let el = m.select(ret_bset, &choices)?;
             let el = m.slice(el, p.array.act_bits - 1, 0)?;
             let el = el.as_signed();
             let z = m.const_s(p.array.act_bits, 0)?;
@@ -650,6 +676,8 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         m.output("reads_idle", reads_idle)?;
         m.output("idle", idle)?;
         m.output("beat", into_array)?;
+        m.output("tiles_started", started.q)?;
+        m.output("reads_done", rd.q)?;
         m.output("err_valid", err_now)?;
         m.output("err_code", code)?;
         m.output("issue_idle", issue_idle)?;

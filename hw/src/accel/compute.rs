@@ -150,11 +150,13 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let mut sp_b: Option<(Sig, Sig)> = None;
         let mut g_acc_re = zero1;
         let mut g_acc_busy = zero1;
-        let e_spad_re = m.wire("epi_spad_re", 1, false)?;
+        let spad_c_rdata = m.input("spad_c_rdata", 8 * w, false)?;
+        let spad_c_grant = m.input("spad_c_grant", 1, false)?;
+        let mut sp_c: Option<(Sig, Sig)> = None;
         let mut g_started = m.const_u(4, 0)?;
         let mut g_reads_done = m.const_u(4, 0)?;
         let (g_ready, g_setup_idle, g_reads_idle, g_idle, g_beat) = if let Some(gm) = &gemm {
-            let a_grant = m.not(e_spad_re)?;
+            let a_grant = one1;
             let f: Vec<Sig> = isa::GEMM_FIELDS
                 .iter()
                 .map(|f| field(&mut m, word, f))
@@ -207,8 +209,9 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         };
         let (e_ready, e_idle, e_checked, e_err) = if let Some(em) = &epi {
             let acc_grant = m.not(g_acc_re)?;
-            // The epilogue's parameter reads come before a GEMM's A reads (A has slack).
-            let spad_grant = one1;
+            // The epilogue reads its parameters on port C (their own bank in GEMM
+            // programs), so a GEMM's A reads beside it never wait.
+            let spad_grant = spad_c_grant;
             let f: Vec<Sig> = isa::EPILOGUE_FIELDS
                 .iter()
                 .map(|f| field(&mut m, word, f))
@@ -223,15 +226,14 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                     ("rows", f[2]),
                     ("params", f[3]),
                     ("act", act),
-                    ("spad_rdata", spad_rdata),
+                    ("spad_rdata", spad_c_rdata),
                     ("acc_rdata", acc_rdata),
                     ("acc_grant", acc_grant),
                     ("spad_grant", spad_grant),
                 ],
             )?;
             let ere = e.out("spad_re")?;
-            m.drive(e_spad_re, ere)?;
-            sp_re.push((ere, e.out("spad_raddr")?));
+            sp_c = Some((ere, e.out("spad_raddr")?));
             ac_re.push((e.out("acc_re")?, e.out("acc_raddr")?));
             let we = e.out("spad_we")?;
             sp_we.push((we, e.out("spad_waddr")?, e.out("spad_wdata")?));
@@ -245,7 +247,6 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                 Some((ev, ec)),
             )
         } else {
-            m.drive(e_spad_re, zero1)?;
             (zero1, one1, zero1, None)
         };
         let (x_ready, x_idle) = if let Some(sm) = &smx {
@@ -629,6 +630,12 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             Some((e, a)) => (e, m.resize(a, srb)?),
             None => (zero1, m.const_u(srb, 0)?),
         };
+        let (scre, scra) = match sp_c {
+            Some((e, a)) => (e, m.resize(a, srb)?),
+            None => (zero1, m.const_u(srb, 0)?),
+        };
+        m.output("spad_c_re", scre)?;
+        m.output("spad_c_raddr", scra)?;
         m.output("spad_b_re", sbre)?;
         m.output("spad_b_raddr", sbra)?;
         m.output("spad_we", swe)?;

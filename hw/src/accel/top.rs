@@ -97,7 +97,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         read_latency: mem::MEM_READ_LATENCY,
     };
     let cp_m = compute_engine(lib, cfg, mem::MEM_READ_LATENCY)?;
-    let spad_m = spad(lib, &geo, acc.spad_banks, 3, 2, mem::MEM_READ_LATENCY)?;
+    let spad_m = spad(lib, &geo, acc.spad_banks, 4, 2, mem::MEM_READ_LATENCY)?;
     let ctl_m = control::control(lib)?;
     let fe_m = frontend(lib, &fp)?;
     let ld_m = load(lib, &lp)?;
@@ -266,6 +266,8 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         let c_sra = wire(&mut m, "c_spad_raddr", ab)?;
         let c_sbre = wire(&mut m, "c_spad_b_re", 1)?;
         let c_sbra = wire(&mut m, "c_spad_b_raddr", ab)?;
+        let c_scre = wire(&mut m, "c_spad_c_re", 1)?;
+        let c_scra = wire(&mut m, "c_spad_c_raddr", ab)?;
         let c_swe = wire(&mut m, "c_spad_we", 1)?;
         let c_swa = wire(&mut m, "c_spad_waddr", ab)?;
         let c_swd = wire(&mut m, "c_spad_wdata", 8 * w)?;
@@ -284,8 +286,10 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
                 ("raddr0", c_sra),
                 ("re1", c_sbre),
                 ("raddr1", c_sbra),
-                ("re2", st_re),
-                ("raddr2", st_ra),
+                ("re2", c_scre),
+                ("raddr2", c_scra),
+                ("re3", st_re),
+                ("raddr3", st_ra),
                 ("we0", c_swe),
                 ("waddr0", c_swa),
                 ("wdata0", c_swd),
@@ -294,7 +298,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
                 ("wdata1", ld_wd),
             ],
         )?;
-        let spad_rdata = sp.out("rdata2")?;
+        let spad_rdata = sp.out("rdata3")?;
         let ld_arready = wire(&mut m, "ld_arready", 1)?;
         let ld_wready = sp.out("wgrant1")?;
         let ld = m.instance(
@@ -362,7 +366,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         } else {
             None
         };
-        let st_sgrant = sp.out("rgrant2")?;
+        let st_sgrant = sp.out("rgrant3")?;
         let st_agrant = m.not(c_are)?;
 
         // ---- store engine.
@@ -413,6 +417,8 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
             ("spad_rdata", sp.out("rdata0")?),
             ("spad_b_rdata", sp.out("rdata1")?),
             ("spad_b_grant", sp.out("rgrant1")?),
+            ("spad_c_rdata", sp.out("rdata2")?),
+            ("spad_c_grant", sp.out("rgrant2")?),
         ];
         let zacc = m.const_u(8 * geo.acc_row_bytes, 0)?;
         let acc_d = acc_rdata.as_ref().map_or(zacc, |a| a.0);
@@ -432,6 +438,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         for (wire_s, port) in [
             (c_sre, "spad_re"),
             (c_sbre, "spad_b_re"),
+            (c_scre, "spad_c_re"),
             (c_swe, "spad_we"),
             (c_swd, "spad_wdata"),
         ] {
@@ -440,6 +447,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         for (wire_s, port) in [
             (c_sra, "spad_raddr"),
             (c_sbra, "spad_b_raddr"),
+            (c_scra, "spad_c_raddr"),
             (c_swa, "spad_waddr"),
         ] {
             let a = cp.out(port)?;

@@ -206,26 +206,46 @@ pub fn gemm_program(
         }
         Ok(())
     };
-    // Parameters: for column tile j, shifts, zero points and biases, each on a row boundary.
+    // Parameters: for column tile j, shifts, zero points and biases, each on a row
+    // boundary. When each part fills whole scratchpad rows (C a multiple of W), the
+    // DRAM block maps row for row: one long LOAD (few long bursts) for every tile.
     if rq.is_some() {
-        for j in 0..col_tiles {
-            let base = p_at + j * c * (1 + 2 + bias_b);
-            let row = params0 + j * p_rows;
-            ins.push(Instr::new(Op::Load(dma(base, 1, c, 0, row))));
-            ins.push(Instr::new(Op::Load(dma(
-                base + c,
-                1,
-                2 * c,
-                0,
-                row + geo.spad_pitch(c),
-            ))));
-            ins.push(Instr::new(Op::Load(dma(
-                base + 3 * c,
-                1,
-                bias_b * c,
-                0,
-                row + geo.spad_pitch(c) + geo.spad_pitch(2 * c),
-            ))));
+        let w64 = geo.spad_row_bytes as u64;
+        let block = c * (1 + 2 + bias_b);
+        if c % w64 == 0 && block == p_rows * w64 {
+            let per = (65535 / block).max(1);
+            let mut j = 0;
+            while j < col_tiles {
+                let n_t = per.min(col_tiles - j);
+                ins.push(Instr::new(Op::Load(dma(
+                    p_at + j * block,
+                    1,
+                    n_t * block,
+                    0,
+                    params0 + j * p_rows,
+                ))));
+                j += n_t;
+            }
+        } else {
+            for j in 0..col_tiles {
+                let base = p_at + j * block;
+                let row = params0 + j * p_rows;
+                ins.push(Instr::new(Op::Load(dma(base, 1, c, 0, row))));
+                ins.push(Instr::new(Op::Load(dma(
+                    base + c,
+                    1,
+                    2 * c,
+                    0,
+                    row + geo.spad_pitch(c),
+                ))));
+                ins.push(Instr::new(Op::Load(dma(
+                    base + 3 * c,
+                    1,
+                    bias_b * c,
+                    0,
+                    row + geo.spad_pitch(c) + geo.spad_pitch(2 * c),
+                ))));
+            }
         }
     }
     // The epilogue (or raw store) of output tile u: rows mv x nv at C[i*R.., j*C..].

@@ -56,11 +56,6 @@ pub fn run(config: &Path, out: &Path, vendor: Vendor) -> Result<Generated> {
 /// Emit `cfg`'s Verilog and `filelist.f` into `dir` (the manifest is the caller's
 /// [`OutputDir::finish`], with [`manifest_fields`]).
 pub fn write_design(cfg: &Config, vendor: Vendor, dir: &mut OutputDir) -> Result<Generated> {
-    if cfg.accel.is_some() && cfg.sparsity.is_some() {
-        eprintln!(
-            "note: the integrated accelerator does not run sparse GEMMs yet: on an N:M config GEMM ends with error 1"
-        );
-    }
     let design = accgen_hw::generate_for(cfg, vendor)?;
     let mut files = design.files()?;
     // The accelerator's HLS-shaped wrapper (ap_clk, ap_rst_n, interrupt) is text.

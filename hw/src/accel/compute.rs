@@ -5,8 +5,7 @@
 //! For each instruction, in program order: take the tokens it pops (compute pops from
 //! load with `pop_prev` and from store with `pop_next`); reject what the generated
 //! datapath cannot run (error 1: a unit missing from the config, `act = gelu` with an
-//! incompatible re-quantizer, a GEMM on an N:M sparse config, which the accelerator
-//! does not run yet); start the sub-engine; when it is done, push the tokens.
+//! incompatible re-quantizer); start the sub-engine; when it is done, push the tokens.
 //!
 //! - **GEMM overlap:** a GEMM is done, for the dispatcher, when its reads are issued:
 //!   the next GEMM streams in while the array drains the previous tile. A GEMM that
@@ -52,16 +51,17 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         message: e.to_string(),
     })?;
     let name = format!("accgen_accel_compute_{}", &cfg.hash()[..10]);
-    let gemm = match (&cfg.array, &cfg.sparsity) {
-        (Some(a), None) => Some(gemm_engine(
+    let gemm = match &cfg.array {
+        Some(a) => Some(gemm_engine(
             lib,
             &GemmParams {
                 array: a.clone(),
                 geo,
                 read_latency,
+                sparsity: cfg.sparsity,
             },
         )?),
-        _ => None,
+        None => None,
     };
     let epi = match (&cfg.array, &cfg.requant) {
         (Some(_), Some(_)) => Some(epilogue_engine(lib, cfg, read_latency)?),

@@ -40,6 +40,7 @@ use std::rc::Rc;
 
 use accgen_golden::accel::{elem_bytes, Geometry};
 use accgen_golden::gemm::ArrayConfig;
+use accgen_golden::nm_sparse::SparsityConfig;
 
 use crate::accel::div_const;
 use crate::array::array_top;
@@ -56,6 +57,8 @@ pub struct GemmParams {
     pub geo: Geometry,
     /// Cycles from a read enable to its data, both memories.
     pub read_latency: u32,
+    /// N:M sparsity of B (`[sparsity]`): the sparse array, compressed B.
+    pub sparsity: Option<SparsityConfig>,
 }
 
 /// Beats the input FIFO holds.
@@ -76,7 +79,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
     let a = &p.array;
     let g = p.geo;
     let name = format!(
-        "accgen_accel_gemm_r{}_c{}_a{}_w{}_acc{}_sw{}_sr{}_ar{}_ae{}_l{}",
+        "accgen_accel_gemm_r{}_c{}_a{}_w{}_acc{}_sw{}_sr{}_ar{}_ae{}_l{}{}",
         a.rows,
         a.cols,
         a.act_bits,
@@ -86,10 +89,15 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         g.spad_rows,
         g.acc_rows,
         g.acc_elem_bytes,
-        p.read_latency
+        p.read_latency,
+        p.sparsity
+            .map_or(String::new(), |s| format!("_nm{}of{}", s.n, s.m))
     );
     let p = p.clone();
-    let pe = dense_pe(lib, &p.array)?;
+    let pe = match &p.sparsity {
+        Some(sp) => crate::nm_pe::nm_pe(lib, &p.array, sp)?,
+        None => dense_pe(lib, &p.array)?,
+    };
     let arr = array_top(lib, p.array.rows, p.array.cols, &pe)?;
     let in_bits = crate::array::in_tdata_bits(&pe, p.array.rows, p.array.cols);
     lib.get_or_build(&name.clone(), move |lib| {
@@ -99,6 +107,27 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let w = g.spad_row_bytes;
         let e = w / ab; // elements of A per scratchpad row
         let eb = g.acc_elem_bytes;
+        // Per beat: `mg` A elements per row (M on the sparse array), `rpb` B rows (N
+        // value rows and the metadata rows), `bpc` beats per A chunk.
+        let (mg, ns, meta_b) = match &p.sparsity {
+            Some(sp) => (sp.m, sp.n, (sp.n * sp.idx_bits().max(1)).div_ceil(8)),
+            None => (1, 1, 0),
+        };
+        let mp = if p.sparsity.is_some() {
+            g.spad_pitch((c * meta_b) as u64) as u32
+        } else {
+            0
+        };
+        let rpb = ns + mp;
+        if e % mg != 0 {
+            return Err(crate::rtl::RtlError {
+                module: name.clone(),
+                message: format!(
+                    "a scratchpad row holds {e} activations, not a multiple of the sparsity's M = {mg}; use a wider array or a smaller M"
+                ),
+            });
+        }
+        let bpc = e / mg;
         let lat = p.read_latency;
         assert_eq!(
             lat, 2,
@@ -171,7 +200,18 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let spad_rows = m.const_u(32, g.spad_rows as u128)?;
         let a_bad = m.cmp(CmpOp::Gt, a_end, spad_rows)?;
         let b32 = m.zext(rbq, 32)?;
-        let k32 = m.zext(rk, 32)?;
+        // Beats (K groups on the sparse array) and B's rows: rpb per beat.
+        let kb = {
+            let k17 = m.zext(rk, 17)?;
+            let mm1 = m.const_u(17, (mg - 1) as u128)?;
+            let t = m.add(k17, mm1)?;
+            let t = m.shr(t, mg.trailing_zeros())?;
+            m.resize(t, 16)?
+        };
+        let kb32 = m.zext(kb, 32)?;
+        let rpb32 = m.const_u(32, rpb as u128)?;
+        let k32 = m.mul(kb32, rpb32)?;
+        let k32 = m.resize(k32, 32)?;
         let b_end = m.add(b32, k32)?;
         let b_bad = m.cmp(CmpOp::Gt, b_end, spad_rows)?;
         let acc32 = m.zext(racc, 32)?;
@@ -298,12 +338,16 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let bq_k: Vec<crate::rtl::Reg> = (0..2)
             .map(|i| m.reg(&format!("bq{i}_k"), 16, false, RegOpts::new()))
             .collect::<RtlResult<_>>()?;
+        let bq_kb: Vec<crate::rtl::Reg> = (0..2)
+            .map(|i| m.reg(&format!("bq{i}_beats"), 16, false, RegOpts::new()))
+            .collect::<RtlResult<_>>()?;
         let bq_m: Vec<crate::rtl::Reg> = (0..2)
             .map(|i| m.reg(&format!("bq{i}_mask"), r, false, RegOpts::new()))
             .collect::<RtlResult<_>>()?;
         let head_v = bq_valid[0].q;
         let head_b = bq_b[0].q;
         let head_k = bq_k[0].q;
+        let head_kb = bq_kb[0].q;
         let head_mask = bq_m[0].q;
         let b_grant = m.input("spad_b_grant", 1, false)?;
         let arrived = m.sub(a_ret.q, cb.q)?;
@@ -312,25 +356,50 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let b_want = m.and(head_v, a_ready)?;
         let b_want = m.and(b_want, has_credit)?;
         let b_re = m.and(b_want, b_grant)?;
+        // `sub`: the B row within the beat; the beat is issued with its last row.
+        let sbits = bits_for(rpb as u64);
+        let sub = m.reg("b_sub", sbits, false, RegOpts::new().reset_zero(sbits))?;
+        let rpb_m1 = m.const_u(sbits, (rpb - 1) as u128)?;
+        let sub_last = m.eq(sub.q, rpb_m1)?;
+        let b_beat = m.and(b_re, sub_last)?;
+        let zs = m.const_u(sbits, 0)?;
+        let ones = m.const_u(sbits, 1)?;
+        let sub1 = m.add(sub.q, ones)?;
+        let subv = m.mux(b_re, sub1, sub.q)?;
+        let subv = m.mux(b_beat, zs, subv)?;
+        m.connect(sub, subv)?;
         let k1 = m.const_u(16, 1)?;
-        let km1 = m.sub(head_k, k1)?;
+        let km1 = m.sub(head_kb, k1)?;
         let t_last = m.eq(t.q, km1)?;
-        let e_m1 = m.const_u(eb_bits, (e - 1) as u128)?;
+        let e_m1 = m.const_u(eb_bits, (bpc - 1) as u128)?;
         let chunk_end = m.eq(t_in.q, e_m1)?;
-        let b_done = m.and(b_re, t_last)?;
+        let b_done = m.and(b_beat, t_last)?;
         let ends_chunk = m.or(chunk_end, t_last)?;
-        let b_chunk = m.and(b_re, ends_chunk)?;
+        let b_chunk = m.and(b_beat, ends_chunk)?;
         let z16 = m.const_u(16, 0)?;
         let t1 = m.add(t.q, k1)?;
-        let tv = m.mux(b_re, t1, t.q)?;
+        let tv = m.mux(b_beat, t1, t.q)?;
         let tv = m.mux(b_done, z16, tv)?;
         m.connect(t, tv)?;
         let ze = m.const_u(eb_bits, 0)?;
         let one_e = m.const_u(eb_bits, 1)?;
         let ti1 = m.add(t_in.q, one_e)?;
-        let tiv = m.mux(b_re, ti1, t_in.q)?;
+        let tiv = m.mux(b_beat, ti1, t_in.q)?;
         let tiv = m.mux(b_chunk, ze, tiv)?;
         m.connect(t_in, tiv)?;
+        // Which of the beat's `mg` K positions exist (t * mg + s < k).
+        let elem_mask = {
+            let mut bits = Vec::new();
+            for s_ in (0..mg).rev() {
+                let t20 = m.zext(t.q, 20)?;
+                let base = m.shl(t20, mg.trailing_zeros())?;
+                let sc = m.const_u(20, s_ as u128)?;
+                let pos = m.add(base, sc)?;
+                let k20 = m.zext(head_k, 20)?;
+                bits.push(m.lt(pos, k20)?);
+            }
+            m.concat(&bits)?
+        };
         let cb1 = m.add(cb.q, one19)?;
         let cbv = m.mux(b_chunk, cb1, cb.q)?;
         m.connect(cb, cbv)?;
@@ -342,6 +411,8 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
             } else {
                 (zero1b, bq_b[1].q, bq_k[1].q, bq_m[1].q)
             };
+            let nkb = bq_kb[1].q;
+            let kbv = m.mux(pop, nkb, bq_kb[i].q)?;
             let v = m.mux(pop, nv, bq_valid[i].q)?;
             let bb = m.mux(pop, nb, bq_b[i].q)?;
             let kk = m.mux(pop, nk, bq_k[i].q)?;
@@ -359,13 +430,22 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
             let bb = m.mux(here, b32, bb)?;
             let kk = m.mux(here, rk, kk)?;
             let mm = m.mux(here, mask_now, mm)?;
+            let kbv = m.mux(here, kb, kbv)?;
+            m.connect(bq_kb[i], kbv)?;
             m.connect(bq_valid[i], v)?;
             m.connect(bq_b[i], bb)?;
             m.connect(bq_k[i], kk)?;
             m.connect(bq_m[i], mm)?;
         }
-        let t32 = m.zext(t.q, 32)?;
-        let ptr_b = m.add(head_b, t32)?;
+        // B's row: the instruction's first row plus the rows read so far.
+        let off = m.reg("b_off", 32, false, RegOpts::new().reset_zero(32))?;
+        let one32b = m.const_u(32, 1)?;
+        let z32 = m.const_u(32, 0)?;
+        let off1 = m.add(off.q, one32b)?;
+        let offv = m.mux(b_re, off1, off.q)?;
+        let offv = m.mux(b_done, z32, offv)?;
+        m.connect(off, offv)?;
+        let ptr_b = m.add(head_b, off.q)?;
         let mask_bits = head_mask;
 
         let next = m.priority(
@@ -405,7 +485,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let a_set = a_set_r.q;
         let b_set = b_set_r.q;
         let mut atg = m.concat(&[last_a, a_set, i_tag])?;
-        let mut btg = m.concat(&[mask_bits, t_last, b_set])?;
+        let mut btg = m.concat(&[elem_mask, sub_last, mask_bits, t_last, b_set])?;
         let (mut av, mut bvv) = (a_re, b_re);
         let mut any_in_flight = m.or(a_re, b_re)?;
         for s in 0..lat {
@@ -423,14 +503,34 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         let ret_bset = m.slice(btg, sb - 1, 0)?;
         let ret_last = m.bit(btg, sb)?;
         let ret_mask = m.slice(btg, sb + 1 + r - 1, sb + 1)?;
+        let ret_sublast = m.bit(btg, sb + 1 + r)?;
+        let ret_emask = m.slice(btg, sb + 2 + r + mg - 1, sb + 2 + r)?;
         let ret_a = av;
-        let ret_b = bvv;
+        let ret_row_b = bvv;
+        // A beat completes with its last B row.
+        let ret_b = m.and(bvv, ret_sublast)?;
         // Chunks of A fully returned.
         let chunk_in = m.and(ret_a, ret_alast)?;
         let ar1 = m.add(a_ret.q, one19)?;
         let arv = m.mux(chunk_in, ar1, a_ret.q)?;
         m.connect(a_ret, arv)?;
         let spad_b_rdata = m.input("spad_b_rdata", 8 * w, false)?;
+        // The beat's earlier B rows (value rows, then metadata rows), oldest lowest.
+        let b_rows = if rpb > 1 {
+            let cw_ = 8 * w * (rpb - 1);
+            let coll = m.reg("b_rows", cw_, false, RegOpts::new())?;
+            let nsub = m.not(ret_sublast)?;
+            let early = m.and(ret_row_b, nsub)?;
+            let sh = if rpb > 2 { m.shr(coll.q, 8 * w)? } else { m.const_u(cw_, 0)? };
+            let top = m.zext(spad_b_rdata, cw_)?;
+            let top = m.shl(top, 8 * w * (rpb - 2))?;
+            let nv = m.or(sh, top)?;
+            let nv = m.mux(early, nv, coll.q)?;
+            m.connect(coll, nv)?;
+            m.concat(&[spad_b_rdata, coll.q])?
+        } else {
+            spad_b_rdata
+        };
 
         // GEMM instructions whose reads have all returned (their last B row).
         let rd = m.reg("reads_done", 4, false, RegOpts::new().reset_zero(4))?;
@@ -455,7 +555,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
                 let ci = m.const_u(rib, row as u128)?;
                 let hit = m.eq(ret_i, ci)?;
                 let load = m.and(a_here, hit)?;
-                let shifted = m.shr(treg.q, ew)?;
+                let shifted = m.shr(treg.q, ew * mg)?;
                 let nv = m.mux(b_here, shifted, treg.q)?;
                 let nv = m.mux(load, spad_rdata, nv)?;
                 m.connect(treg, nv)?;
@@ -464,18 +564,31 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         }
         for row in 0..r as usize {
             let choices: Vec<Sig> = sets.iter().map(|set| set[row]).collect();
-            let el = m.select(ret_bset, &choices)?;
-            let el = m.slice(el, p.array.act_bits - 1, 0)?;
-            let el = el.as_signed();
-            let z = m.const_s(p.array.act_bits, 0)?;
+            let word = m.select(ret_bset, &choices)?;
             let keep = m.bit(ret_mask, row as u32)?;
-            a_elems.push(m.mux(keep, el, z)?);
+            for s_ in 0..mg {
+                let el = m.slice(word, s_ * ew + p.array.act_bits - 1, s_ * ew)?;
+                let el = el.as_signed();
+                let z = m.const_s(p.array.act_bits, 0)?;
+                let here = m.bit(ret_emask, s_)?;
+                let k_ = m.and(keep, here)?;
+                a_elems.push(m.mux(k_, el, z)?);
+            }
         }
         let mut fields = a_elems;
+        let ib = p.sparsity.map_or(0, |sp| sp.idx_bits().max(1));
         for j in 0..c {
             let lo = j * 8 * wb;
-            let el = m.slice(spad_b_rdata, lo + p.array.weight_bits - 1, lo)?;
-            fields.push(el.as_signed());
+            for t_ in 0..ns {
+                let base = 8 * w * t_;
+                let el = m.slice(b_rows, base + lo + p.array.weight_bits - 1, base + lo)?;
+                fields.push(el.as_signed());
+            }
+            if p.sparsity.is_some() {
+                let base = 8 * w * ns + 8 * meta_b * j;
+                let meta = m.slice(b_rows, base + ns * ib - 1, base)?;
+                fields.push(meta);
+            }
         }
         let beat = pack(&mut m, &fields)?;
         let beat = m.resize(beat.as_unsigned(), in_bits)?;
@@ -512,7 +625,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
         m.drive(arr_ready, sready)?;
         let into_array = m.and(q.valid, sready)?;
         // credit: + B read, - beat into the array.
-        let inc = m.zext(b_re, cw)?;
+        let inc = m.zext(b_beat, cw)?;
         let dec = m.zext(into_array, cw)?;
         let cr = m.add(credit.q, inc)?;
         let cr = m.sub(cr, dec)?;

@@ -275,8 +275,8 @@ fn sparse_gemm_programs_equal_golden() {
     for (case, &(m, k)) in [(4u32, 8u32), (3, 13), (4, 37), (1, 3)].iter().enumerate() {
         let groups = k.div_ceil(4);
         let mut dram = vec![0u8; 0x4000];
-        for i in 0..(m * k) as usize {
-            dram[i] = rng.signed(8) as u8;
+        for byte in dram.iter_mut().take((m * k) as usize) {
+            *byte = rng.signed(8) as u8;
         }
         // Compressed B at 0x1000: per group 2 value rows of 4 weights, then one row of
         // 4 metadata bytes (random indices, duplicates included).

@@ -248,8 +248,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if args.golden_only && args.vcd.is_some() {
         bail!("--vcd records the RTL run; it cannot go with --golden-only");
     }
-    let mut outs: Vec<(&str, Option<&Path>)> =
-        vec![("--json", args.json), ("--out", args.out), ("--vcd", args.vcd)];
+    let mut outs: Vec<(&str, Option<&Path>)> = vec![
+        ("--json", args.json),
+        ("--out", args.out),
+        ("--vcd", args.vcd),
+    ];
     for d in &dumps {
         outs.push(("--dump", Some(d.out.as_path())));
     }

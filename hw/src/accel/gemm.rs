@@ -119,7 +119,7 @@ pub fn gemm_engine(lib: &mut Library, p: &GemmParams) -> RtlResult<Rc<Module>> {
             0
         };
         let rpb = ns + mp;
-        if e % mg != 0 {
+        if !e.is_multiple_of(mg) {
             return Err(crate::rtl::RtlError {
                 module: name.clone(),
                 message: format!(

@@ -1,40 +1,44 @@
-//! The GEMM engine of the compute queue: runs `GEMM` instructions on a dense
-//! output-stationary array ([`crate::array::array_top`]) between the scratchpad and
-//! the accumulator. This is `golden::machine`'s GEMM, one R x C output tile per
-//! instruction.
+//! The GEMM engine of the compute queue: runs `GEMM` instructions on an
+//! output-stationary array ([`crate::array::array_top`], dense or N:M sparse) between
+//! the scratchpad and the accumulator. This is `golden::machine`'s GEMM, one R x C
+//! output tile per instruction.
 //!
 //! - **Set-up (2 cycles):** A's row pitch `max(1, ceil(k * act bytes / W))` (a
 //!   constant division, [`crate::accel::div_const`]), then the range checks in the
-//!   golden model's order: `m > R` is error 1; A's R rows, B's k rows and the R
-//!   accumulator rows must lie inside their memories (error 2).
-//! - **A transposer:** the array takes one beat {A column t, B row t} per step t. A is
-//!   row-major in the scratchpad, so for each chunk of `W / act bytes` steps the
-//!   engine reads the chunk's row of each of A's `m` rows into R shift registers, then
-//!   reads B rows t one by one; every returning B row forms a beat from the low
-//!   element of each A register (rows `>= m` masked to 0, as in golden) and shifts the
-//!   registers by one element. Reads return in order after the fixed latency, so the
-//!   next chunk's A rows never overtake the current chunk's B rows.
-//! - **Input FIFO:** beats wait in a FIFO in front of the array; a B row is read only
-//!   when the FIFO is sure to hold its beat (a credit count), so the array's tile
+//!   golden model's order: `m > R` is error 1; A's R rows, B's rows and the R
+//!   accumulator rows must lie inside their memories (error 2). A checked instruction
+//!   waits (state 3) until the A context is free.
+//! - **A transposer:** the array takes one beat per K step (per K group of M on the
+//!   sparse array): {A column, B row}. A is row-major in the scratchpad, so the A
+//!   context reads, for each chunk of `W / act bytes` steps, the chunk's row of each
+//!   of A's `m` rows (port A) into one of three sets of R shift registers, up to
+//!   three chunks ahead of B. Every beat takes the low element(s) of each A register
+//!   of its set (rows `>= m` and K positions past `k` masked to 0, as in golden) and
+//!   shifts them.
+//! - **B rows:** a two-entry queue of instructions; B rows are read on port B (when
+//!   granted) once their A chunk has returned: one row per beat on the dense array,
+//!   N value rows and the metadata rows per beat on the sparse one.
+//! - **Pipelined across instructions:** the next instruction's set-up and first A
+//!   chunk overlap the current one's B rows (global chunk counters keep the sets in
+//!   step), so GEMMs stream back to back.
+//! - **Input FIFO:** beats wait in a FIFO in front of the array; a beat's B rows are
+//!   read only when the FIFO is sure to hold it (a credit count), so the array's tile
 //!   rules may stall it without losing anything.
 //! - **Accumulator writer:** each output row (its index in `tuser`) goes to
-//!   accumulator row `acc + i` of the tile's descriptor (a FIFO of `{acc, accumulate}`
-//!   per tile). With `accumulate` the row is read, added lane by lane (wrapping at
-//!   `acc_bits`) and written 3 cycles later; a row whose address is still in that
-//!   pipeline waits (read after write).
-//! - **Overlap:** the engine takes the next GEMM as soon as the current one's reads
-//!   are issued, while the array drains; `reads_idle` (no read in flight) and `idle`
-//!   (every tile written) tell the dispatcher when a token may be pushed.
-//!
-//! One scratchpad read per cycle: a chunk of `e = W / act bytes` steps costs `m + e`
-//! reads, so a 16 x 16 int8 array (W = 16) streams at most one beat per two cycles.
+//!   accumulator row `acc + i` of the tile's descriptor (a register queue of
+//!   `{acc, accumulate}`, four deep, that also answers `acc_busy` for a row range).
+//!   With `accumulate` the row is read, added lane by lane (wrapping at `acc_bits`)
+//!   and written 3 cycles later; a row whose address is still in that pipeline waits.
 //!
 //! Ports: `start`, `a`, `b`, `acc`, `k`, `m`, `accumulate` in, `ready` out (a start
-//! is taken when `ready`); `spad_re`, `spad_raddr`, `spad_rdata` (read latency of the
-//! memory); `acc_re`, `acc_raddr`, `acc_rdata`, `acc_we`, `acc_waddr`, `acc_wdata`;
-//! `issue_idle` (no instruction being set up or issued), `reads_idle`, `idle`, `beat`
-//! (a beat entered the array), `err_valid` and `err_code` (combinational, in the
-//! cycle the set-up finds the error).
+//! is taken when `ready`); `spad_re`, `spad_raddr`, `spad_rdata`, `spad_a_grant`
+//! (port A); `spad_b_re`, `spad_b_raddr`, `spad_b_rdata`, `spad_b_grant` (port B);
+//! `acc_re`, `acc_raddr`, `acc_rdata`, `acc_we`, `acc_waddr`, `acc_wdata`; `chk_acc`,
+//! `chk_rows` in and `acc_busy` out; `setup_idle`, `issue_idle` (nothing being set
+//! up or read), `reads_idle`, `idle` (every tile written), `tiles_started`,
+//! `reads_done` (GEMMs whose reads have all returned, wrapping), `beat` (a beat
+//! entered the array), `err_valid` and `err_code` (combinational, in the cycle the
+//! set-up finds the error).
 
 use std::rc::Rc;
 

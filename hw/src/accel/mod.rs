@@ -1,10 +1,10 @@
-//! The integrated accelerator (GUIDE §8), one file per block. Built so far: the
-//! AXI4-Lite control block ([`control`]), the instruction decoder ([`decode`]), the
-//! read and write DMAs ([`dma_read`], [`dma_write`]), the front end ([`frontend`]:
-//! fetch, dispatch, errors, watchdog), the load and store engines ([`load`],
-//! [`store`]) and a top ([`top`]) that joins them with the scratchpad, the tokens and
-//! a shared AXI4 master. The compute engine (with the accumulator and scratchpad
-//! banking) and the HLS-shaped wrapper come next (issue 9).
+//! The integrated accelerator (GUIDE §8), one file per block: the AXI4-Lite control
+//! block ([`control`]), the instruction decoder ([`decode`]), the read and write DMAs
+//! ([`dma_read`], [`dma_write`], [`bursts`]), the front end ([`frontend`]: fetch,
+//! dispatch, errors, watchdog), the load and store engines ([`load`], [`store`]), the
+//! compute engine ([`compute`]) with its GEMM, epilogue and softmax engines ([`gemm`],
+//! [`epilogue`] with [`requant_rt`], [`smx`]), the banked scratchpad ([`spad`]), the
+//! top ([`top`]) and its HLS-shaped wrapper ([`hls`]).
 
 pub mod bursts;
 pub mod compute;
@@ -38,8 +38,7 @@ pub fn dma_params(a: &AccelConfig) -> dma_read::DmaParams {
     }
 }
 
-/// The accelerator for `cfg` as generated today: its top ([`top::accel_top`]:
-/// control, front end, load and store engines, scratchpad; no compute engine yet).
+/// The accelerator for `cfg`: its top ([`top::accel_top`]).
 pub fn blocks(
     lib: &mut Library,
     cfg: &accgen_golden::config::Config,

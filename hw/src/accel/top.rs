@@ -1,16 +1,17 @@
-//! The accelerator top, so far without its compute engine: the control block, the
-//! front end, the load and store engines, the scratchpad, the dependency tokens and
-//! the AXI4 master that they share.
+//! The accelerator top: the control block, the front end, the load, compute and store
+//! engines, the banked scratchpad, the accumulator, the dependency tokens and the AXI4
+//! master that they share.
 //!
-//! - **Compute queue:** a stand-in engine runs `nop.compute` (it passes tokens, as
-//!   the real engine will) and answers GEMM, EPILOGUE and SOFTMAX with error 1, so
-//!   LOAD/STORE programs with all their token traffic run end to end.
 //! - **Tokens:** four counters of `queue_depth` (load->compute, compute->load,
 //!   compute->store, store->compute); an engine starts an instruction when the tokens
 //!   it pops are there and the queues it pushes into have room.
-//! - **Scratchpad:** one inferred RAM of `spad_rows` x W bytes (read latency 2), written
-//!   by the load engine and read by the store engine. Banking comes with the compute
-//!   engine, which needs more ports.
+//! - **Scratchpad** ([`crate::accel::spad`]): banks of consecutive rows; reads in
+//!   priority order from the compute engine's ports A, B and C and the store engine,
+//!   writes from the compute engine and then the load engine (each waits for its
+//!   grant).
+//! - **Accumulator** (with `[array]`): one memory of `acc_rows` rows, written by the
+//!   compute engine and read by it first, then by the store engine (STORE from the
+//!   accumulator).
 //! - **AXI4 master `m_axi_gmem`:** reads from the fetch DMA (ID 0) and the load engine
 //!   (ID 1) share AR through a round-robin register slice and R through a register
 //!   slice routed by `rid`; writes come from the store engine (ID 0). Every output is a

@@ -7,21 +7,27 @@
 //! datapath cannot run (error 1: a unit missing from the config, `act = gelu` with an
 //! incompatible re-quantizer); start the sub-engine; when it is done, push the tokens.
 //!
-//! - **GEMM overlap:** a GEMM is done, for the dispatcher, when its reads are issued:
-//!   the next GEMM streams in while the array drains the previous tile. A GEMM that
-//!   pushes a token waits until its tile is written (`push_next`, results for the
-//!   store engine) and its reads have returned (`push_prev`, the scratchpad may be
-//!   overwritten).
-//! - **Other instructions** wait until every GEMM tile is written, so an epilogue or a
-//!   store never sees a partial accumulator.
-//! - **Errors:** a sub-engine's error (code from the sub-engine) is reported with the
-//!   instruction's index; with `abort_all` the dispatcher takes nothing more and lets
-//!   the running sub-engine finish its instruction.
+//! - **GEMM:** done, for the dispatcher, once its set-up has passed: the GEMM engine
+//!   pipelines instructions, so the next GEMM streams in behind it. A GEMM with
+//!   `push_next` (results for the store engine) waits until every tile is written. A
+//!   GEMM with only `push_prev` (its scratchpad rows may be overwritten) is done at
+//!   once and its token is deferred: it is pushed when the GEMM engine's count of
+//!   GEMMs whose reads have all returned reaches this one.
+//! - **EPILOGUE** runs in the background: it starts when no GEMM in flight writes its
+//!   accumulator rows (`acc_busy`), and the dispatcher moves on. Its tokens are pushed
+//!   when it ends. A later GEMM starts beside it only when their accumulator rows, the
+//!   GEMM's operand rows and the epilogue's output rows are apart.
+//! - **SOFTMAX, NOP** and instructions that push while a deferred push is pending wait
+//!   for every GEMM and the epilogue; at most one deferred `push_prev` is pending, so
+//!   tokens keep program order.
+//! - **Errors:** a sub-engine's error is reported with the failing instruction's index
+//!   (the background epilogue's own index first); after an error nothing more starts,
+//!   and with `abort_all` the running sub-engines finish their instructions.
 //!
-//! Memory ports: two scratchpad read ports, A (every sub-engine; first priority at
-//! its bank) and B (the GEMM engine's B rows; second, with a grant), and the write
-//! port (priority over the load engine); the accumulator read port (priority over the
-//! store engine) and write port. Sub-engines never use one port at the same time.
+//! Memory ports: scratchpad read ports A (GEMM A rows, softmax rows), B (GEMM B rows,
+//! with a grant) and C (epilogue parameters, with a grant), the scratchpad write port
+//! (priority over the load engine); the accumulator read port (GEMM accumulate reads
+//! first, then the epilogue; the store engine after the compute engine) and write port.
 //!
 //! Ports: `in_word`, `in_index`, `in_valid`, `in_ready`; `abort_all`; `tok_prev`,
 //! `tok_next` (tokens waiting), `room_prev`, `room_next`; `pop_prev`, `pop_next`,

@@ -1,11 +1,13 @@
 //! The accelerator's compute engine in co-simulation: GEMM (shapes that are not
 //! multiples of the array, K split over several scratchpad blocks, accumulation),
 //! every epilogue (requant, requant+ReLU, requant+GELU, raw accumulators through
-//! STORE from the accumulator) and SOFTMAX (row groups of the unit's lanes, partial
-//! chunks, in place and disjoint), each with random memory latency and stalls. After
-//! `HALT` the RTL's whole DRAM image must equal the golden model's, byte for byte
-//! (the golden model is itself checked against the unit models in
-//! `golden/tests/machine.rs`). Errors of the compute engine end with their codes.
+//! STORE from the accumulator), SOFTMAX (row groups of the unit's lanes, partial
+//! chunks, in place and disjoint), 2:4 sparse GEMM on a sparse accelerator, and 200
+//! random programs over the whole ISA, each with random memory latency and stalls
+//! and a random initial state. After `HALT` the RTL's whole DRAM image must equal the
+//! golden model's, byte for byte (the golden model is itself checked against the unit
+//! models in `golden/tests/machine.rs`). Errors of the compute engine end with golden's
+//! codes and indices.
 
 use accgen_golden::asm::assemble;
 use accgen_golden::config::Config;

@@ -498,13 +498,17 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let bg_end = m.and(bg.q, e_idle)?;
         let nfail = m.not(bg_failed.q)?;
         let bg_ok = m.and(bg_end, nfail)?;
+        let bg_ok = m.and(bg_ok, nab)?;
         let npp2 = m.not(bg_pp.q)?;
         let okp2 = m.or(npp2, room_prev)?;
         let npn2 = m.not(bg_pn.q)?;
         let okn2 = m.or(npn2, room_next)?;
         let bg_push = m.and(bg_ok, okp2)?;
         let bg_push = m.and(bg_push, okn2)?;
-        let bg_clear = m.and(bg_end, bg_failed.q)?;
+        // After an error or an abort the deferred tokens are dropped (nobody waits for
+        // them, and a full queue must not keep the engine busy).
+        let drop_bg = m.or(bg_failed.q, abort)?;
+        let bg_clear = m.and(bg_end, drop_bg)?;
         let bg_done = m.or(bg_push, bg_clear)?;
         let bpp = m.and(bg_push, bg_pp.q)?;
         let bpn = m.and(bg_push, bg_pn.q)?;
@@ -518,8 +522,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let arrived = m.eq(g_reads_done, gp_seq.q)?;
         let gp_fire = m.and(gp.q, arrived)?;
         let gp_fire = m.and(gp_fire, room_prev)?;
+        let gp_fire = m.and(gp_fire, nab)?;
         let push_prev = m.or(push_prev, gp_fire)?;
-        let gpv = m.mux(gp_fire, zero1, gp.q)?;
+        let gp_drop = m.or(gp_fire, abort)?;
+        let gpv = m.mux(gp_drop, zero1, gp.q)?;
         let gpv = m.mux(gp_set, one1, gpv)?;
         m.connect(gp, gpv)?;
         let gsv = m.mux(gp_set, g_started, gp_seq.q)?;

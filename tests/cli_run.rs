@@ -210,6 +210,16 @@ fn bad_runs_exit_1_and_write_no_outputs() {
             vec!["--golden-only".into()],
             "give exactly one of --program PROG and --gemm M,K,N",
         ),
+        (
+            vec![
+                "--program".into(),
+                t.s("ok.s"),
+                "--golden-only".into(),
+                "--vcd".into(),
+                t.s("w.vcd"),
+            ],
+            "--vcd records the RTL run; it cannot go with --golden-only",
+        ),
     ];
     for (extra, needle) in &cases {
         let mut args: Vec<&str> = vec!["run"];

@@ -110,7 +110,7 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         let idb = acc.axi_id_bits;
         let w = geo.spad_row_bytes;
         let mut m = ModuleBuilder::new(&name);
-        m.doc("Integrated accelerator top (control, front end, load and store engines, scratchpad; no compute engine yet).");
+        m.doc("Integrated accelerator top: control, front end, load, compute and store engines, banked scratchpad, accumulator, tokens, shared AXI4 master.");
         // ---- ports.
         let c = "s_axi_control_";
         let mut ctl_in: Vec<(String, Sig)> = Vec::new();

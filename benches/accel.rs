@@ -23,16 +23,9 @@ use accgen_sim::accel::{build_accel, run_accel, AccelTiming};
 use accgen_sim::gemm::{ArrayDriver, Issue};
 use accgen_sim::{Model, SimOptions};
 
-fn put(dram: &mut [u8], at: u64, eb: u64, v: i64) {
-    for b in 0..eb {
-        dram[(at + b) as usize] = (v >> (8 * b)) as u8;
-    }
-}
-
 fn main() {
     let cfg = Config::load(std::path::Path::new("configs/default.toml")).unwrap();
     let arr = cfg.array.clone().unwrap();
-    let rq = cfg.requant.clone().unwrap();
     let pes = (arr.rows * arr.cols) as f64;
     let t = Instant::now();
     let model = build_accel(&cfg).unwrap();
@@ -68,28 +61,7 @@ fn main() {
             (0..k * n).map(|_| rng.signed(8)).collect(),
         );
         let (prog, lay) = gemm_program(&cfg, m, k, n, GemmEpilogue::Requant).unwrap();
-        let mut dram = vec![0u8; lay.end as usize];
-        for (i, v) in a.data.iter().enumerate() {
-            put(&mut dram, lay.a + i as u64, 1, *v);
-        }
-        for (i, v) in b.data.iter().enumerate() {
-            put(
-                &mut dram,
-                lay.b_addr(i as u64 / n as u64, i as u64 % n as u64),
-                1,
-                *v,
-            );
-        }
-        let c = arr.cols as u64;
-        for col in 0..(n as u64).div_ceil(c) * c {
-            let lane = (col % rq.lanes as u64) as usize;
-            let base = lay.params + (col / c) * c * 7;
-            put(&mut dram, base + col % c, 1, rq.shift_of(lane) as i64);
-            put(&mut dram, base + c + 2 * (col % c), 2, rq.zero_point);
-            put(&mut dram, base + 3 * c + 4 * (col % c), 4, rq.bias_of(lane));
-        }
-        let pb = prog.to_bytes();
-        dram[lay.prog as usize..lay.prog as usize + pb.len()].copy_from_slice(&pb);
+        let dram = lay.image(&cfg, &prog, &a, &b, GemmEpilogue::Requant);
         let mut g = Machine::new(&cfg, dram.clone(), 0).unwrap();
         let out = g.run(lay.prog, prog.instrs.len() as u64);
         assert_eq!(out.fault, None);

@@ -70,6 +70,56 @@ impl GemmLayout {
         let (tile, col) = (j / self.tile_cols, j % self.tile_cols);
         self.b + ((tile * self.k + t) * self.tile_cols + col) * self.b_elem_bytes
     }
+
+    /// The DRAM image of a run of `prog` (from [`gemm_program`] with this layout): A
+    /// (M x K) and B (K x N) placed, the epilogue parameters from `cfg`'s
+    /// `[requant]` section (column j takes lane `j % lanes`'s shift and bias, and the
+    /// zero point) unless `epi` is [`GemmEpilogue::None`], and the program. Elements
+    /// are little-endian in their element bytes.
+    pub fn image(
+        &self,
+        cfg: &Config,
+        prog: &Program,
+        a: &crate::gemm::Matrix,
+        b: &crate::gemm::Matrix,
+        epi: GemmEpilogue,
+    ) -> Vec<u8> {
+        let arr = cfg.array.as_ref().expect("gemm_program checked [array]");
+        let ab = elem_bytes(arr.act_bits) as u64;
+        let put = |dram: &mut [u8], at: u64, eb: u64, v: i64| {
+            for byte in 0..eb {
+                dram[(at + byte) as usize] = (v >> (8 * byte)) as u8;
+            }
+        };
+        let mut dram = vec![0u8; self.end as usize];
+        for (i, v) in a.data.iter().enumerate() {
+            put(&mut dram, self.a + i as u64 * ab, ab, *v);
+        }
+        let n = b.cols as u64;
+        for (i, v) in b.data.iter().enumerate() {
+            let (t, j) = (i as u64 / n, i as u64 % n);
+            put(&mut dram, self.b_addr(t, j), self.b_elem_bytes, *v);
+        }
+        if let (Some(q), true) = (&cfg.requant, epi != GemmEpilogue::None) {
+            let c = self.tile_cols;
+            let bias_b = if q.in_bits > 32 { 8 } else { 4 };
+            for col in 0..n.div_ceil(c) * c {
+                let lane = (col % q.lanes as u64) as usize;
+                let base = self.params + (col / c) * c * (1 + 2 + bias_b);
+                put(&mut dram, base + col % c, 1, q.shift_of(lane) as i64);
+                put(&mut dram, base + c + 2 * (col % c), 2, q.zero_point);
+                put(
+                    &mut dram,
+                    base + 3 * c + bias_b * (col % c),
+                    bias_b,
+                    q.bias_of(lane),
+                );
+            }
+        }
+        let pb = prog.to_bytes();
+        dram[self.prog as usize..self.prog as usize + pb.len()].copy_from_slice(&pb);
+        dram
+    }
 }
 
 fn align(x: u64) -> u64 {

@@ -374,7 +374,7 @@ fn accel_demo(cfg: &accgen_golden::config::Config, rows: &mut Vec<[String; 6]>) 
         let mut rng = SplitMix64::new(2027);
         let a = random_matrix(&mut rng, m as usize, k as usize, acfg.act_bits);
         let b = random_matrix(&mut rng, k as usize, n as usize, acfg.weight_bits);
-        let dram = super::run::gemm_dram(cfg, &prog, &lay, &a, &b, epi);
+        let dram = lay.image(cfg, &prog, &a, &b, epi);
         let what = if epi == GemmEpilogue::RequantGelu {
             "requant+GELU"
         } else {

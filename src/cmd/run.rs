@@ -531,46 +531,6 @@ fn parse_mkn(text: &str) -> Result<(u32, u32, u32)> {
     }
 }
 
-/// The DRAM image of a `gemm_program` run: A and B placed by the layout, per-column
-/// epilogue parameters from `[requant]` (column j uses lane `j % lanes`), the program.
-pub(crate) fn gemm_dram(
-    cfg: &Config,
-    prog: &accgen_golden::isa::Program,
-    lay: &accgen_golden::gemm_program::GemmLayout,
-    a: &Matrix,
-    b: &Matrix,
-    epi: GemmEpilogue,
-) -> Vec<u8> {
-    let arr = cfg.array.as_ref().expect("gemm_program checked [array]");
-    let n = b.cols as u32;
-    let ab = accgen_golden::accel::elem_bytes(arr.act_bits) as u64;
-    let wb = accgen_golden::accel::elem_bytes(arr.weight_bits) as u64;
-    let mut dram = vec![0u8; lay.end as usize];
-    for (i, v) in a.data.iter().enumerate() {
-        put(&mut dram, lay.a, ab, i as u64, *v);
-    }
-    for (i, v) in b.data.iter().enumerate() {
-        let (t, j) = (i as u64 / n as u64, i as u64 % n as u64);
-        put(&mut dram, lay.b_addr(t, j), wb, 0, *v);
-    }
-    // Per-column parameters from [requant]: column j uses lane j % lanes.
-    let rq = cfg.requant.clone();
-    let c = arr.cols as u64;
-    if let (Some(q), true) = (&rq, epi != GemmEpilogue::None) {
-        let bias_b = if q.in_bits > 32 { 8 } else { 4 };
-        for col in 0..(n as u64).div_ceil(c) * c {
-            let lane = (col % q.lanes as u64) as usize;
-            let base = lay.params + (col / c) * c * (1 + 2 + bias_b);
-            put(&mut dram, base, 1, col % c, q.shift_of(lane) as i64);
-            put(&mut dram, base + c, 2, col % c, q.zero_point);
-            put(&mut dram, base + 3 * c, bias_b, col % c, q.bias_of(lane));
-        }
-    }
-    let pb = prog.to_bytes();
-    dram[lay.prog as usize..lay.prog as usize + pb.len()].copy_from_slice(&pb);
-    dram
-}
-
 fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
     let (m, k, n) = parse_mkn(spec)?;
     let arr = cfg
@@ -615,7 +575,7 @@ fn run_gemm(args: &RunArgs, cfg: &Config, spec: &str) -> Result<()> {
         };
     let a = operand(args.a, m, k, arr.act_bits, "A")?;
     let b = operand(args.b, k, n, arr.weight_bits, "B")?;
-    let dram = gemm_dram(cfg, &prog, &lay, &a, &b, args.epilogue);
+    let dram = lay.image(cfg, &prog, &a, &b, args.epilogue);
     let rq = cfg.requant.clone();
     let mut mach = Machine::new(cfg, dram.clone(), 0)?;
     let out = mach.run(lay.prog, prog.instrs.len() as u64);

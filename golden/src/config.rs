@@ -11,6 +11,7 @@ use std::path::Path;
 pub use crate::accel::AccelConfig;
 pub use crate::gelu::GeluConfig;
 pub use crate::gemm::ArrayConfig;
+pub use crate::layernorm::LayernormConfig;
 pub use crate::mac::MacConfig;
 pub use crate::nm_sparse::SparsityConfig;
 pub use crate::requant::RequantConfig;
@@ -36,6 +37,8 @@ pub struct Config {
     pub gelu: Option<GeluConfig>,
     /// `[softmax]`: a single-pass softmax unit.
     pub softmax: Option<SoftmaxConfig>,
+    /// `[layernorm]`: a LayerNorm unit.
+    pub layernorm: Option<LayernormConfig>,
     /// `[accel]`: the integrated accelerator around the unit sections present.
     pub accel: Option<AccelConfig>,
 }
@@ -128,10 +131,11 @@ impl Config {
             && self.requant.is_none()
             && self.gelu.is_none()
             && self.softmax.is_none()
+            && self.layernorm.is_none()
         {
             return Err(ConfigError::Invalid {
                 field: "<root>".into(),
-                message: "has no unit section; add at least one of: [array], [gelu], [mac], [requant], [softmax]".into(),
+                message: "has no unit section; add at least one of: [array], [gelu], [layernorm], [mac], [requant], [softmax]".into(),
             });
         }
         if let Some(m) = &self.mac {
@@ -154,6 +158,9 @@ impl Config {
         }
         if let Some(s) = &self.softmax {
             s.validate()?;
+        }
+        if let Some(l) = &self.layernorm {
+            l.validate()?;
         }
         if let Some(a) = &self.accel {
             a.validate()?;

@@ -14,6 +14,7 @@ pub mod gemm;
 pub mod gemm_program;
 pub mod hash;
 pub mod isa;
+pub mod layernorm;
 pub mod mac;
 pub mod machine;
 pub mod nm_sparse;

@@ -15,6 +15,7 @@ pub mod files;
 pub mod gelu;
 pub mod grid;
 pub mod lanes;
+pub mod layernorm;
 pub mod mac;
 pub mod mem;
 pub mod mul;
@@ -52,6 +53,8 @@ pub fn building_blocks(top: &str, modules: &[String]) -> Vec<String> {
         &["accgen_requant_lane_"]
     } else if top.starts_with("accgen_gelu_") {
         &["accgen_gelu_lane_"]
+    } else if top.starts_with("accgen_layernorm_") {
+        &["accgen_layernorm_rsqrt_", "accgen_layernorm_apply_"]
     } else if top.starts_with("accgen_softmax_") {
         &[
             "accgen_softmax_p1_",
@@ -93,6 +96,9 @@ pub fn generate_for(cfg: &Config, vendor: vendor::Vendor) -> RtlResult<Design> {
     }
     if let Some(g) = &cfg.gelu {
         design.add_top(gelu::gelu(&mut lib, g)?);
+    }
+    if let Some(l) = &cfg.layernorm {
+        design.add_top(layernorm::layernorm(&mut lib, l)?);
     }
     if let Some(r) = &cfg.requant {
         design.add_top(requant::requant(&mut lib, r)?);

@@ -532,6 +532,22 @@ pub fn lanes_to_m_axis(
     depth: usize,
     lanes: &Lanes,
 ) -> RtlResult<Sig> {
+    lanes_to_m_axis_for(m, lib, ys, valid, last, depth, lanes, &["s_axis", "m_axis"])
+}
+
+/// [`lanes_to_m_axis`] for a module whose clock serves the stream interfaces
+/// `busses` (for example a second slave stream besides `s_axis`).
+#[allow(clippy::too_many_arguments)]
+pub fn lanes_to_m_axis_for(
+    m: &mut ModuleBuilder,
+    lib: &mut Library,
+    ys: &[Sig],
+    valid: Sig,
+    last: Sig,
+    depth: usize,
+    lanes: &Lanes,
+    busses: &[&str],
+) -> RtlResult<Sig> {
     let to_fifo = Axis {
         data: pack(m, ys)?,
         valid,
@@ -552,7 +568,7 @@ pub fn lanes_to_m_axis(
     let fire = m.and(out.valid, out_ready)?;
     let r = master_ports(m, "m_axis", &out, vec![("lanes".into(), lanes.describe())])?;
     m.drive(out_ready, r)?;
-    clock_and_reset(m, &["s_axis", "m_axis"])?;
+    clock_and_reset(m, busses)?;
     Ok(fire)
 }
 

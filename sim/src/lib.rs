@@ -44,6 +44,7 @@ pub mod error;
 pub mod fault;
 mod ffi;
 pub mod gemm;
+pub mod layernorm;
 pub mod lint;
 pub mod mac;
 pub mod npy;

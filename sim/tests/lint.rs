@@ -299,6 +299,34 @@ fn softmax_is_lint_clean_and_synthesises_without_latches() {
 }
 
 #[test]
+fn layernorm_is_lint_clean_and_synthesises_without_latches() {
+    // Two lanes, unequal gamma/beta field widths, and a 16-bit format.
+    for cfg in [
+        accgen_golden::layernorm::LayernormConfig {
+            lanes: 2,
+            max_len: 48,
+            ..Default::default()
+        },
+        accgen_golden::layernorm::LayernormConfig {
+            max_len: 256,
+            in_bits: 16,
+            in_frac: 8,
+            gamma_bits: 16,
+            gamma_frac: 12,
+            beta_bits: 20,
+            out_bits: 16,
+            out_frac: 10,
+            ..Default::default()
+        },
+    ] {
+        let mut lib = Library::new();
+        let top = accgen_hw::layernorm::layernorm(&mut lib, &cfg).unwrap();
+        let (d, name) = design_of(top);
+        assert_lint_clean(&d, &name, cfg.lanes == 2);
+    }
+}
+
+#[test]
 fn accel_control_block_is_lint_clean_and_synthesises_without_latches() {
     let mut lib = Library::new();
     let (d, name) = design_of(accgen_hw::accel::control::control(&mut lib).unwrap());

@@ -341,6 +341,20 @@ enum SimCommand {
         #[arg(long)]
         x: PathBuf,
     },
+    /// LayerNorm of every row of X (rows along the last axis) on the [layernorm] unit.
+    Layernorm {
+        #[command(flatten)]
+        common: cmd::sim::SimArgs,
+        /// X: int8/int16/int32/int64 .npy; last axis = row (the channels), at most max_len long.
+        #[arg(long)]
+        x: PathBuf,
+        /// GAMMA: 1-D signed .npy, one entry per channel, within gamma_bits.
+        #[arg(long)]
+        gamma: PathBuf,
+        /// BETA: 1-D signed .npy, one entry per channel, within beta_bits (output scale).
+        #[arg(long)]
+        beta: PathBuf,
+    },
     /// GELU of X on the [gelu] unit.
     Gelu {
         #[command(flatten)]
@@ -454,6 +468,12 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Requant { common, x }) => cmd::stream::requant(&common, &x),
         Command::Sim(SimCommand::Gelu { common, x }) => cmd::stream::gelu(&common, &x),
         Command::Sim(SimCommand::Softmax { common, x }) => cmd::stream::softmax(&common, &x),
+        Command::Sim(SimCommand::Layernorm {
+            common,
+            x,
+            gamma,
+            beta,
+        }) => cmd::layernorm::layernorm(&common, &x, &gamma, &beta),
         Command::Cache(CacheCommand::Info) => cmd::cache::info(),
         Command::Cache(CacheCommand::Clean { runtime }) => cmd::cache::clean(runtime),
         Command::Timing {

@@ -193,3 +193,74 @@ fn softmax_good_run_and_row_length_error() {
     );
     assert!(!t.path("z.npy").exists());
 }
+
+#[test]
+fn layernorm_good_run_and_bad_parameters() {
+    let t = Tmp::new("ln");
+    std::fs::write(
+        t.path("c.toml"),
+        "[layernorm]\nmax_len = 16\nin_bits = 8\nin_frac = 4\ngamma_bits = 8\ngamma_frac = 6\nbeta_bits = 8\nout_bits = 8\nout_frac = 4\n",
+    )
+    .unwrap();
+    let cfg = t.s("c.toml");
+    let data: Vec<i64> = (0..3 * 4 * 10).map(|i| (i * 53 % 256) - 128).collect();
+    let x = write_x(&t, "x.npy", Dtype::I8, vec![3, 4, 10], data.clone());
+    let gv: Vec<i64> = (0..10).map(|i| 64 - 9 * i).collect();
+    let bv: Vec<i64> = (0..10).map(|i| 13 * i - 60).collect();
+    let g = write_x(&t, "g.npy", Dtype::I8, vec![10], gv.clone());
+    let b = write_x(&t, "b.npy", Dtype::I16, vec![10], bv.clone());
+    let run = |x: &str, g: &str, b: &str, out: &str| {
+        accgen(&[
+            "sim",
+            "layernorm",
+            "--config",
+            &cfg,
+            "--x",
+            x,
+            "--gamma",
+            g,
+            "--beta",
+            b,
+            "--out",
+            out,
+        ])
+    };
+    let o = run(&x, &g, &b, &t.s("y.npy"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = npy::read(&t.path("y.npy")).unwrap();
+    assert_eq!((y.dtype, y.shape.clone()), (Dtype::I8, vec![3, 4, 10]));
+    let ln = Config::from_toml_str(&std::fs::read_to_string(t.path("c.toml")).unwrap())
+        .unwrap()
+        .layernorm
+        .unwrap();
+    let want: Vec<i64> = data
+        .chunks(10)
+        .flat_map(|r| accgen_golden::layernorm::layernorm_row(&ln, r, &gv, &bv).unwrap())
+        .collect();
+    assert_eq!(y.data, want);
+    // Wrong channel count, out-of-range gamma, missing beta: clear errors, no output.
+    let g9 = write_x(&t, "g9.npy", Dtype::I8, vec![9], vec![1; 9]);
+    let o = run(&x, &g9, &b, &t.s("z.npy"));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("GAMMA") && stderr(&o).contains("expected [10]"),
+        "{}",
+        stderr(&o)
+    );
+    let mut bad = gv.clone();
+    bad[4] = 200;
+    let gb = write_x(&t, "gb.npy", Dtype::I16, vec![10], bad);
+    let o = run(&x, &gb, &b, &t.s("z.npy"));
+    assert!(
+        stderr(&o).contains("GAMMA[4] = 200") && stderr(&o).contains("layernorm.gamma_bits = 8"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&x, &g, &t.s("missing.npy"), &t.s("z.npy"));
+    assert!(
+        !o.status.success() && stderr(&o).contains("BETA"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!t.path("z.npy").exists());
+}

@@ -54,10 +54,7 @@ pub fn latency(cfg: &LayernormConfig) -> u32 {
 
 /// Build (or fetch) the per-element output lane for `cfg`.
 pub fn apply(lib: &mut Library, cfg: &LayernormConfig) -> RtlResult<Rc<Module>> {
-    let name = format!(
-        "accgen_layernorm_apply_n{}_i{}_o{}b{}g{}",
-        cfg.max_len, cfg.in_bits, cfg.out_bits, cfg.beta_bits, cfg.gamma_bits
-    );
+    let name = format!("accgen_layernorm_apply_{}", super::cfg_tag(cfg));
     lib.get_or_build(&name.clone(), |lib| {
         let vendor = lib.vendor();
         let p = cfg.params();

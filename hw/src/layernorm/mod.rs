@@ -93,11 +93,10 @@ pub fn row_latency(cfg: &LayernormConfig) -> u32 {
     to_reader(cfg) + 1 + 3 + 3 + apply::latency(cfg) + 3
 }
 
-/// Module name: every parameter is in it.
-pub fn layernorm_name(cfg: &LayernormConfig) -> String {
+/// Every number parameter of `cfg` (all but `lanes`), for module names.
+pub(crate) fn cfg_tag(cfg: &LayernormConfig) -> String {
     format!(
-        "accgen_layernorm_l{}_n{}_i{}f{}_g{}f{}_b{}_o{}f{}_e{:x}",
-        cfg.lanes,
+        "n{}_i{}f{}_g{}f{}_b{}_o{}f{}_e{:x}",
         cfg.max_len,
         cfg.in_bits,
         cfg.in_frac,
@@ -108,6 +107,11 @@ pub fn layernorm_name(cfg: &LayernormConfig) -> String {
         cfg.out_frac,
         cfg.params().eps_q
     )
+}
+
+/// Module name: every parameter is in it.
+pub fn layernorm_name(cfg: &LayernormConfig) -> String {
+    format!("accgen_layernorm_l{}_{}", cfg.lanes, cfg_tag(cfg))
 }
 
 /// Bits of the gamma and beta fields of `s_prm_axis_tdata`: each sign-extended to whole

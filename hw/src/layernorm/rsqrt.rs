@@ -66,17 +66,7 @@ pub fn latency(cfg: &LayernormConfig) -> u32 {
 
 /// Build (or fetch) the per-row normaliser for `cfg`.
 pub fn rsqrt(lib: &mut Library, cfg: &LayernormConfig) -> RtlResult<Rc<Module>> {
-    let name = format!(
-        "accgen_layernorm_rsqrt_n{}_i{}f{}_o{}b{}g{}f{}_e{:x}",
-        cfg.max_len,
-        cfg.in_bits,
-        cfg.in_frac,
-        cfg.out_bits,
-        cfg.beta_bits,
-        cfg.gamma_bits,
-        cfg.gamma_frac,
-        cfg.params().eps_q
-    );
+    let name = format!("accgen_layernorm_rsqrt_{}", super::cfg_tag(cfg));
     lib.get_or_build(&name.clone(), |lib| {
         let vendor = lib.vendor();
         let p = cfg.params();

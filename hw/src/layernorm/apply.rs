@@ -14,7 +14,7 @@
 //! ```text
 //!  x*L ─▶ d = xL - S1 ─▶ d*q ─▶ P = dq*gamma ─▶ |P|-ish, sh-1 ─▶ shift (pipelined) ─▶ r
 //!                                                  └▶ sticky mask ─▶ OR ─┘
-//!  r + beta, up ─▶ + up, saturate ─▶ y
+//!  r saturated, up ─▶ r + beta ─▶ range flags ─▶ + up or the extreme ─▶ y
 //! ```
 
 use std::rc::Rc;
@@ -48,8 +48,7 @@ pub fn latency(cfg: &LayernormConfig) -> u32 {
         + mul_latency(dq, cfg.gamma_bits)
         + 1
         + shr_var_stages(pw, sh_bits(cfg), SHIFT_LEVELS).max(2)
-        + 1
-        + 1
+        + 4
 }
 
 /// Build (or fetch) the per-element output lane for `cfg`.
@@ -129,22 +128,55 @@ pub fn apply(lib: &mut Library, cfg: &LayernormConfig) -> RtlResult<Rc<Module>> 
         let rx = m.slice(t, pw - 1, 1)?;
         let signs_r = m.sext(sign_t.as_signed(), pw - 1)?.as_unsigned();
         let r = m.xor(rx, signs_r)?.as_signed();
+        // r saturated to w = max(out_bits, beta_bits) + 2 bits (a reduction, no carry):
+        // a saturated r still saturates r + beta + up the same way, and then `up` and
+        // the parity of r + beta do not matter.
         let b_d = m.delay(beta, lat, "b_d")?;
-        let sw = (pw - 1).max(cfg.beta_bits) + 1;
-        let rw_ = m.sext(r, sw)?;
-        let bw = m.sext(b_d, sw)?;
-        let sum = m.add(rw_, bw)?;
+        let w = cfg.out_bits.max(cfg.beta_bits) + 2;
+        let r_sat = saturate_signed(&mut m, r, w)?;
         let r0 = m.bit(r, 0)?;
         let b0 = m.bit(b_d, 0)?;
         let lsb = m.xor(r0, b0)?;
         let either = m.or(sticky, lsb)?;
         let up = m.and(half, either)?;
-        let sum = m.reg_next("sum", sum, RegOpts::new())?;
+        let r_sat = m.reg_next("r_sat", r_sat, RegOpts::new())?;
         let up = m.reg_next("up", up, RegOpts::new())?;
+        let b_r = m.reg_next("b_r", b_d, RegOpts::new())?;
         lat += 1;
-        let upw = m.zext(up, sw)?.as_signed();
-        let y = m.add(sum, upw)?;
-        let y = saturate_signed(&mut m, y, cfg.out_bits)?;
+        // r + beta (w + 1 bits), then + up and saturate.
+        let rw_ = m.sext(r_sat, w + 2)?;
+        let bw = m.sext(b_r, w + 2)?;
+        let sum = m.add(rw_, bw)?;
+        let sum = m.reg_next("sum", sum, RegOpts::new())?;
+        let up = m.reg_next("up2", up, RegOpts::new())?;
+        lat += 1;
+        // Flags of the sum (reductions only): it fits out_bits, it is the top code.
+        let ob = cfg.out_bits;
+        let top = m.slice(sum, w + 1, ob - 1)?;
+        let all1 = m.reduce(ReduceOp::And, top)?;
+        let any1 = m.reduce(ReduceOp::Or, top)?;
+        let all0 = m.not(any1)?;
+        let fits = m.or(all1, all0)?;
+        let low_m = m.slice(sum, ob - 2, 0)?;
+        let low_all1 = m.reduce(ReduceOp::And, low_m)?;
+        let at_max = m.and(all0, low_all1)?;
+        let sign = m.bit(sum, w + 1)?;
+        let low = m.slice(sum, ob - 1, 0)?.as_signed();
+        let fits = m.reg_next("fits", fits, RegOpts::new())?;
+        let at_max = m.reg_next("at_max", at_max, RegOpts::new())?;
+        let sign = m.reg_next("sign", sign, RegOpts::new())?;
+        let low = m.reg_next("low", low, RegOpts::new())?;
+        let up = m.reg_next("up3", up, RegOpts::new())?;
+        lat += 1;
+        // y = low + up, or the extreme of the sign (never a carry into the saturation).
+        let upw = m.zext(up, ob)?.as_signed();
+        let inc = m.add(low, upw)?;
+        let lo_c = m.const_s(ob, -(1i128 << (ob - 1)))?;
+        let hi_c = m.const_s(ob, (1i128 << (ob - 1)) - 1)?;
+        let extreme = m.mux(sign, lo_c, hi_c)?;
+        let over = m.and(at_max, up)?;
+        let in_range = m.mux(over, hi_c, inc)?;
+        let y = m.mux(fits, in_range, extreme)?;
         let y = m.reg_next("y", y, RegOpts::new())?;
         lat += 1;
         if lat != latency(cfg) {

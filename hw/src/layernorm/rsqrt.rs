@@ -11,7 +11,8 @@
 //!  ─▶ square root (G+2 stages) ─▶ q
 //! ```
 //!
-//! Every divider and square-root stage holds one subtract and a select (restoring);
+//! Every divider and square-root stage holds one subtract, whose borrow selects the
+//! next remainder (restoring);
 //! the shift amount `sh` is computed beside them from `k` and delayed.
 
 use std::rc::Rc;
@@ -20,7 +21,7 @@ use accgen_golden::layernorm::{LayernormConfig, EPS_FRAC};
 
 use crate::arith::{msb_pipelined, shr_var_pipelined, shr_var_stages};
 use crate::mul::{mul_latency, pmul};
-use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig};
+use crate::rtl::{Library, Module, ModuleBuilder, RegOpts, RtlResult, Sig};
 
 /// Mux levels per register stage of the normalising shift.
 const SHIFT_LEVELS: u32 = 2;
@@ -151,9 +152,12 @@ pub fn rsqrt(lib: &mut Library, cfg: &LayernormConfig) -> RtlResult<Rc<Module>> 
         let mut dv = rm_w;
         let qb = 2 * p.g + 3;
         for step in 0..qb {
+            // One carry chain: the subtract's borrow is the comparison.
             let r2x = m.shl(rem, 1)?;
-            let ge = m.cmp(CmpOp::Ge, r2x, dv)?;
-            let diff = m.sub(r2x, dv)?;
+            let diff = m.sub_wide(r2x, dv)?;
+            let lt = m.bit(diff, nb)?;
+            let ge = m.not(lt)?;
+            let diff = m.slice(diff, nb - 1, 0)?;
             let r_next = m.mux(ge, diff, r2x)?;
             let y_next = match y {
                 None => ge,
@@ -184,8 +188,10 @@ pub fn rsqrt(lib: &mut Library, cfg: &LayernormConfig) -> RtlResult<Rc<Module>> 
             let rt = m.slice(root, qn - 2, 0)?;
             let trial = m.concat(&[rt, zero1, one])?;
             let trial = m.zext(trial, remw)?;
-            let ge = m.cmp(CmpOp::Ge, rem4, trial)?;
-            let diff = m.sub(rem4, trial)?;
+            let diff = m.sub_wide(rem4, trial)?;
+            let lt = m.bit(diff, remw)?;
+            let ge = m.not(lt)?;
+            let diff = m.slice(diff, remw - 1, 0)?;
             let r_next = m.mux(ge, diff, rem4)?;
             let root_lo = m.slice(root, qn - 2, 0)?;
             let root_next = m.concat(&[root_lo, ge])?;

@@ -15,6 +15,7 @@ pub use crate::layernorm::LayernormConfig;
 pub use crate::mac::MacConfig;
 pub use crate::nm_sparse::SparsityConfig;
 pub use crate::requant::RequantConfig;
+pub use crate::residual::ResidualConfig;
 pub use crate::softmax::SoftmaxConfig;
 
 /// Widest AXI4-Stream `tdata` accgen emits, in bits (Xilinx's AXI4-Stream IP
@@ -39,6 +40,8 @@ pub struct Config {
     pub softmax: Option<SoftmaxConfig>,
     /// `[layernorm]`: a LayerNorm unit.
     pub layernorm: Option<LayernormConfig>,
+    /// `[residual]`: a residual-add unit (two tensors with their own PoT scales).
+    pub residual: Option<ResidualConfig>,
     /// `[accel]`: the integrated accelerator around the unit sections present.
     pub accel: Option<AccelConfig>,
 }
@@ -132,10 +135,11 @@ impl Config {
             && self.gelu.is_none()
             && self.softmax.is_none()
             && self.layernorm.is_none()
+            && self.residual.is_none()
         {
             return Err(ConfigError::Invalid {
                 field: "<root>".into(),
-                message: "has no unit section; add at least one of: [array], [gelu], [layernorm], [mac], [requant], [softmax]".into(),
+                message: "has no unit section; add at least one of: [array], [gelu], [layernorm], [mac], [requant], [residual], [softmax]".into(),
             });
         }
         if let Some(m) = &self.mac {
@@ -161,6 +165,9 @@ impl Config {
         }
         if let Some(l) = &self.layernorm {
             l.validate()?;
+        }
+        if let Some(r) = &self.residual {
+            r.validate()?;
         }
         if let Some(a) = &self.accel {
             a.validate()?;

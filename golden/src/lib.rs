@@ -22,6 +22,7 @@ pub mod num;
 pub mod progen;
 pub mod regs;
 pub mod requant;
+pub mod residual;
 pub mod rng;
 pub mod softmax;
 pub mod special;

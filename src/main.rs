@@ -355,6 +355,17 @@ enum SimCommand {
         #[arg(long)]
         beta: PathBuf,
     },
+    /// Y = A + B element-wise on the [residual] unit (each with its own PoT scale).
+    Residual {
+        #[command(flatten)]
+        common: cmd::sim::SimArgs,
+        /// A: int8/int16/int32/int64 .npy of any shape; values must fit a_bits.
+        #[arg(long)]
+        a: PathBuf,
+        /// B: same shape as A; values must fit b_bits.
+        #[arg(long)]
+        b: PathBuf,
+    },
     /// GELU of X on the [gelu] unit.
     Gelu {
         #[command(flatten)]
@@ -468,6 +479,9 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Requant { common, x }) => cmd::stream::requant(&common, &x),
         Command::Sim(SimCommand::Gelu { common, x }) => cmd::stream::gelu(&common, &x),
         Command::Sim(SimCommand::Softmax { common, x }) => cmd::stream::softmax(&common, &x),
+        Command::Sim(SimCommand::Residual { common, a, b }) => {
+            cmd::residual::residual(&common, &a, &b)
+        }
         Command::Sim(SimCommand::Layernorm {
             common,
             x,

@@ -264,3 +264,50 @@ fn layernorm_good_run_and_bad_parameters() {
     );
     assert!(!t.path("z.npy").exists());
 }
+
+#[test]
+fn residual_good_run_and_bad_operands() {
+    let t = Tmp::new("res");
+    std::fs::write(
+        t.path("c.toml"),
+        "[residual]\nlanes = 4\na_bits = 8\na_frac = 5\nb_bits = 16\nb_frac = 2\nout_bits = 8\nout_frac = 3\nrounding = \"half-away\"\n",
+    )
+    .unwrap();
+    let cfg = t.s("c.toml");
+    let av: Vec<i64> = (0..2 * 3 * 7).map(|i| (i * 37 % 256) - 128).collect();
+    let bv: Vec<i64> = (0..2 * 3 * 7).map(|i| (i * 911 % 4000) - 2000).collect();
+    let a = write_x(&t, "a.npy", Dtype::I8, vec![2, 3, 7], av.clone());
+    let b = write_x(&t, "b.npy", Dtype::I16, vec![2, 3, 7], bv.clone());
+    let run = |a: &str, b: &str, out: &str| {
+        accgen(&[
+            "sim", "residual", "--config", &cfg, "--a", a, "--b", b, "--out", out,
+        ])
+    };
+    let o = run(&a, &b, &t.s("y.npy"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = npy::read(&t.path("y.npy")).unwrap();
+    assert_eq!((y.dtype, y.shape.clone()), (Dtype::I8, vec![2, 3, 7]));
+    // Independent check: a/32 + b/4 at scale 1/8, half away from zero, saturated.
+    for (k, &got) in y.data.iter().enumerate() {
+        let v = av[k] as f64 / 32.0 + bv[k] as f64 / 4.0;
+        let want = (v * 8.0).round().clamp(-128.0, 127.0) as i64;
+        assert_eq!(got, want, "element {k}");
+    }
+    let b2 = write_x(&t, "b2.npy", Dtype::I16, vec![6, 7], bv.clone());
+    let o = run(&a, &b2, &t.s("z.npy"));
+    assert!(
+        stderr(&o).contains("A has shape [2, 3, 7] and B has shape [6, 7]"),
+        "{}",
+        stderr(&o)
+    );
+    let mut big = bv.clone();
+    big[5] = 40000;
+    let b3 = write_x(&t, "b3.npy", Dtype::I32, vec![2, 3, 7], big);
+    let o = run(&a, &b3, &t.s("z.npy"));
+    assert!(
+        stderr(&o).contains("B[0, 0, 5] = 40000") && stderr(&o).contains("residual.b_bits = 16"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!o.status.success() && !t.path("z.npy").exists());
+}

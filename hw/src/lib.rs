@@ -22,6 +22,7 @@ pub mod mul;
 pub mod nm_pe;
 pub mod pe;
 pub mod requant;
+pub mod residual;
 pub mod rtl;
 pub mod softmax;
 pub mod stream;
@@ -53,6 +54,8 @@ pub fn building_blocks(top: &str, modules: &[String]) -> Vec<String> {
         &["accgen_requant_lane_"]
     } else if top.starts_with("accgen_gelu_") {
         &["accgen_gelu_lane_"]
+    } else if top.starts_with("accgen_residual_") {
+        &["accgen_residual_lane_"]
     } else if top.starts_with("accgen_layernorm_") {
         &["accgen_layernorm_rsqrt_", "accgen_layernorm_apply_"]
     } else if top.starts_with("accgen_softmax_") {
@@ -99,6 +102,9 @@ pub fn generate_for(cfg: &Config, vendor: vendor::Vendor) -> RtlResult<Design> {
     }
     if let Some(l) = &cfg.layernorm {
         design.add_top(layernorm::layernorm(&mut lib, l)?);
+    }
+    if let Some(r) = &cfg.residual {
+        design.add_top(residual::residual(&mut lib, r)?);
     }
     if let Some(r) = &cfg.requant {
         design.add_top(requant::requant(&mut lib, r)?);

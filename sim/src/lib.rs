@@ -48,6 +48,7 @@ pub mod layernorm;
 pub mod lint;
 pub mod mac;
 pub mod npy;
+pub mod residual;
 pub mod runtime;
 pub mod softmax;
 pub mod spec;

@@ -327,6 +327,27 @@ fn layernorm_is_lint_clean_and_synthesises_without_latches() {
 }
 
 #[test]
+fn residual_is_lint_clean_and_synthesises_without_latches() {
+    for cfg in [
+        accgen_golden::residual::ResidualConfig::default(),
+        accgen_golden::residual::ResidualConfig {
+            lanes: 2,
+            a_bits: 32,
+            a_frac: 20,
+            b_bits: 12,
+            b_frac: -3,
+            out_bits: 16,
+            out_frac: 24,
+            rounding: accgen_golden::num::Rounding::HalfAway,
+        },
+    ] {
+        let mut lib = Library::new();
+        let (d, name) = design_of(accgen_hw::residual::residual(&mut lib, &cfg).unwrap());
+        assert_lint_clean(&d, &name, true);
+    }
+}
+
+#[test]
 fn accel_control_block_is_lint_clean_and_synthesises_without_latches() {
     let mut lib = Library::new();
     let (d, name) = design_of(accgen_hw::accel::control::control(&mut lib).unwrap());

@@ -8,6 +8,7 @@ pub mod layernorm;
 pub mod lint;
 pub mod paths;
 pub mod prune;
+pub mod residual;
 pub mod run;
 pub mod sim;
 pub mod stream;

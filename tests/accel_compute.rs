@@ -235,6 +235,9 @@ fn compute_errors_end_with_their_codes() {
         ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nsoftmax src=0 dst=100 rows=1 len=65 pop_prev\nhalt\n", 1),
         // An output overlapping the input after its start: illegal.
         ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nsoftmax src=0 dst=1 rows=2 len=8 pop_prev\nhalt\n", 1),
+        // LAYERNORM and ADD without their units: illegal.
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nlayernorm src=0 dst=100 rows=1 len=4 params=200 pop_prev\nhalt\n", 1),
+        ("add a=0 b=10 dst=100 rows=1 len=4\nhalt\n", 1),
     ];
     let mut dram2 = dram.clone();
     dram2[0x1000..0x1010].fill(0x7f);

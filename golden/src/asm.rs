@@ -10,6 +10,8 @@
 //! epilogue acc=0 spad=128 rows=16 params=200 act=gelu
 //! store    dram=0x8000 rows=16 bytes=16 stride=256 spad=128 pop_prev
 //! softmax  src=0 dst=64 rows=4 len=100
+//! layernorm src=0 dst=64 rows=4 len=192 params=300
+//! add      a=0 b=64 dst=128 rows=4 len=192
 //! nop.compute pop_prev
 //! fence
 //! halt
@@ -25,8 +27,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::isa::{
-    Act, Deps, Dma, Engine, Epilogue, Field, Gemm, Instr, IsaError, Op, Program, Softmax, StoreSrc,
-    DMA_FIELDS, EPILOGUE_FIELDS, GEMM_FIELDS, SOFTMAX_FIELDS,
+    Act, Add, Deps, Dma, Engine, Epilogue, Field, Gemm, Instr, IsaError, Layernorm, Op, Program,
+    Softmax, StoreSrc, ADD_FIELDS, DMA_FIELDS, EPILOGUE_FIELDS, GEMM_FIELDS, LAYERNORM_FIELDS,
+    SOFTMAX_FIELDS,
 };
 
 /// An assembly error: line number (1-based) and message.
@@ -51,7 +54,7 @@ impl std::fmt::Display for AsmError {
 impl std::error::Error for AsmError {}
 
 const MNEMONICS: &str =
-    "load, store, gemm, epilogue, softmax, fence, halt, nop.load, nop.compute, nop.store";
+    "load, store, gemm, epilogue, softmax, layernorm, add, fence, halt, nop.load, nop.compute, nop.store";
 
 fn parse_number(text: &str) -> Option<u64> {
     let t = text.replace('_', "");
@@ -273,6 +276,38 @@ fn parse_line(tokens: &[&str]) -> Result<Instr, String> {
                 field_list(&SOFTMAX_FIELDS),
             )
         }
+        "layernorm" => {
+            let v: Vec<u32> = LAYERNORM_FIELDS
+                .iter()
+                .map(|f| o.num(f).map(|v| v as u32))
+                .collect::<Result<_, _>>()?;
+            (
+                Op::Layernorm(Layernorm {
+                    src: v[0],
+                    dst: v[1],
+                    rows: v[2],
+                    len: v[3],
+                    params: v[4],
+                }),
+                field_list(&LAYERNORM_FIELDS),
+            )
+        }
+        "add" => {
+            let v: Vec<u32> = ADD_FIELDS
+                .iter()
+                .map(|f| o.num(f).map(|v| v as u32))
+                .collect::<Result<_, _>>()?;
+            (
+                Op::Add(Add {
+                    a: v[0],
+                    b: v[1],
+                    dst: v[2],
+                    rows: v[3],
+                    len: v[4],
+                }),
+                field_list(&ADD_FIELDS),
+            )
+        }
         "fence" => (Op::Fence, "none".into()),
         "halt" => (Op::Halt, "none".into()),
         "nop.load" => (Op::Nop(Engine::Load), "none".into()),
@@ -349,6 +384,19 @@ pub fn format_instr(i: &Instr) -> String {
         }
         Op::Softmax(x) => {
             for (f, v) in SOFTMAX_FIELDS.iter().zip([x.src, x.dst, x.rows, x.len]) {
+                kv(f.name, v.to_string());
+            }
+        }
+        Op::Layernorm(l) => {
+            for (f, v) in LAYERNORM_FIELDS
+                .iter()
+                .zip([l.src, l.dst, l.rows, l.len, l.params])
+            {
+                kv(f.name, v.to_string());
+            }
+        }
+        Op::Add(a) => {
+            for (f, v) in ADD_FIELDS.iter().zip([a.a, a.b, a.dst, a.rows, a.len]) {
                 kv(f.name, v.to_string());
             }
         }

@@ -4,14 +4,14 @@
 //! of a word is bit 0 of its first byte). The accelerator fetches it by DMA from
 //! DRAM and dispatches each instruction to one of three engines, which run
 //! concurrently (GUIDE §8, after VTA): **load** (DRAM to scratchpad), **compute**
-//! (GEMM, epilogue, softmax) and **store** (scratchpad or accumulator to DRAM).
+//! (GEMM, epilogue, softmax, LayerNorm, residual add) and **store** (scratchpad or accumulator to DRAM).
 //! Within an engine instructions run in program order; across engines they are
 //! ordered only by dependency tokens and by `FENCE`.
 //!
 //! ## Header (every instruction)
 //! | bits | field |
 //! |---|---|
-//! | 3:0 | opcode: 1 LOAD, 2 STORE, 3 GEMM, 4 EPILOGUE, 5 SOFTMAX, 6 FENCE, 7 HALT, 8 NOP; 0 and 9..15 are illegal |
+//! | 3:0 | opcode: 1 LOAD, 2 STORE, 3 GEMM, 4 EPILOGUE, 5 SOFTMAX, 6 FENCE, 7 HALT, 8 NOP, 9 LAYERNORM, 10 ADD; 0 and 11..15 are illegal |
 //! | 7:4 | ISA version, 1 |
 //! | 8 | `pop_prev`: wait for and take a token from the previous engine |
 //! | 9 | `pop_next`: wait for and take a token from the next engine |
@@ -34,6 +34,8 @@
 //! | `GEMM` | compute | 31:12 `a` (spad row), 51:32 `b` (spad row), 67:52 `acc` (acc row), 83:68 `k` (1..=65535), 91:84 `m` valid rows of A (1..=255), 92 `accumulate` |
 //! | `EPILOGUE` | compute | 27:12 `acc` (acc row), 47:28 `spad` (destination row), 63:48 `rows` (1..=65535), 83:64 `params` (spad row), 85:84 `act` (0 none, 1 ReLU, 2 GELU) |
 //! | `SOFTMAX` | compute | 31:12 `src` (spad row), 51:32 `dst` (spad row), 67:52 `rows` (1..=65535), 83:68 `len` (1..=65535) |
+//! | `LAYERNORM` | compute | 31:12 `src` (spad row), 51:32 `dst` (spad row), 67:52 `rows` (1..=65535), 83:68 `len` (1..=65535), 103:84 `params` (spad row) |
+//! | `ADD` | compute | 31:12 `a` (spad row), 51:32 `b` (spad row), 71:52 `dst` (spad row), 87:72 `rows` (1..=65535), 103:88 `len` (1..=65535) |
 //! | `NOP` | any | 13:12 `engine` (0 load, 1 compute, 2 store): moves tokens only |
 //!
 //! ## Semantics
@@ -62,6 +64,16 @@
 //!   `dst + r * pitch(len * out bytes)`. The output may overlap the input only when
 //!   it starts at or before it with a pitch no larger (in place is fine); other
 //!   overlaps are illegal (error 1).
+//! - **LAYERNORM:** for r in 0..rows, the `len` elements at spad row
+//!   `src + r * pitch(len * in bytes)` go through the LayerNorm unit, channel i using
+//!   `gamma[i]` and `beta[i]`, into spad row `dst + r * pitch(len * out bytes)`. The
+//!   parameter block at spad row `params` holds `len` gammas (gamma bytes each), then,
+//!   from the next row boundary, `len` betas (beta bytes each). Overlaps as SOFTMAX.
+//! - **ADD:** for r in 0..rows, element i of the row at `a + r * pitch(len * a bytes)`
+//!   and element i of the row at `b + r * pitch(len * b bytes)` go through the
+//!   residual-add unit into element i of spad row `dst + r * pitch(len * out bytes)`.
+//!   The output may overlap an input only when it starts at or before that input with
+//!   a pitch no larger.
 //! - **EPILOGUE with GELU** needs a signed re-quantizer output of GELU's `in_bits`.
 //! - **FENCE:** waits until every instruction issued before it has finished.
 //! - **HALT:** waits like `FENCE`, then sets `ap_done` and raises `interrupt`. A
@@ -239,6 +251,37 @@ pub struct Softmax {
     pub len: u32,
 }
 
+/// `LAYERNORM`: scratchpad rows through the LayerNorm unit, per-channel parameters from
+/// a scratchpad block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Layernorm {
+    /// First source scratchpad row.
+    pub src: u32,
+    /// First destination scratchpad row.
+    pub dst: u32,
+    /// Rows, 1..=65535.
+    pub rows: u32,
+    /// Elements (channels) per row, 1..=65535 (at most the unit's `max_len`).
+    pub len: u32,
+    /// Scratchpad row of the parameter block (gammas, then betas).
+    pub params: u32,
+}
+
+/// `ADD`: element-wise residual add of two scratchpad row blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Add {
+    /// First scratchpad row of operand `a`.
+    pub a: u32,
+    /// First scratchpad row of operand `b`.
+    pub b: u32,
+    /// First destination scratchpad row.
+    pub dst: u32,
+    /// Rows, 1..=65535.
+    pub rows: u32,
+    /// Elements per row, 1..=65535.
+    pub len: u32,
+}
+
 /// What an instruction does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -252,6 +295,10 @@ pub enum Op {
     Epilogue(Epilogue),
     /// Softmax over scratchpad rows.
     Softmax(Softmax),
+    /// LayerNorm over scratchpad rows.
+    Layernorm(Layernorm),
+    /// Element-wise residual add.
+    Add(Add),
     /// Wait for every earlier instruction.
     Fence,
     /// Wait for every earlier instruction, then stop and raise the interrupt.
@@ -267,7 +314,9 @@ impl Op {
         match self {
             Op::Load(_) => Some(Engine::Load),
             Op::Store(..) => Some(Engine::Store),
-            Op::Gemm(_) | Op::Epilogue(_) | Op::Softmax(_) => Some(Engine::Compute),
+            Op::Gemm(_) | Op::Epilogue(_) | Op::Softmax(_) | Op::Layernorm(_) | Op::Add(_) => {
+                Some(Engine::Compute)
+            }
             Op::Fence | Op::Halt => None,
             Op::Nop(e) => Some(*e),
         }
@@ -281,6 +330,8 @@ impl Op {
             Op::Gemm(_) => "gemm",
             Op::Epilogue(_) => "epilogue",
             Op::Softmax(_) => "softmax",
+            Op::Layernorm(_) => "layernorm",
+            Op::Add(_) => "add",
             Op::Fence => "fence",
             Op::Halt => "halt",
             Op::Nop(Engine::Load) => "nop.load",
@@ -299,6 +350,8 @@ impl Op {
             Op::Fence => 6,
             Op::Halt => 7,
             Op::Nop(_) => 8,
+            Op::Layernorm(_) => 9,
+            Op::Add(_) => 10,
         }
     }
 }
@@ -410,6 +463,22 @@ pub const SOFTMAX_FIELDS: [Field; 4] = [
     Field::new("rows", 52, 16, 1),
     Field::new("len", 68, 16, 1),
 ];
+/// LAYERNORM fields.
+pub const LAYERNORM_FIELDS: [Field; 5] = [
+    Field::new("src", 12, 20, 0),
+    Field::new("dst", 32, 20, 0),
+    Field::new("rows", 52, 16, 1),
+    Field::new("len", 68, 16, 1),
+    Field::new("params", 84, 20, 0),
+];
+/// ADD fields.
+pub const ADD_FIELDS: [Field; 5] = [
+    Field::new("a", 12, 20, 0),
+    Field::new("b", 32, 20, 0),
+    Field::new("dst", 52, 20, 0),
+    Field::new("rows", 72, 16, 1),
+    Field::new("len", 88, 16, 1),
+];
 /// NOP's engine: 0 load, 1 compute, 2 store.
 pub const NOP_ENGINE: Field = Field::new("engine", 12, 2, 0);
 
@@ -420,7 +489,10 @@ pub const VERSION_FIELD: Field = Field::new("version", 4, 4, 0);
 /// Bits of `pop_prev`, `pop_next`, `push_prev`, `push_next`.
 pub const DEP_BITS: [u32; 4] = [8, 9, 10, 11];
 
-/// The fields of opcode `op` (1..=8) beyond the header, flags included, in bit
+/// Highest defined opcode.
+pub const MAX_OPCODE: u8 = 10;
+
+/// The fields of opcode `op` (1..=[`MAX_OPCODE`]) beyond the header, flags included, in bit
 /// order; `None` for an undefined opcode. Every bit of a word outside the header and
 /// these fields is reserved. The hardware decoder is generated from this table.
 pub fn fields_of(op: u8) -> Option<Vec<Field>> {
@@ -444,6 +516,8 @@ pub fn fields_of(op: u8) -> Option<Vec<Field>> {
         5 => SOFTMAX_FIELDS.to_vec(),
         6 | 7 => vec![],
         8 => vec![NOP_ENGINE],
+        9 => LAYERNORM_FIELDS.to_vec(),
+        10 => ADD_FIELDS.to_vec(),
         _ => return None,
     })
 }
@@ -501,6 +575,14 @@ fn softmax_values(s: &Softmax) -> [u64; 4] {
     [s.src, s.dst, s.rows, s.len].map(u64::from)
 }
 
+fn layernorm_values(l: &Layernorm) -> [u64; 5] {
+    [l.src, l.dst, l.rows, l.len, l.params].map(u64::from)
+}
+
+fn add_values(a: &Add) -> [u64; 5] {
+    [a.a, a.b, a.dst, a.rows, a.len].map(u64::from)
+}
+
 fn check_fields(fields: &[Field], values: &[u64]) -> Result<(), String> {
     for (f, v) in fields.iter().zip(values) {
         f.check(*v)?;
@@ -524,6 +606,8 @@ impl Instr {
             Op::Gemm(g) => check_fields(&GEMM_FIELDS, &gemm_values(g))?,
             Op::Epilogue(e) => check_fields(&EPILOGUE_FIELDS, &epilogue_values(e))?,
             Op::Softmax(s) => check_fields(&SOFTMAX_FIELDS, &softmax_values(s))?,
+            Op::Layernorm(l) => check_fields(&LAYERNORM_FIELDS, &layernorm_values(l))?,
+            Op::Add(a) => check_fields(&ADD_FIELDS, &add_values(a))?,
             Op::Fence | Op::Halt | Op::Nop(_) => {}
         }
         let d = &self.deps;
@@ -589,6 +673,8 @@ impl Instr {
                 ACT.put(&mut w, act);
             }
             Op::Softmax(s) => put_all(&mut w, &SOFTMAX_FIELDS, &softmax_values(s)),
+            Op::Layernorm(l) => put_all(&mut w, &LAYERNORM_FIELDS, &layernorm_values(l)),
+            Op::Add(a) => put_all(&mut w, &ADD_FIELDS, &add_values(a)),
             Op::Fence | Op::Halt => {}
             Op::Nop(e) => NOP_ENGINE.put(&mut w, e.code() as u64),
         }
@@ -600,9 +686,9 @@ impl Instr {
     pub fn decode(w: u128) -> Result<Instr, String> {
         let opcode = OPCODE.get(w);
         let version = VERSION_FIELD.get(w);
-        if !(1..=8).contains(&opcode) {
+        if !(1..=MAX_OPCODE as u64).contains(&opcode) {
             return Err(format!(
-                "opcode {opcode} is not defined (allowed 1..=8: load, store, gemm, epilogue, softmax, fence, halt, nop)"
+                "opcode {opcode} is not defined (allowed 1..={MAX_OPCODE}: load, store, gemm, epilogue, softmax, fence, halt, nop, layernorm, add)"
             ));
         }
         if version != VERSION as u64 {
@@ -678,6 +764,26 @@ impl Instr {
                     dst: v[1],
                     rows: v[2],
                     len: v[3],
+                })
+            }
+            9 => {
+                let v: Vec<u32> = LAYERNORM_FIELDS.iter().map(|f| take(f) as u32).collect();
+                Op::Layernorm(Layernorm {
+                    src: v[0],
+                    dst: v[1],
+                    rows: v[2],
+                    len: v[3],
+                    params: v[4],
+                })
+            }
+            10 => {
+                let v: Vec<u32> = ADD_FIELDS.iter().map(|f| take(f) as u32).collect();
+                Op::Add(Add {
+                    a: v[0],
+                    b: v[1],
+                    dst: v[2],
+                    rows: v[3],
+                    len: v[4],
                 })
             }
             6 => Op::Fence,
@@ -932,6 +1038,51 @@ impl Limits {
                     s.rows as u64 * g.spad_pitch(len * ob),
                 )?;
             }
+            Op::Layernorm(l) => {
+                let ln = self.need(&self.cfg.layernorm, "[layernorm]", "layernorm")?;
+                if l.len > ln.max_len {
+                    return Err(format!(
+                        "`len` = {} is outside the allowed range 1..={} (layernorm.max_len)",
+                        l.len, ln.max_len
+                    ));
+                }
+                let len = l.len as u64;
+                let (ib, ob) = (
+                    crate::accel::elem_bytes(ln.in_bits) as u64,
+                    crate::accel::elem_bytes(ln.out_bits) as u64,
+                );
+                let (gb, bb) = (
+                    crate::accel::elem_bytes(ln.gamma_bits) as u64,
+                    crate::accel::elem_bytes(ln.beta_bits) as u64,
+                );
+                self.spad_range(
+                    "`layernorm` input",
+                    l.src as u64,
+                    l.rows as u64 * g.spad_pitch(len * ib),
+                )?;
+                self.spad_range(
+                    "`layernorm` output",
+                    l.dst as u64,
+                    l.rows as u64 * g.spad_pitch(len * ob),
+                )?;
+                self.spad_range(
+                    "`layernorm` parameters",
+                    l.params as u64,
+                    g.spad_pitch(len * gb) + g.spad_pitch(len * bb),
+                )?;
+            }
+            Op::Add(a) => {
+                let rc = self.need(&self.cfg.residual, "[residual]", "add")?;
+                let len = a.len as u64;
+                for (what, first, bits) in [
+                    ("`add` a", a.a, rc.a_bits),
+                    ("`add` b", a.b, rc.b_bits),
+                    ("`add` output", a.dst, rc.out_bits),
+                ] {
+                    let eb = crate::accel::elem_bytes(bits) as u64;
+                    self.spad_range(what, first as u64, a.rows as u64 * g.spad_pitch(len * eb))?;
+                }
+            }
             Op::Fence | Op::Halt | Op::Nop(_) => {}
         }
         Ok(())
@@ -1017,7 +1168,7 @@ mod tests {
         let halt = word(Op::Halt);
         for (w, frag) in [
             (0u128, "opcode 0 is not defined"),
-            ((halt & !0xf) | 9, "opcode 9"),
+            ((halt & !0xf) | 11, "opcode 11"),
             ((halt & !0xf0) | 0x20, "ISA version 2"),
             (halt | 1 << 100, "reserved bit 100 of `halt`"),
             (halt | 1 << 8, "`halt` takes no dependency flags"),
@@ -1186,7 +1337,7 @@ mod tests {
     fn used_masks_cover_exactly_what_encode_writes() {
         // Setting any bit outside used_mask must be rejected as reserved, and
         // every bit inside it belongs to a field or the header.
-        for op in 1..=8u8 {
+        for op in 1..=MAX_OPCODE {
             let used = used_mask(op).unwrap();
             let base = (op as u128) | (1 << 4);
             for bit in 12..128 {
@@ -1204,6 +1355,6 @@ mod tests {
             }
         }
         assert_eq!(used_mask(0), None);
-        assert_eq!(used_mask(9), None);
+        assert_eq!(used_mask(MAX_OPCODE + 1), None);
     }
 }

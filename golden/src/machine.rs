@@ -34,7 +34,9 @@ use std::fmt;
 use crate::accel::{elem_bytes, Geometry};
 use crate::config::Config;
 use crate::gemm::{gemm, Matrix};
-use crate::isa::{Act, Dma, Engine, Epilogue, Gemm, Instr, Op, Softmax, StoreSrc, WORD_BYTES};
+use crate::isa::{
+    Act, Add, Dma, Engine, Epilogue, Gemm, Instr, Layernorm, Op, Softmax, StoreSrc, WORD_BYTES,
+};
 use crate::nm_sparse::{sparse_gemm, Compressed};
 use crate::num::wrap_signed;
 use crate::requant::{requant, PerChannel, RequantConfig};
@@ -628,20 +630,16 @@ impl<'a> Machine<'a> {
             idx,
             "`softmax` output",
         )?;
-        // An output that overlaps the input must start at or before it with a pitch no
-        // larger, so that the hardware, which streams, writes every row only after it
-        // and every row before it were read.
-        let (s0, s1) = (s.src as u64, s.src as u64 + (s.rows as usize * ip) as u64);
-        let (d0, d1) = (s.dst as u64, s.dst as u64 + (s.rows as usize * op) as u64);
-        if d0 < s1 && s0 < d1 && !(d0 <= s0 && op <= ip) {
-            return Err(fault(
-                ErrorCode::IllegalInstruction,
-                idx,
-                format!(
-                    "`softmax` output rows {d0}..{d1} overlap its input rows {s0}..{s1}; an overlapping output must start at or before the input, with a pitch no larger"
-                ),
-            ));
-        }
+        self.check_overlap(
+            "softmax",
+            "input",
+            s.src as u64,
+            ip,
+            s.dst as u64,
+            op,
+            s.rows,
+            idx,
+        )?;
         self.check_read(false, s.src as u64, (s.rows as usize * ip) as u64, idx);
         self.mark(false, s.dst as u64, (s.rows as usize * op) as u64);
         // Read every row first: the output may overlap the input.
@@ -664,6 +662,173 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
+    /// An output block `dst0..dst0 + rows * op` may overlap an input block
+    /// `src0..src0 + rows * ip` only when it starts at or before it with a pitch no
+    /// larger (the hardware streams: every output row is written after that row and
+    /// every row before it were read).
+    #[allow(clippy::too_many_arguments)]
+    fn check_overlap(
+        &self,
+        what: &str,
+        input: &str,
+        src0: u64,
+        ip: usize,
+        dst0: u64,
+        op: usize,
+        rows: u32,
+        idx: usize,
+    ) -> Step {
+        let (s1, d1) = (
+            src0 + (rows as usize * ip) as u64,
+            dst0 + (rows as usize * op) as u64,
+        );
+        if dst0 < s1 && src0 < d1 && !(dst0 <= src0 && op <= ip) {
+            return Err(fault(
+                ErrorCode::IllegalInstruction,
+                idx,
+                format!(
+                    "`{what}` output rows {dst0}..{d1} overlap its {input} rows {src0}..{s1}; an overlapping output must start at or before the input, with a pitch no larger"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn layernorm(&mut self, l: &Layernorm, idx: usize) -> Step {
+        let ln = self
+            .cfg
+            .layernorm
+            .clone()
+            .ok_or_else(|| self.missing(idx, "layernorm", "[layernorm]"))?;
+        if l.len > ln.max_len {
+            return Err(fault(
+                ErrorCode::IllegalInstruction,
+                idx,
+                format!(
+                    "`len` = {} exceeds layernorm.max_len = {}",
+                    l.len, ln.max_len
+                ),
+            ));
+        }
+        let (ib, ob) = (
+            elem_bytes(ln.in_bits) as usize,
+            elem_bytes(ln.out_bits) as usize,
+        );
+        let (gb, bb) = (
+            elem_bytes(ln.gamma_bits) as usize,
+            elem_bytes(ln.beta_bits) as usize,
+        );
+        let len = l.len as usize;
+        let w = self.geo.spad_row_bytes as usize;
+        let ip = self.geo.spad_pitch((len * ib) as u64) as usize;
+        let op = self.geo.spad_pitch((len * ob) as u64) as usize;
+        let gp = self.geo.spad_pitch((len * gb) as u64) as usize;
+        let bp = self.geo.spad_pitch((len * bb) as u64) as usize;
+        let src = self.spad_rows(
+            l.src as u64,
+            (l.rows as usize * ip) as u64,
+            idx,
+            "`layernorm` input",
+        )?;
+        let dst = self.spad_rows(
+            l.dst as u64,
+            (l.rows as usize * op) as u64,
+            idx,
+            "`layernorm` output",
+        )?;
+        let prm = self.spad_rows(
+            l.params as u64,
+            (gp + bp) as u64,
+            idx,
+            "`layernorm` parameters",
+        )?;
+        self.check_overlap(
+            "layernorm",
+            "input",
+            l.src as u64,
+            ip,
+            l.dst as u64,
+            op,
+            l.rows,
+            idx,
+        )?;
+        self.check_read(false, l.params as u64, (gp + bp) as u64, idx);
+        self.check_read(false, l.src as u64, (l.rows as usize * ip) as u64, idx);
+        self.mark(false, l.dst as u64, (l.rows as usize * op) as u64);
+        let gamma: Vec<i64> = (0..len)
+            .map(|i| read_elem(&self.spad[prm.start..], i, gb, ln.gamma_bits))
+            .collect();
+        let b0 = prm.start + gp * w;
+        let beta: Vec<i64> = (0..len)
+            .map(|i| read_elem(&self.spad[b0..], i, bb, ln.beta_bits))
+            .collect();
+        let rows: Vec<Vec<i64>> = (0..l.rows as usize)
+            .map(|r| {
+                let r0 = src.start + r * ip * w;
+                (0..len)
+                    .map(|t| read_elem(&self.spad[r0..], t, ib, ln.in_bits))
+                    .collect()
+            })
+            .collect();
+        for (r, xs) in rows.iter().enumerate() {
+            let ys = crate::layernorm::layernorm_row(&ln, xs, &gamma, &beta)
+                .expect("row length and ranges follow from the formats");
+            let d0 = dst.start + r * op * w;
+            self.spad[d0..d0 + op * w].fill(0);
+            for (t, y) in ys.into_iter().enumerate() {
+                write_elem(&mut self.spad[d0..], t, ob, y);
+            }
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, a: &Add, idx: usize) -> Step {
+        let rc = self
+            .cfg
+            .residual
+            .clone()
+            .ok_or_else(|| self.missing(idx, "add", "[residual]"))?;
+        let (ab, bb, ob) = (
+            elem_bytes(rc.a_bits) as usize,
+            elem_bytes(rc.b_bits) as usize,
+            elem_bytes(rc.out_bits) as usize,
+        );
+        let len = a.len as usize;
+        let w = self.geo.spad_row_bytes as usize;
+        let ap = self.geo.spad_pitch((len * ab) as u64) as usize;
+        let bp = self.geo.spad_pitch((len * bb) as u64) as usize;
+        let op = self.geo.spad_pitch((len * ob) as u64) as usize;
+        let n = a.rows as usize;
+        let sa = self.spad_rows(a.a as u64, (n * ap) as u64, idx, "`add` a")?;
+        let sb = self.spad_rows(a.b as u64, (n * bp) as u64, idx, "`add` b")?;
+        let dst = self.spad_rows(a.dst as u64, (n * op) as u64, idx, "`add` output")?;
+        self.check_overlap("add", "`a`", a.a as u64, ap, a.dst as u64, op, a.rows, idx)?;
+        self.check_overlap("add", "`b`", a.b as u64, bp, a.dst as u64, op, a.rows, idx)?;
+        self.check_read(false, a.a as u64, (n * ap) as u64, idx);
+        self.check_read(false, a.b as u64, (n * bp) as u64, idx);
+        self.mark(false, a.dst as u64, (n * op) as u64);
+        let ys: Vec<Vec<i64>> = (0..n)
+            .map(|r| {
+                let (a0, b0) = (sa.start + r * ap * w, sb.start + r * bp * w);
+                (0..len)
+                    .map(|t| {
+                        let x = read_elem(&self.spad[a0..], t, ab, rc.a_bits);
+                        let y = read_elem(&self.spad[b0..], t, bb, rc.b_bits);
+                        crate::residual::residual(&rc, x, y)
+                    })
+                    .collect()
+            })
+            .collect();
+        for (r, row) in ys.into_iter().enumerate() {
+            let d0 = dst.start + r * op * w;
+            self.spad[d0..d0 + op * w].fill(0);
+            for (t, y) in row.into_iter().enumerate() {
+                write_elem(&mut self.spad[d0..], t, ob, y);
+            }
+        }
+        Ok(())
+    }
+
     fn execute(&mut self, i: &Instr, idx: usize) -> Step {
         self.stats.instructions += 1;
         match &i.op {
@@ -672,6 +837,8 @@ impl<'a> Machine<'a> {
             Op::Gemm(g) => self.gemm(g, idx),
             Op::Epilogue(e) => self.epilogue(e, idx),
             Op::Softmax(s) => self.softmax(s, idx),
+            Op::Layernorm(l) => self.layernorm(l, idx),
+            Op::Add(a) => self.add(a, idx),
             Op::Fence | Op::Halt | Op::Nop(_) => Ok(()),
         }
     }

@@ -6,7 +6,7 @@
 
 use accgen_golden::asm::{assemble, disassemble, format_instr};
 use accgen_golden::isa::{
-    Act, Deps, Dma, Engine, Epilogue, Gemm, Instr, Op, Program, Softmax, StoreSrc,
+    Act, Add, Deps, Dma, Engine, Epilogue, Gemm, Instr, Layernorm, Op, Program, Softmax, StoreSrc,
 };
 use proptest::prelude::*;
 
@@ -78,6 +78,34 @@ fn op() -> impl Strategy<Value = Op> {
                 len
             })
         ),
+        (
+            0u32..(1 << 20),
+            0u32..(1 << 20),
+            1u32..65536,
+            1u32..65536,
+            0u32..(1 << 20)
+        )
+            .prop_map(|(src, dst, rows, len, params)| Op::Layernorm(Layernorm {
+                src,
+                dst,
+                rows,
+                len,
+                params
+            })),
+        (
+            0u32..(1 << 20),
+            0u32..(1 << 20),
+            0u32..(1 << 20),
+            1u32..65536,
+            1u32..65536
+        )
+            .prop_map(|(a, b, dst, rows, len)| Op::Add(Add {
+                a,
+                b,
+                dst,
+                rows,
+                len
+            })),
         Just(Op::Fence),
         Just(Op::Halt),
         engine().prop_map(Op::Nop),

@@ -250,6 +250,126 @@ fn softmax_program_equals_the_unit_model() {
     }
 }
 
+#[test]
+fn layernorm_program_equals_the_unit_model() {
+    // Parameters: gamma int8 at 0x5000, beta int16 at 0x5400; rows of int8 at 0x0
+    // (stride 512), output int16 at 0x2000 (stride 512).
+    let cfg = Config::from_toml_str(
+        "[layernorm]\nmax_len = 200\nin_bits = 8\nin_frac = 4\ngamma_bits = 8\ngamma_frac = 6\nbeta_bits = 12\nout_bits = 12\nout_frac = 6\n[accel]\nspad_kib = 16\n",
+    )
+    .unwrap();
+    let ln = cfg.layernorm.clone().unwrap();
+    let mut rng = SplitMix64::new(8);
+    for (len, dst) in [(1u64, 300u64), (13, 300), (16, 40), (200, 300)] {
+        let rows = 4u64;
+        let text = format!(
+            "load dram=0x5000 rows=1 bytes={len} stride=0 spad=900 push_next\n\
+             load dram=0x5400 rows=1 bytes={} stride=0 spad={} push_next\n\
+             load dram=0x0 rows={rows} bytes={len} stride=512 spad=0 push_next\n\
+             nop.compute pop_prev\n\
+             nop.compute pop_prev\n\
+             layernorm src=0 dst={dst} rows={rows} len={len} params=900 pop_prev push_next\n\
+             store dram=0x2000 rows={rows} bytes={} stride=512 spad={dst} pop_prev\n\
+             halt\n",
+            2 * len,
+            900 + len.div_ceil(16),
+            2 * len
+        );
+        let prog = assemble(&text).unwrap();
+        prog.check(&cfg).unwrap();
+        let mut dram = vec![0u8; 0x8000];
+        let gamma: Vec<i64> = (0..len).map(|_| rng.signed(8)).collect();
+        let beta: Vec<i64> = (0..len).map(|_| rng.signed(12)).collect();
+        for t in 0..len {
+            put(&mut dram, 0x5000, 1, t, gamma[t as usize]);
+            put(&mut dram, 0x5400, 2, t, beta[t as usize]);
+        }
+        let mut xs = vec![];
+        for r in 0..rows {
+            let row: Vec<i64> = (0..len).map(|_| rng.signed(8)).collect();
+            for (t, v) in row.iter().enumerate() {
+                put(&mut dram, r * 512, 1, t as u64, *v);
+            }
+            xs.push(row);
+        }
+        place_program(&mut dram, 0x7000, &prog);
+        let mut mach = Machine::new(&cfg, dram, 0).unwrap();
+        let out = mach.run(0x7000, prog.instrs.len() as u64);
+        assert_eq!(out.fault, None, "len {len}");
+        for (r, row) in xs.iter().enumerate() {
+            let want = accgen_golden::layernorm::layernorm_row(&ln, row, &gamma, &beta).unwrap();
+            for (t, w) in want.iter().enumerate() {
+                let got = get(&mach.dram, 0x2000 + r as u64 * 512, 2, t as u64, 12, true);
+                assert_eq!(got, *w, "row {r} element {t} (len {len})");
+            }
+        }
+    }
+}
+
+#[test]
+fn add_program_equals_the_unit_model() {
+    // a int8 at 0x0, b int16 at 0x1000, y int8 at 0x3000, rows 512 bytes apart;
+    // the output overwrites a in place.
+    let cfg = Config::from_toml_str(
+        "[residual]\na_bits = 8\na_frac = 5\nb_bits = 16\nb_frac = 9\nout_bits = 8\nout_frac = 4\nrounding = \"floor\"\n[accel]\nspad_kib = 16\n",
+    )
+    .unwrap();
+    let rc = cfg.residual.clone().unwrap();
+    let mut rng = SplitMix64::new(9);
+    for len in [1u64, 15, 16, 100] {
+        let rows = 3u64;
+        let text = format!(
+            "load dram=0x0 rows={rows} bytes={len} stride=512 spad=0 push_next\n\
+             load dram=0x1000 rows={rows} bytes={} stride=512 spad=400 push_next\n\
+             nop.compute pop_prev\n\
+             add a=0 b=400 dst=0 rows={rows} len={len} pop_prev push_next\n\
+             store dram=0x3000 rows={rows} bytes={len} stride=512 spad=0 pop_prev\n\
+             halt\n",
+            2 * len
+        );
+        let prog = assemble(&text).unwrap();
+        prog.check(&cfg).unwrap();
+        let mut dram = vec![0u8; 0x8000];
+        let (mut av, mut bv) = (vec![], vec![]);
+        for r in 0..rows {
+            let a: Vec<i64> = (0..len).map(|_| rng.signed(8)).collect();
+            let b: Vec<i64> = (0..len).map(|_| rng.signed(16)).collect();
+            for t in 0..len as usize {
+                put(&mut dram, r * 512, 1, t as u64, a[t]);
+                put(&mut dram, 0x1000 + r * 512, 2, t as u64, b[t]);
+            }
+            av.push(a);
+            bv.push(b);
+        }
+        place_program(&mut dram, 0x7000, &prog);
+        let mut mach = Machine::new(&cfg, dram, 0).unwrap();
+        let out = mach.run(0x7000, prog.instrs.len() as u64);
+        assert_eq!(out.fault, None, "len {len}");
+        for r in 0..rows as usize {
+            let want = accgen_golden::residual::residual_add(&rc, &av[r], &bv[r]).unwrap();
+            for (t, w) in want.iter().enumerate() {
+                let got = get(&mach.dram, 0x3000 + r as u64 * 512, 1, t as u64, 8, true);
+                assert_eq!(got, *w, "row {r} element {t} (len {len})");
+            }
+        }
+    }
+    // An output that overlaps b from behind is illegal.
+    let (c, i, m) = fault_of(
+        "[residual]\n[accel]\nspad_kib = 16\n",
+        "add a=0 b=100 dst=101 rows=2 len=16\nhalt\n",
+        4096,
+    );
+    assert_eq!((c, i), (ErrorCode::IllegalInstruction, Some(0)));
+    assert!(m.contains("overlap its `b` rows 100..102"), "{m}");
+    let (c, _, m) = fault_of(
+        "[array]\n[requant]\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
+        "layernorm src=0 dst=0 rows=1 len=4 params=10\nhalt\n",
+        4096,
+    );
+    assert_eq!(c, ErrorCode::IllegalInstruction);
+    assert!(m.contains("[layernorm]"), "{m}");
+}
+
 fn fault_of(cfg: &str, prog: &str, dram_len: usize) -> (ErrorCode, Option<usize>, String) {
     let cfg = Config::from_toml_str(cfg).unwrap();
     let p = assemble(prog).unwrap();

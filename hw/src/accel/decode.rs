@@ -2,7 +2,7 @@
 //! `accgen_golden::isa::Instr::decode` does, generated from the same field tables
 //! (`accgen_golden::isa::fields_of`), so the two cannot drift.
 //!
-//! A word is legal when its opcode is 1..=8, its version is
+//! A word is legal when its opcode is 1..=`isa::MAX_OPCODE`, its version is
 //! [`accgen_golden::isa::VERSION`], no reserved bit is set, every count field is at
 //! least its minimum, `act` and the NOP engine are not 3, and its dependency flags
 //! suit its engine (none for `fence` and `halt`; no `*_prev` on the load engine, no
@@ -54,7 +54,7 @@ pub fn decode_logic(m: &mut ModuleBuilder, w: Sig) -> RtlResult<Decoded> {
     let zero128 = m.const_u(128, 0)?;
     let mut legal_terms = Vec::new();
     let mut engine_terms: Vec<(Sig, Sig)> = Vec::new();
-    for op in 1..=8u8 {
+    for op in 1..=isa::MAX_OPCODE {
         let k = m.const_u(4, op as u128)?;
         let is_op = m.eq(opcode, k)?;
         let used = isa::used_mask(op).expect("defined opcode");
@@ -73,7 +73,7 @@ pub fn decode_logic(m: &mut ModuleBuilder, w: Sig) -> RtlResult<Decoded> {
         let engine = match op {
             1 => m.const_u(2, 0)?,
             2 => m.const_u(2, 2)?,
-            3..=5 => m.const_u(2, 1)?,
+            3..=5 | 9 | 10 => m.const_u(2, 1)?,
             6 | 7 => m.const_u(2, 3)?,
             _ => field(m, w, &isa::NOP_ENGINE)?,
         };

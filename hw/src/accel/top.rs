@@ -75,6 +75,21 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         module: "accgen_accel".into(),
         message: e.to_string(),
     })?;
+    // The golden model runs LAYERNORM and ADD; the accelerator has no engines for them
+    // yet, so it refuses a datapath that would need them rather than disagree.
+    for (section, present) in [
+        ("[layernorm]", cfg.layernorm.is_some()),
+        ("[residual]", cfg.residual.is_some()),
+    ] {
+        if present {
+            return Err(RtlError {
+                module: "accgen_accel".into(),
+                message: format!(
+                    "the accelerator has no engine for the {section} unit yet (its LAYERNORM/ADD instructions run on the golden model only: `accgen run --golden-only`); remove {section} from an [accel] config to generate the accelerator"
+                ),
+            });
+        }
+    }
     let name = top_name(cfg);
     let dma = dma_params(&acc);
     let depth = acc.queue_depth.next_power_of_two();

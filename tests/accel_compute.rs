@@ -1,8 +1,9 @@
 //! The accelerator's compute engine in co-simulation: GEMM (shapes that are not
 //! multiples of the array, K split over several scratchpad blocks, accumulation),
 //! every epilogue (requant, requant+ReLU, requant+GELU, raw accumulators through
-//! STORE from the accumulator), SOFTMAX (row groups of the unit's lanes, partial
-//! chunks, in place and disjoint), 2:4 sparse GEMM on a sparse accelerator, and 200
+//! STORE from the accumulator), SOFTMAX and LAYERNORM (row groups of the unit's
+//! lanes, partial chunks, in place and disjoint; LayerNorm's gammas and betas of
+//! different element sizes read from a parameter block), 2:4 sparse GEMM on a sparse accelerator, and 200
 //! random programs over the whole ISA, each with random memory latency and stalls
 //! and a random initial state. After `HALT` the RTL's whole DRAM image must equal the
 //! golden model's, byte for byte (the golden model is itself checked against the unit
@@ -22,6 +23,7 @@ const CFG: &str = "[array]\nrows = 4\ncols = 4\n\
 [requant]\nlanes = 4\nin_bits = 32\nout_bits = 8\n\
 [gelu]\nlanes = 4\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n\
 [softmax]\nlanes = 2\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n\
+[layernorm]\nlanes = 2\nmax_len = 48\nin_bits = 8\nin_frac = 4\ngamma_bits = 8\ngamma_frac = 6\nbeta_bits = 12\nout_bits = 8\nout_frac = 4\n\
 [accel]\nspad_kib = 16\nacc_kib = 8\naxi_addr_bits = 32\nqueue_depth = 4\nwatchdog_cycles = 100000\nmax_outstanding = 4\n";
 
 fn cfg() -> Config {
@@ -218,6 +220,57 @@ fn softmax_rows_equal_golden() {
 }
 
 #[test]
+fn layernorm_rows_equal_golden() {
+    let cfg = cfg();
+    let model = build_accel(&cfg).unwrap();
+    let mut rng = SplitMix64::new(6);
+    // (rows, len, src, dst): a partial last lane group with partial chunks, a full
+    // row in place, a single element, an output before its input, constant rows.
+    for (i, &(rows, len, src, dst)) in [
+        (5u32, 13u32, 0u32, 100u32),
+        (2, 48, 10, 10),
+        (3, 1, 40, 20),
+        (4, 9, 60, 58),
+        (2, 30, 0, 200),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let stride = 128u64;
+        let mut dram = vec![0u8; 0x4000];
+        for r in 0..rows as u64 {
+            let base = rng.signed(8);
+            for t in 0..len as u64 {
+                let v = if i == 4 { base } else { rng.signed(8) };
+                dram[(r * stride + t) as usize] = v as u8;
+            }
+        }
+        // gammas (int8) at 0x1000, betas (int12 in 2 bytes) at 0x1100.
+        for t in 0..len as u64 {
+            dram[(0x1000 + t) as usize] = rng.signed(8) as u8;
+            let b = rng.signed(12) as u16;
+            dram[(0x1100 + 2 * t) as usize] = b as u8;
+            dram[(0x1101 + 2 * t) as usize] = (b >> 8) as u8;
+        }
+        let params = 300u32;
+        let beta_row = params + len.div_ceil(4);
+        let text = format!(
+            "load dram=0x1000 rows=1 bytes={len} stride=0 spad={params}\n\
+             load dram=0x1100 rows=1 bytes={} stride=0 spad={beta_row}\n\
+             load dram=0x0 rows={rows} bytes={len} stride={stride} spad={src} push_next\n\
+             layernorm src={src} dst={dst} rows={rows} len={len} params={params} pop_prev push_next\n\
+             store dram=0x2000 rows={rows} bytes={len} stride={stride} spad={dst} pop_prev\n\
+             halt\n",
+            2 * len
+        );
+        let prog = assemble(&text).unwrap();
+        prog.check(&cfg).unwrap();
+        let (_, code) = both(&model, &cfg, dram, &prog, 0x3000, 31 + i as u64);
+        assert_eq!(code, 0, "{text}");
+    }
+}
+
+#[test]
 fn compute_errors_end_with_their_codes() {
     let cfg = cfg();
     let model = build_accel(&cfg).unwrap();
@@ -235,8 +288,11 @@ fn compute_errors_end_with_their_codes() {
         ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nsoftmax src=0 dst=100 rows=1 len=65 pop_prev\nhalt\n", 1),
         // An output overlapping the input after its start: illegal.
         ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nsoftmax src=0 dst=1 rows=2 len=8 pop_prev\nhalt\n", 1),
-        // LAYERNORM and ADD without their units: illegal.
-        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nlayernorm src=0 dst=100 rows=1 len=4 params=200 pop_prev\nhalt\n", 1),
+        // A LayerNorm row longer than max_len: illegal; parameters beyond the
+        // scratchpad: range.
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nlayernorm src=0 dst=100 rows=1 len=49 params=200 pop_prev\nhalt\n", 1),
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nlayernorm src=0 dst=100 rows=1 len=8 params=4094 pop_prev\nhalt\n", 2),
+        // ADD without its unit: illegal.
         ("add a=0 b=10 dst=100 rows=1 len=4\nhalt\n", 1),
     ];
     let mut dram2 = dram.clone();

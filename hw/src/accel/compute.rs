@@ -43,6 +43,7 @@ use accgen_golden::isa;
 use crate::accel::div_const;
 use crate::accel::epilogue::epilogue_engine;
 use crate::accel::gemm::{bits_for, gemm_engine, GemmParams};
+use crate::accel::lnx::layernorm_engine;
 use crate::accel::smx::softmax_engine;
 use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult, Sig, Value};
 
@@ -79,6 +80,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
     };
     let smx = match &cfg.softmax {
         Some(_) => Some(softmax_engine(lib, cfg, read_latency)?),
+        None => None,
+    };
+    let lnx = match &cfg.layernorm {
+        Some(_) => Some(layernorm_engine(lib, cfg, read_latency)?),
         None => None,
     };
     let cfg_arr = cfg.array.clone();
@@ -149,6 +154,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let gemm_start = m.wire("gemm_start", 1, false)?;
         let epi_start = m.wire("epi_start", 1, false)?;
         let smx_start = m.wire("smx_start", 1, false)?;
+        let ln_start = m.wire("ln_start", 1, false)?;
         let mut sp_re: Vec<(Sig, Sig)> = Vec::new();
         let mut sp_we: Vec<(Sig, Sig, Sig)> = Vec::new();
         let mut ac_re: Vec<(Sig, Sig)> = Vec::new();
@@ -271,6 +277,36 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                     ("dst", f[1]),
                     ("rows", f[2]),
                     ("len", f[3]),
+                    ("spad_rdata", spad_rdata),
+                ],
+            )?;
+            let re = x.out("spad_re")?;
+            sp_re.push((re, x.out("spad_raddr")?));
+            let we = x.out("spad_we")?;
+            sp_we.push((we, x.out("spad_waddr")?, x.out("spad_wdata")?));
+            errs.push((x.out("err_valid")?, x.out("err_code")?));
+            progress = m.or(progress, we)?;
+            progress = m.or(progress, re)?;
+            (x.out("ready")?, x.out("idle")?)
+        } else {
+            (zero1, one1)
+        };
+
+        let (l_ready, l_idle) = if let Some(ln) = &lnx {
+            let f: Vec<Sig> = isa::LAYERNORM_FIELDS
+                .iter()
+                .map(|f| field(&mut m, word, f))
+                .collect::<RtlResult<_>>()?;
+            let x = m.instance(
+                ln,
+                "layernorm",
+                &[
+                    ("start", ln_start),
+                    ("src", f[0]),
+                    ("dst", f[1]),
+                    ("rows", f[2]),
+                    ("len", f[3]),
+                    ("params", f[4]),
                     ("spad_rdata", spad_rdata),
                 ],
             )?;
@@ -414,9 +450,13 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let n = m.not(smx_ok)?;
             m.and(is_smx, n)?
         };
-        // LAYERNORM and ADD have no engine in the accelerator yet: error 1, as for a
-        // unit the config lacks (the golden model and `Program::check` agree).
-        let bad_new = m.or(is_ln, is_add)?;
+        let bad_ln = {
+            let n = m.not(c(lnx.is_some()))?;
+            m.and(is_ln, n)?
+        };
+        // ADD has no engine in the accelerator yet: error 1, as for a unit the config
+        // lacks (the golden model and `Program::check` agree).
+        let bad_new = m.or(bad_ln, is_add)?;
         let bad = m.or(bad_gemm, bad_epi)?;
         let bad = m.or(bad, bad_smx)?;
         let bad = m.or(bad, bad_new)?;
@@ -432,15 +472,19 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let se_go = m.and(se, e_ready)?;
         let sx = m.and(run, is_smx)?;
         let sx_go = m.and(sx, x_ready)?;
+        let sl = m.and(run, is_ln)?;
+        let sl_go = m.and(sl, l_ready)?;
         let other = {
             let t = m.or(is_gemm, is_epi)?;
             let t = m.or(t, is_smx)?;
+            let t = m.or(t, is_ln)?;
             m.not(t)?
         };
         let s_nop = m.and(run, other)?;
         // A pop happens only in the cycle the instruction starts.
         let started = m.or(sg_go, se_go)?;
         let started = m.or(started, sx_go)?;
+        let started = m.or(started, sl_go)?;
         let started = m.or(started, s_nop)?;
         let pop_prev = m.and(pop_prev, started)?;
         let pop_next = m.and(pop_next, started)?;
@@ -448,6 +492,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         m.drive(epi_start, se_go)?;
         m.drive(e_start, se_go)?;
         m.drive(smx_start, sx_go)?;
+        m.drive(ln_start, sl_go)?;
 
         // ---- state 2: wait.
         // A GEMM is done when issued; with push_prev also when its reads have returned
@@ -463,7 +508,12 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             m.and(t, g_setup_idle)?
         };
         let sub_done = m.priority(
-            &[(is_gemm, g_full), (is_epi, e_idle), (is_smx, x_idle)],
+            &[
+                (is_gemm, g_full),
+                (is_epi, e_idle),
+                (is_smx, x_idle),
+                (is_ln, l_idle),
+            ],
             one1,
         )?;
         let mut err_any = zero1;
@@ -630,6 +680,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let t = m.and(t, g_idle)?;
             let t = m.and(t, g_reads_idle)?;
             let t = m.and(t, e_idle)?;
+            let t = m.and(t, l_idle)?;
             m.and(t, x_idle)?
         };
         let idle_q = m.reg_next(

@@ -3,7 +3,7 @@
 //! ([`dma_read`], [`dma_write`], [`bursts`]), the front end ([`frontend`]: fetch,
 //! dispatch, errors, watchdog), the load and store engines ([`load`], [`store`]), the
 //! compute engine ([`compute`]) with its GEMM, epilogue and softmax engines ([`gemm`],
-//! [`epilogue`] with [`requant_rt`], [`smx`]), the banked scratchpad ([`spad`]), the
+//! [`epilogue`] with [`requant_rt`], [`smx`], [`lnx`], both on [`rows`]), the banked scratchpad ([`spad`]), the
 //! top ([`top`]) and its HLS-shaped wrapper ([`hls`]).
 
 pub mod bursts;
@@ -16,8 +16,10 @@ pub mod epilogue;
 pub mod frontend;
 pub mod gemm;
 pub mod hls;
+pub mod lnx;
 pub mod load;
 pub mod requant_rt;
+pub mod rows;
 pub mod smx;
 pub mod spad;
 pub mod store;

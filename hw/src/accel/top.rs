@@ -75,20 +75,13 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         module: "accgen_accel".into(),
         message: e.to_string(),
     })?;
-    // The golden model runs LAYERNORM and ADD; the accelerator has no engines for them
-    // yet, so it refuses a datapath that would need them rather than disagree.
-    for (section, present) in [
-        ("[layernorm]", cfg.layernorm.is_some()),
-        ("[residual]", cfg.residual.is_some()),
-    ] {
-        if present {
-            return Err(RtlError {
-                module: "accgen_accel".into(),
-                message: format!(
-                    "the accelerator has no engine for the {section} unit yet (its LAYERNORM/ADD instructions run on the golden model only: `accgen run --golden-only`); remove {section} from an [accel] config to generate the accelerator"
-                ),
-            });
-        }
+    // The golden model runs ADD; the accelerator has no engine for it yet, so it
+    // refuses a datapath that would need it rather than disagree.
+    if cfg.residual.is_some() {
+        return Err(RtlError {
+            module: "accgen_accel".into(),
+            message: "the accelerator has no engine for the [residual] unit yet (its ADD instructions run on the golden model only: `accgen run --golden-only`); remove [residual] from an [accel] config to generate the accelerator".into(),
+        });
     }
     let name = top_name(cfg);
     let dma = dma_params(&acc);

@@ -3,7 +3,8 @@
 //! every epilogue (requant, requant+ReLU, requant+GELU, raw accumulators through
 //! STORE from the accumulator), SOFTMAX and LAYERNORM (row groups of the unit's
 //! lanes, partial chunks, in place and disjoint; LayerNorm's gammas and betas of
-//! different element sizes read from a parameter block), 2:4 sparse GEMM on a sparse accelerator, and 200
+//! different element sizes read from a parameter block), ADD (operands and output of
+//! different element sizes, in place over either input), 2:4 sparse GEMM on a sparse accelerator, and 200
 //! random programs over the whole ISA, each with random memory latency and stalls
 //! and a random initial state. After `HALT` the RTL's whole DRAM image must equal the
 //! golden model's, byte for byte (the golden model is itself checked against the unit
@@ -24,6 +25,7 @@ const CFG: &str = "[array]\nrows = 4\ncols = 4\n\
 [gelu]\nlanes = 4\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n\
 [softmax]\nlanes = 2\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n\
 [layernorm]\nlanes = 2\nmax_len = 48\nin_bits = 8\nin_frac = 4\ngamma_bits = 8\ngamma_frac = 6\nbeta_bits = 12\nout_bits = 8\nout_frac = 4\n\
+[residual]\nlanes = 1\na_bits = 8\na_frac = 5\nb_bits = 12\nb_frac = 9\nout_bits = 8\nout_frac = 4\nrounding = \"half-away\"\n\
 [accel]\nspad_kib = 16\nacc_kib = 8\naxi_addr_bits = 32\nqueue_depth = 4\nwatchdog_cycles = 100000\nmax_outstanding = 4\n";
 
 fn cfg() -> Config {
@@ -271,6 +273,48 @@ fn layernorm_rows_equal_golden() {
 }
 
 #[test]
+fn add_rows_equal_golden() {
+    let cfg = cfg();
+    let model = build_accel(&cfg).unwrap();
+    let mut rng = SplitMix64::new(7);
+    // (rows, len, a, b, dst): disjoint, in place over a, over b (b's pitch is
+    // larger), single elements, long rows over several scratchpad rows.
+    for (i, &(rows, len, a, b, dst)) in [
+        (3u32, 7u32, 0u32, 100u32, 300u32),
+        (4, 16, 0, 100, 0),
+        (2, 5, 0, 100, 100),
+        (5, 1, 10, 20, 30),
+        (2, 33, 0, 200, 400),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let stride = 128u64;
+        let mut dram = vec![0u8; 0x4000];
+        for r in 0..rows as u64 {
+            for t in 0..len as u64 {
+                dram[(r * stride + t) as usize] = rng.signed(8) as u8;
+                let v = rng.signed(12) as u16;
+                dram[(0x1000 + r * stride + 2 * t) as usize] = v as u8;
+                dram[(0x1001 + r * stride + 2 * t) as usize] = (v >> 8) as u8;
+            }
+        }
+        let text = format!(
+            "load dram=0x0 rows={rows} bytes={len} stride={stride} spad={a}\n\
+             load dram=0x1000 rows={rows} bytes={} stride={stride} spad={b} push_next\n\
+             add a={a} b={b} dst={dst} rows={rows} len={len} pop_prev push_next\n\
+             store dram=0x2000 rows={rows} bytes={len} stride={stride} spad={dst} pop_prev\n\
+             halt\n",
+            2 * len
+        );
+        let prog = assemble(&text).unwrap();
+        prog.check(&cfg).unwrap();
+        let (_, code) = both(&model, &cfg, dram, &prog, 0x3000, 51 + i as u64);
+        assert_eq!(code, 0, "{text}");
+    }
+}
+
+#[test]
 fn compute_errors_end_with_their_codes() {
     let cfg = cfg();
     let model = build_accel(&cfg).unwrap();
@@ -292,8 +336,10 @@ fn compute_errors_end_with_their_codes() {
         // scratchpad: range.
         ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nlayernorm src=0 dst=100 rows=1 len=49 params=200 pop_prev\nhalt\n", 1),
         ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nlayernorm src=0 dst=100 rows=1 len=8 params=4094 pop_prev\nhalt\n", 2),
-        // ADD without its unit: illegal.
-        ("add a=0 b=10 dst=100 rows=1 len=4\nhalt\n", 1),
+        // ADD: an output overlapping `a` from behind: illegal; `b` beyond the
+        // scratchpad: range.
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nadd a=0 b=10 dst=1 rows=2 len=4 pop_prev\nhalt\n", 1),
+        ("load dram=0 rows=64 bytes=4 stride=4 spad=0 push_next\nadd a=0 b=4095 dst=100 rows=1 len=4 pop_prev\nhalt\n", 2),
     ];
     let mut dram2 = dram.clone();
     dram2[0x1000..0x1010].fill(0x7f);
@@ -310,15 +356,22 @@ fn random_whole_isa_programs_leave_the_golden_dram_image() {
     let model = build_accel(&cfg).unwrap();
     let mut rng = SplitMix64::new(77);
     let mut total = 0u64;
+    let mut kinds = std::collections::BTreeMap::new();
     for k in 0..200u64 {
         let mut dram = vec![0u8; 0x10000];
         let items = rng.range_i64(1, 10) as usize;
         let prog = accgen_golden::progen::isa_program(&mut rng, &cfg, &mut dram, 0x6000, items);
+        for i in &prog.instrs {
+            *kinds.entry(i.op.mnemonic()).or_insert(0u32) += 1;
+        }
         let (cycles, code) = both(&model, &cfg, dram, &prog, 0xc000, 1000 + k);
         assert_eq!(code, 0, "program {k}");
         total += cycles;
     }
     assert!(total > 0);
+    for op in ["gemm", "epilogue", "softmax", "layernorm", "add", "store"] {
+        assert!(kinds.get(op).copied().unwrap_or(0) >= 20, "{op}: {kinds:?}");
+    }
 }
 
 /// A 4x4 2:4 sparse accelerator: GEMM takes compressed B (per K group two value rows

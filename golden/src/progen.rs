@@ -117,6 +117,10 @@ pub fn load_store_program(rng: &mut SplitMix64, g: &Geometry, half: u64, items: 
 ///   or GELU) and STORE from the scratchpad;
 /// - **SOFTMAX:** rows of length `len` loaded, softmax in place or to other rows,
 ///   stored;
+/// - **LAYERNORM** (with `[layernorm]`): gammas, betas and rows loaded, LayerNorm in
+///   place or to other rows, stored;
+/// - **ADD** (with `[residual]`): two row blocks loaded, added in place over either
+///   input (when the pitches allow) or into other rows, stored;
 /// - **LOAD/STORE** through `nop.compute`, and `fence`.
 ///
 /// Stops adding chains when the scratchpad or accumulator runs out.
@@ -171,7 +175,7 @@ pub fn isa_program(
             Some(at)
         };
     for _ in 0..items {
-        match rng.range_i64(0, 5) {
+        match rng.range_i64(0, 7) {
             0..=2 => {
                 // GEMM chain.
                 let m = rng.range_i64(1, r as i64) as u64;
@@ -342,6 +346,94 @@ pub fn isa_program(
                     "load dram={ld:#x} rows={rows} bytes={bytes} stride={stride} spad={spad} push_next\n                     nop.compute pop_prev push_next\n                     store dram={st:#x} rows={rows} bytes={bytes} stride={stride} spad={spad} pop_prev\n"
                 );
             }
+            5 if cfg.layernorm.is_some() => {
+                let ln = cfg.layernorm.as_ref().expect("checked");
+                let rows = rng.range_i64(1, 4) as u64;
+                let len = rng.range_i64(1, ln.max_len.min(70) as i64) as u64;
+                let (ib, ob) = (
+                    elem_bytes(ln.in_bits) as u64,
+                    elem_bytes(ln.out_bits) as u64,
+                );
+                let (gb, bb) = (
+                    elem_bytes(ln.gamma_bits) as u64,
+                    elem_bytes(ln.beta_bits) as u64,
+                );
+                let (ip, op) = (pitch(len * ib), pitch(len * ob));
+                let (gp, bp) = (pitch(len * gb), pitch(len * bb));
+                let in_place = rng.range_i64(0, 1) == 1 && op <= ip;
+                let need = gp + bp + rows * ip + if in_place { 0 } else { rows * op };
+                let Some(prm) = alloc_spad(need) else { break };
+                let src = prm + gp + bp;
+                let dst = if in_place { src } else { src + rows * ip };
+                let Some(g_dram) = dram_block(rng, len * gb, true, dram) else {
+                    break;
+                };
+                let Some(b_dram) = dram_block(rng, len * bb, true, dram) else {
+                    break;
+                };
+                let Some(x) = dram_block(rng, rows * len * ib, true, dram) else {
+                    break;
+                };
+                let Some(st) = store_at(rows * len * ob) else {
+                    break;
+                };
+                t += &format!(
+                    "load dram={g_dram:#x} rows=1 bytes={} stride=0 spad={prm}\n\
+                     load dram={b_dram:#x} rows=1 bytes={} stride=0 spad={}\n\
+                     load dram={x:#x} rows={rows} bytes={} stride={} spad={src} push_next\n\
+                     layernorm src={src} dst={dst} rows={rows} len={len} params={prm} pop_prev push_next\n\
+                     store dram={st:#x} rows={rows} bytes={} stride={} spad={dst} pop_prev\n",
+                    len * gb,
+                    len * bb,
+                    prm + gp,
+                    len * ib,
+                    len * ib,
+                    len * ob,
+                    len * ob
+                );
+            }
+            6 if cfg.residual.is_some() => {
+                let rc = cfg.residual.as_ref().expect("checked");
+                let rows = rng.range_i64(1, 4) as u64;
+                let len = rng.range_i64(1, 70) as u64;
+                let (ab, bb, ob) = (
+                    elem_bytes(rc.a_bits) as u64,
+                    elem_bytes(rc.b_bits) as u64,
+                    elem_bytes(rc.out_bits) as u64,
+                );
+                let (ap, bp, op) = (pitch(len * ab), pitch(len * bb), pitch(len * ob));
+                let over = rng.range_i64(0, 2);
+                let over = match over {
+                    0 if op <= ap => 0,
+                    1 if op <= bp => 1,
+                    _ => 2,
+                };
+                let need = rows * (ap + bp) + if over == 2 { rows * op } else { 0 };
+                let Some(a_row) = alloc_spad(need) else { break };
+                let b_row = a_row + rows * ap;
+                let dst = [a_row, b_row, b_row + rows * bp][over];
+                let Some(a_dram) = dram_block(rng, rows * len * ab, true, dram) else {
+                    break;
+                };
+                let Some(b_dram) = dram_block(rng, rows * len * bb, true, dram) else {
+                    break;
+                };
+                let Some(st) = store_at(rows * len * ob) else {
+                    break;
+                };
+                t += &format!(
+                    "load dram={a_dram:#x} rows={rows} bytes={} stride={} spad={a_row}\n\
+                     load dram={b_dram:#x} rows={rows} bytes={} stride={} spad={b_row} push_next\n\
+                     add a={a_row} b={b_row} dst={dst} rows={rows} len={len} pop_prev push_next\n\
+                     store dram={st:#x} rows={rows} bytes={} stride={} spad={dst} pop_prev\n",
+                    len * ab,
+                    len * ab,
+                    len * bb,
+                    len * bb,
+                    len * ob,
+                    len * ob
+                );
+            }
             _ => t += "fence\n",
         }
     }
@@ -376,11 +468,11 @@ mod tests {
     #[test]
     fn whole_isa_programs_are_valid_and_run_on_golden() {
         let cfg = Config::from_toml_str(
-            "[array]\nrows = 4\ncols = 4\n[requant]\nin_bits = 32\nout_bits = 8\n[gelu]\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n[softmax]\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
+            "[array]\nrows = 4\ncols = 4\n[requant]\nin_bits = 32\nout_bits = 8\n[gelu]\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n[softmax]\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n[layernorm]\nmax_len = 64\nbeta_bits = 12\n[residual]\nb_bits = 16\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
         )
         .unwrap();
         let mut rng = SplitMix64::new(2);
-        let mut kinds = [0usize; 4];
+        let mut kinds = [0usize; 6];
         for n in 0..60 {
             let mut dram = vec![0u8; 0x10000];
             let p = isa_program(&mut rng, &cfg, &mut dram, 0x4000, n % 15);
@@ -391,6 +483,8 @@ mod tests {
                     crate::isa::Op::Epilogue(_) => kinds[1] += 1,
                     crate::isa::Op::Softmax(_) => kinds[2] += 1,
                     crate::isa::Op::Store(_, crate::isa::StoreSrc::Acc) => kinds[3] += 1,
+                    crate::isa::Op::Layernorm(_) => kinds[4] += 1,
+                    crate::isa::Op::Add(_) => kinds[5] += 1,
                     _ => {}
                 }
             }

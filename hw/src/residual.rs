@@ -63,8 +63,9 @@ fn lane_tag(cfg: &ResidualConfig) -> String {
     )
 }
 
-/// One lane.
-fn lane(lib: &mut Library, cfg: &ResidualConfig) -> RtlResult<Rc<Module>> {
+/// One lane: port `x` (`{b, a}` as in the stream's lane field) to `y`,
+/// [`RESIDUAL_LATENCY`] cycles, free-running. The accelerator's ADD engine uses it too.
+pub fn residual_lane(lib: &mut Library, cfg: &ResidualConfig) -> RtlResult<Rc<Module>> {
     let name = format!("accgen_residual_lane_{}", lane_tag(cfg));
     lib.get_or_build(&name.clone(), |_| {
         let mut m = ModuleBuilder::new(&name);
@@ -108,7 +109,7 @@ fn lane(lib: &mut Library, cfg: &ResidualConfig) -> RtlResult<Rc<Module>> {
 
 /// Build (or fetch) the residual-add unit for `cfg`.
 pub fn residual(lib: &mut Library, cfg: &ResidualConfig) -> RtlResult<Rc<Module>> {
-    let l = lane(lib, cfg)?;
+    let l = residual_lane(lib, cfg)?;
     let lanes = vec![l; cfg.lanes as usize];
     let doc = format!(
         "Residual add: {} lanes, int{} (2^-{}) + int{} (2^-{}) -> int{} (2^-{}), latency {RESIDUAL_LATENCY}.",

@@ -447,9 +447,9 @@ fn store_engine_is_lint_clean_and_synthesises_without_latches() {
 }
 
 /// A small accelerator with every compute sub-engine (4x4 array, requant, GELU, a
-/// two-lane softmax, LayerNorm), so lint and synthesis cover the whole top in little
+/// two-lane softmax, LayerNorm, residual add), so lint and synthesis cover the whole top in little
 /// time.
-const SMALL_ACCEL: &str = "[array]\nrows = 4\ncols = 4\n[requant]\nlanes = 4\nin_bits = 32\nout_bits = 8\n[gelu]\nlanes = 4\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n[softmax]\nlanes = 2\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n[layernorm]\nmax_len = 64\nbeta_bits = 12\n[accel]\nspad_kib = 16\nacc_kib = 8\n";
+const SMALL_ACCEL: &str = "[array]\nrows = 4\ncols = 4\n[requant]\nlanes = 4\nin_bits = 32\nout_bits = 8\n[gelu]\nlanes = 4\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n[softmax]\nlanes = 2\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n[layernorm]\nmax_len = 64\nbeta_bits = 12\n[residual]\nlanes = 1\nb_bits = 16\n[accel]\nspad_kib = 16\nacc_kib = 8\n";
 
 #[test]
 fn accelerator_top_is_lint_clean_and_synthesises_without_latches() {

@@ -40,6 +40,7 @@ use accgen_golden::accel::Geometry;
 use accgen_golden::config::Config;
 use accgen_golden::isa;
 
+use crate::accel::addx::add_engine;
 use crate::accel::div_const;
 use crate::accel::epilogue::epilogue_engine;
 use crate::accel::gemm::{bits_for, gemm_engine, GemmParams};
@@ -84,6 +85,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
     };
     let lnx = match &cfg.layernorm {
         Some(_) => Some(layernorm_engine(lib, cfg, read_latency)?),
+        None => None,
+    };
+    let addx = match &cfg.residual {
+        Some(_) => Some(add_engine(lib, cfg, read_latency)?),
         None => None,
     };
     let cfg_arr = cfg.array.clone();
@@ -155,6 +160,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let epi_start = m.wire("epi_start", 1, false)?;
         let smx_start = m.wire("smx_start", 1, false)?;
         let ln_start = m.wire("ln_start", 1, false)?;
+        let add_start = m.wire("add_start", 1, false)?;
         let mut sp_re: Vec<(Sig, Sig)> = Vec::new();
         let mut sp_we: Vec<(Sig, Sig, Sig)> = Vec::new();
         let mut ac_re: Vec<(Sig, Sig)> = Vec::new();
@@ -322,6 +328,36 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             (zero1, one1)
         };
 
+        let (a_ready, a_idle) = if let Some(ad) = &addx {
+            let f: Vec<Sig> = isa::ADD_FIELDS
+                .iter()
+                .map(|f| field(&mut m, word, f))
+                .collect::<RtlResult<_>>()?;
+            let x = m.instance(
+                ad,
+                "add",
+                &[
+                    ("start", add_start),
+                    ("a", f[0]),
+                    ("b", f[1]),
+                    ("dst", f[2]),
+                    ("rows", f[3]),
+                    ("len", f[4]),
+                    ("spad_rdata", spad_rdata),
+                ],
+            )?;
+            let re = x.out("spad_re")?;
+            sp_re.push((re, x.out("spad_raddr")?));
+            let we = x.out("spad_we")?;
+            sp_we.push((we, x.out("spad_waddr")?, x.out("spad_wdata")?));
+            errs.push((x.out("err_valid")?, x.out("err_code")?));
+            progress = m.or(progress, we)?;
+            progress = m.or(progress, re)?;
+            (x.out("ready")?, x.out("idle")?)
+        } else {
+            (zero1, one1)
+        };
+
         // ---- state 1: tokens, the GEMM drain for non-GEMM work, static checks.
         let np = m.not(d[0])?;
         let ok_p = m.or(np, tok_prev)?;
@@ -454,9 +490,11 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let n = m.not(c(lnx.is_some()))?;
             m.and(is_ln, n)?
         };
-        // ADD has no engine in the accelerator yet: error 1, as for a unit the config
-        // lacks (the golden model and `Program::check` agree).
-        let bad_new = m.or(bad_ln, is_add)?;
+        let bad_add = {
+            let n = m.not(c(addx.is_some()))?;
+            m.and(is_add, n)?
+        };
+        let bad_new = m.or(bad_ln, bad_add)?;
         let bad = m.or(bad_gemm, bad_epi)?;
         let bad = m.or(bad, bad_smx)?;
         let bad = m.or(bad, bad_new)?;
@@ -474,10 +512,13 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let sx_go = m.and(sx, x_ready)?;
         let sl = m.and(run, is_ln)?;
         let sl_go = m.and(sl, l_ready)?;
+        let sa = m.and(run, is_add)?;
+        let sa_go = m.and(sa, a_ready)?;
         let other = {
             let t = m.or(is_gemm, is_epi)?;
             let t = m.or(t, is_smx)?;
             let t = m.or(t, is_ln)?;
+            let t = m.or(t, is_add)?;
             m.not(t)?
         };
         let s_nop = m.and(run, other)?;
@@ -485,6 +526,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let started = m.or(sg_go, se_go)?;
         let started = m.or(started, sx_go)?;
         let started = m.or(started, sl_go)?;
+        let started = m.or(started, sa_go)?;
         let started = m.or(started, s_nop)?;
         let pop_prev = m.and(pop_prev, started)?;
         let pop_next = m.and(pop_next, started)?;
@@ -493,6 +535,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         m.drive(e_start, se_go)?;
         m.drive(smx_start, sx_go)?;
         m.drive(ln_start, sl_go)?;
+        m.drive(add_start, sa_go)?;
 
         // ---- state 2: wait.
         // A GEMM is done when issued; with push_prev also when its reads have returned
@@ -513,6 +556,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                 (is_epi, e_idle),
                 (is_smx, x_idle),
                 (is_ln, l_idle),
+                (is_add, a_idle),
             ],
             one1,
         )?;
@@ -681,6 +725,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let t = m.and(t, g_reads_idle)?;
             let t = m.and(t, e_idle)?;
             let t = m.and(t, l_idle)?;
+            let t = m.and(t, a_idle)?;
             m.and(t, x_idle)?
         };
         let idle_q = m.reg_next(

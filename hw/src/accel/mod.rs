@@ -6,6 +6,7 @@
 //! [`epilogue`] with [`requant_rt`], [`smx`], [`lnx`], both on [`rows`]), the banked scratchpad ([`spad`]), the
 //! top ([`top`]) and its HLS-shaped wrapper ([`hls`]).
 
+pub mod addx;
 pub mod bursts;
 pub mod compute;
 pub mod control;

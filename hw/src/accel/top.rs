@@ -75,14 +75,6 @@ pub fn accel_top(lib: &mut Library, cfg: &Config) -> RtlResult<Rc<Module>> {
         module: "accgen_accel".into(),
         message: e.to_string(),
     })?;
-    // The golden model runs ADD; the accelerator has no engine for it yet, so it
-    // refuses a datapath that would need it rather than disagree.
-    if cfg.residual.is_some() {
-        return Err(RtlError {
-            module: "accgen_accel".into(),
-            message: "the accelerator has no engine for the [residual] unit yet (its ADD instructions run on the golden model only: `accgen run --golden-only`); remove [residual] from an [accel] config to generate the accelerator".into(),
-        });
-    }
     let name = top_name(cfg);
     let dma = dma_params(&acc);
     let depth = acc.queue_depth.next_power_of_two();

@@ -4,8 +4,9 @@
 //! STORE from the accumulator), SOFTMAX and LAYERNORM (row groups of the unit's
 //! lanes, partial chunks, in place and disjoint; LayerNorm's gammas and betas of
 //! different element sizes read from a parameter block), ADD (operands and output of
-//! different element sizes, in place over either input), 2:4 sparse GEMM on a sparse accelerator, and 200
-//! random programs over the whole ISA, each with random memory latency and stalls
+//! different element sizes, in place over either input), 2:4 sparse GEMM on a sparse
+//! accelerator, and 200 random programs over the whole ISA (every compute instruction
+//! at least 20 times), each with random memory latency and stalls
 //! and a random initial state. After `HALT` the RTL's whole DRAM image must equal the
 //! golden model's, byte for byte (the golden model is itself checked against the unit
 //! models in `golden/tests/machine.rs`). Errors of the compute engine end with golden's

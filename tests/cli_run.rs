@@ -363,3 +363,78 @@ fn gemm_runs_on_the_rtl_bit_exact_with_stats() {
     assert!(s["dma_read_bytes_per_cycle"].as_f64().unwrap() > 0.0);
     assert_eq!(npy::read(&t.path("c.npy")).unwrap().shape, vec![9, 7]);
 }
+
+#[test]
+fn layernorm_then_residual_add_run_on_the_rtl() {
+    // A transformer block's tail: y = x + LayerNorm(x), on an accelerator without an
+    // array (16-byte scratchpad rows).
+    let t = Tmp::new("run-ln");
+    std::fs::write(
+        t.path("c.toml"),
+        "[layernorm]\nmax_len = 32\n[residual]\nlanes = 1\n[accel]\nspad_kib = 16\nacc_kib = 8\naxi_addr_bits = 32\n",
+    )
+    .unwrap();
+    // X: 4 rows of 24 int8 at 0x100 (stride 24); gamma int8 at 0x400, beta int8 at
+    // 0x480; Y at 0x800 (stride 32).
+    std::fs::write(
+        t.path("p.s"),
+        "load dram=0x400 rows=1 bytes=24 stride=0 spad=100\n\
+         load dram=0x480 rows=1 bytes=24 stride=0 spad=102\n\
+         load dram=0x100 rows=4 bytes=24 stride=24 spad=0 push_next\n\
+         layernorm src=0 dst=20 rows=4 len=24 params=100 pop_prev\n\
+         add a=20 b=0 dst=20 rows=4 len=24 push_next\n\
+         store dram=0x800 rows=4 bytes=24 stride=32 spad=20 pop_prev\n\
+         halt\n",
+    )
+    .unwrap();
+    let x: Vec<i64> = (0..96).map(|i| (i * 37 % 200) - 100).collect();
+    let g: Vec<i64> = (0..24).map(|i| 40 + i).collect();
+    let b: Vec<i64> = (0..24).map(|i| 3 * i - 30).collect();
+    for (name, shape, data) in [
+        ("x", vec![4, 24], &x),
+        ("g", vec![24], &g),
+        ("b", vec![24], &b),
+    ] {
+        npy::write(
+            &t.path(&format!("{name}.npy")),
+            &NpyArray {
+                dtype: Dtype::I8,
+                shape,
+                data: data.clone(),
+            },
+        )
+        .unwrap();
+    }
+    let o = accgen(&[
+        "run",
+        "--config",
+        &t.s("c.toml"),
+        "--program",
+        &t.s("p.s"),
+        "--load",
+        &format!("X={}@0x100", t.s("x.npy")),
+        "--load",
+        &format!("G={}@0x400", t.s("g.npy")),
+        "--load",
+        &format!("B={}@0x480", t.s("b.npy")),
+        "--dump",
+        &format!("Y@0x800:4x32:int8={}", t.s("y.npy")),
+        "--json",
+        &t.s("s.json"),
+        "--stall",
+        "0.2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg = accgen_golden::config::Config::load(&t.path("c.toml")).unwrap();
+    let (ln, rc) = (cfg.layernorm.unwrap(), cfg.residual.unwrap());
+    let y = npy::read(&t.path("y.npy")).unwrap();
+    for r in 0..4 {
+        let row = &x[r * 24..r * 24 + 24];
+        let n = accgen_golden::layernorm::layernorm_row(&ln, row, &g, &b).unwrap();
+        let want = accgen_golden::residual::residual_add(&rc, &n, row).unwrap();
+        assert_eq!(&y.data[r * 32..r * 32 + 24], &want[..], "row {r}");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["bit_exact"], true);
+}

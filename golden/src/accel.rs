@@ -1,7 +1,8 @@
 //! `[accel]` section: the integrated accelerator (GUIDE §8) and its memory geometry.
 //!
 //! The accelerator's datapath is the unit sections present in the same config:
-//! `[array]` (optionally with `[sparsity]`), `[requant]`, `[gelu]` and `[softmax]`. A
+//! `[array]` (optionally with `[sparsity]`), `[requant]`, `[gelu]`, `[softmax]`,
+//! `[layernorm]` and `[residual]`. A
 //! missing unit means its hardware is absent, and the instructions that need it are
 //! rejected (see [`crate::isa::Program::check`]).
 //!

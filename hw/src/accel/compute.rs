@@ -1,6 +1,7 @@
 //! The compute engine: the compute queue's dispatcher and its sub-engines, the GEMM
-//! engine ([`crate::accel::gemm`]), the epilogue engine ([`crate::accel::epilogue`])
-//! and the softmax engine ([`crate::accel::smx`]).
+//! engine ([`crate::accel::gemm`]), the epilogue engine ([`crate::accel::epilogue`]),
+//! the softmax and LayerNorm engines ([`crate::accel::smx`], [`crate::accel::lnx`])
+//! and the ADD engine ([`crate::accel::addx`]).
 //!
 //! For each instruction, in program order: take the tokens it pops (compute pops from
 //! load with `pop_prev` and from store with `pop_next`); reject what the generated
@@ -17,14 +18,15 @@
 //!   accumulator rows (`acc_busy`), and the dispatcher moves on. Its tokens are pushed
 //!   when it ends. A later GEMM starts beside it only when their accumulator rows, the
 //!   GEMM's operand rows and the epilogue's output rows are apart.
-//! - **SOFTMAX, NOP** and instructions that push while a deferred push is pending wait
+//! - **SOFTMAX, LAYERNORM, ADD, NOP** and instructions that push while a deferred push is pending wait
 //!   for every GEMM and the epilogue; at most one deferred `push_prev` is pending, so
 //!   tokens keep program order.
 //! - **Errors:** a sub-engine's error is reported with the failing instruction's index
 //!   (the background epilogue's own index first); after an error nothing more starts,
 //!   and with `abort_all` the running sub-engines finish their instructions.
 //!
-//! Memory ports: scratchpad read ports A (GEMM A rows, softmax rows), B (GEMM B rows,
+//! Memory ports: scratchpad read ports A (GEMM A rows, softmax, LayerNorm and ADD
+//! rows, LayerNorm parameters), B (GEMM B rows,
 //! with a grant) and C (epilogue parameters, with a grant), the scratchpad write port
 //! (priority over the load engine); the accumulator read port (GEMM accumulate reads
 //! first, then the epilogue; the store engine after the compute engine) and write port.
@@ -109,7 +111,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         let srb = bits_for(geo.spad_rows as u64);
         let arb = bits_for(geo.acc_rows as u64);
         let mut m = ModuleBuilder::new(&name);
-        m.doc("Compute engine: dispatcher of GEMM, EPILOGUE and SOFTMAX to their engines.");
+        m.doc("Compute engine: dispatcher of GEMM, EPILOGUE, SOFTMAX, LAYERNORM and ADD to their engines.");
         let in_word = m.input("in_word", 128, false)?;
         let in_index = m.input("in_index", 32, false)?;
         let in_valid = m.input("in_valid", 1, false)?;

@@ -126,8 +126,9 @@ fn align(x: u64) -> u64 {
     x.div_ceil(64) * 64
 }
 
-/// Build the program for C = epilogue(A x B) with A M x K and B K x N on `cfg`.
-/// Errors name what does not fit or which unit is missing.
+/// Build the program for C = epilogue(A x B) with A M x K and B K x N on `cfg`, with
+/// the DRAM layout of the module docs from offset 0. Errors name what does not fit or
+/// which unit is missing.
 pub fn gemm_program(
     cfg: &Config,
     m: u32,
@@ -135,6 +136,43 @@ pub fn gemm_program(
     n: u32,
     epi: GemmEpilogue,
 ) -> Result<(Program, GemmLayout), String> {
+    let (mut ins, lay) = emit_gemm(cfg, m, k, n, epi, None)?;
+    ins.push(Instr::new(Op::Halt));
+    let prog = Program { instrs: ins };
+    prog.check(cfg)
+        .map_err(|e| format!("generated program is invalid: {e}"))?;
+    let end = lay.prog + (prog.instrs.len() * crate::isa::WORD_BYTES) as u64;
+    Ok((prog, GemmLayout { end, ..lay }))
+}
+
+/// DRAM offsets of a GEMM's tensors for [`emit_gemm`]: A (M x K row-major), B in
+/// column tiles ([`GemmLayout::b_addr`]), the epilogue parameter blocks, C (M x N
+/// row-major).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemmPlace {
+    /// A.
+    pub a: u64,
+    /// B, column-tiled.
+    pub b: u64,
+    /// Epilogue parameters (per column tile: shifts, zero points, biases).
+    pub params: u64,
+    /// C.
+    pub c: u64,
+}
+
+/// The instructions of [`gemm_program`] without the final `HALT`, at the DRAM
+/// offsets `place` (or the module docs' layout from 0). The dependency tokens are
+/// not balanced at the end (the last buffers' tokens are left in their queues);
+/// callers that continue the program drain them (see `compiler`). The layout's
+/// `prog` and `end` are where a program would follow the tensors.
+pub fn emit_gemm(
+    cfg: &Config,
+    m: u32,
+    k: u32,
+    n: u32,
+    epi: GemmEpilogue,
+    place: Option<GemmPlace>,
+) -> Result<(Vec<Instr>, GemmLayout), String> {
     let arr = cfg
         .array
         .as_ref()
@@ -238,6 +276,10 @@ pub fn gemm_program(
     };
     let c_at = align(p_at + p_bytes);
     let prog_at = align(c_at + m64 * n64 * ob);
+    let (a_at, b_at, p_at, c_at) = match place {
+        Some(pl) => (pl.a, pl.b, pl.params, pl.c),
+        None => (a_at, b_at, p_at, c_at),
+    };
 
     let mut ins: Vec<Instr> = Vec::new();
     let with = |op: Op, deps: Deps| Instr { deps, op };
@@ -374,8 +416,14 @@ pub fn gemm_program(
         Ok(out)
     };
     // Row tiles whose A blocks stay resident while every B column tile streams past.
+    // Each A block pushes a token before the group's first GEMM is dispatched, so a
+    // group larger than the token queue would stall the in-order dispatcher behind
+    // the load engine (a deadlock): at most queue_depth - 1 blocks.
+    let depth = cfg.accel.as_ref().map_or(16, |a| a.queue_depth) as u64;
     let group = if k_blocks == 1 {
-        (a_avail / a_block(kt)).min(row_tiles)
+        (a_avail / a_block(kt))
+            .min(row_tiles)
+            .min(depth.saturating_sub(1).max(1))
     } else {
         1
     };
@@ -545,20 +593,15 @@ pub fn gemm_program(
             }
         }
     }
-    ins.push(Instr::new(Op::Halt));
-    let prog = Program { instrs: ins };
-    prog.check(cfg)
-        .map_err(|e| format!("generated program is invalid: {e}"))?;
-    let end = prog_at + (prog.instrs.len() * crate::isa::WORD_BYTES) as u64;
     Ok((
-        prog,
+        ins,
         GemmLayout {
             a: a_at,
             b: b_at,
             params: p_at,
             c: c_at,
             prog: prog_at,
-            end,
+            end: prog_at,
             c_elem_bytes: ob,
             kt: kt as u32,
             k: k64,

@@ -8,6 +8,7 @@
 
 pub mod accel;
 pub mod asm;
+pub mod compiler;
 pub mod config;
 pub mod gelu;
 pub mod gemm;
@@ -17,6 +18,7 @@ pub mod isa;
 pub mod layernorm;
 pub mod mac;
 pub mod machine;
+pub mod model;
 pub mod nm_sparse;
 pub mod num;
 pub mod progen;

@@ -1,0 +1,615 @@
+//! A quantized model as the compiler sees it: 2-D integer tensors with power-of-two
+//! scales and a list of nodes in execution order, checked against the accelerator's
+//! units, and its op-by-op golden evaluation (the reference the compiled program must
+//! equal byte for byte).
+//!
+//! **Tensors** are `rows x cols`, row-major, of signed (or, for softmax outputs,
+//! unsigned) `bits`-bit integers at scale `2^-frac`.
+//!
+//! **Nodes** (every check names the node and the reason):
+//! - `linear`: `y = act(requant(x W + bias))` with W (`K x N`, signed `weight_bits` of
+//!   `[array]`, scale `2^-weight_frac`) and an optional int bias at the accumulator's
+//!   scale `2^-(x.frac + weight_frac)`. The re-quantizer's shift is
+//!   `x.frac + weight_frac - y.frac` (`-16..=47`; with GELU, `gelu.in_frac` takes
+//!   `y.frac`'s place and y has GELU's output format), zero point 0.
+//! - `add`: `[residual]` with the two inputs' scales as its `a_frac`/`b_frac` (either
+//!   order) and the output's as `out_frac`.
+//! - `layernorm`: `[layernorm]` over each row (`cols` channels), with per-channel
+//!   gamma and beta.
+//! - `softmax`: `[softmax]` over each row.
+//!
+//! The formats must match the units' exactly: the hardware has no format converters,
+//! so a mismatch is an error, never a silent rescale.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::config::Config;
+use crate::gemm::{gemm, Matrix};
+use crate::isa::Act;
+use crate::num::{fits_signed, wrap_signed};
+use crate::requant::{requant, PerChannel, RequantConfig};
+
+/// One tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// Rows.
+    pub rows: u32,
+    /// Columns (the contiguous axis).
+    pub cols: u32,
+    /// Bits per element.
+    pub bits: u32,
+    /// Two's complement (false only for softmax outputs).
+    pub signed: bool,
+    /// Scale `2^-frac`.
+    pub frac: i32,
+}
+
+/// What a node computes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    /// `act(requant(x W + bias))`.
+    Linear {
+        /// `K x N`, row-major.
+        weight: Vec<i64>,
+        /// Scale of W: `2^-weight_frac`.
+        weight_frac: i32,
+        /// `N` biases at the accumulator's scale.
+        bias: Option<Vec<i64>>,
+        /// The activation after re-quantization.
+        act: Act,
+    },
+    /// Residual add of the two inputs.
+    Add,
+    /// LayerNorm of each row with per-channel `gamma` and `beta`.
+    Layernorm {
+        /// `cols` gammas.
+        gamma: Vec<i64>,
+        /// `cols` betas.
+        beta: Vec<i64>,
+    },
+    /// Softmax of each row.
+    Softmax,
+}
+
+impl NodeKind {
+    /// The op name in `model.toml`.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            NodeKind::Linear { .. } => "linear",
+            NodeKind::Add => "add",
+            NodeKind::Layernorm { .. } => "layernorm",
+            NodeKind::Softmax => "softmax",
+        }
+    }
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Unique name (used in every message).
+    pub name: String,
+    /// The operation.
+    pub kind: NodeKind,
+    /// Input tensor names (two for `add`, one otherwise).
+    pub inputs: Vec<String>,
+    /// Output tensor name.
+    pub output: String,
+}
+
+/// A whole model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    /// Every tensor by name.
+    pub tensors: BTreeMap<String, TensorInfo>,
+    /// Nodes in execution order.
+    pub nodes: Vec<Node>,
+    /// The model's input tensor.
+    pub input: String,
+    /// The model's output tensor.
+    pub output: String,
+}
+
+/// Why a model cannot run: the node (if any) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelError {
+    /// The node at fault.
+    pub node: Option<String>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.node {
+            Some(n) => write!(f, "node `{n}`: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+fn err(node: &str, message: String) -> ModelError {
+    ModelError {
+        node: Some(node.to_string()),
+        message,
+    }
+}
+
+/// The re-quantizer of a checked linear node (its shift, bias, activation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinearPlan {
+    /// `K`.
+    pub k: u32,
+    /// `N`.
+    pub n: u32,
+    /// The requant shift.
+    pub shift: i32,
+    /// Per-column biases (0 without a bias).
+    pub bias: Vec<i64>,
+    /// The activation.
+    pub act: Act,
+}
+
+/// Whether `add`'s inputs go to the unit swapped (the first input is `b`).
+pub type AddSwapped = bool;
+
+impl Model {
+    fn tensor(&self, node: &str, name: &str) -> Result<TensorInfo, ModelError> {
+        self.tensors
+            .get(name)
+            .copied()
+            .ok_or_else(|| err(node, format!("tensor `{name}` is not declared")))
+    }
+
+    /// Check the graph (every input produced before its use, every tensor produced
+    /// once, the output produced) and every node against `cfg`'s units.
+    pub fn check(&self, cfg: &Config) -> Result<(), ModelError> {
+        let mut ready: BTreeMap<&str, &str> = BTreeMap::new();
+        ready.insert(&self.input, "the model input");
+        self.tensor("<model>", &self.input)?;
+        for nd in &self.nodes {
+            let want = if matches!(nd.kind, NodeKind::Add) {
+                2
+            } else {
+                1
+            };
+            if nd.inputs.len() != want {
+                return Err(err(
+                    &nd.name,
+                    format!(
+                        "`{}` takes {want} input(s), not {}",
+                        nd.kind.op_name(),
+                        nd.inputs.len()
+                    ),
+                ));
+            }
+            for i in &nd.inputs {
+                if !ready.contains_key(i.as_str()) {
+                    return Err(err(
+                        &nd.name,
+                        format!("input `{i}` is not computed before this node"),
+                    ));
+                }
+            }
+            if let Some(by) = ready.get(nd.output.as_str()) {
+                return Err(err(
+                    &nd.name,
+                    format!("output `{}` is already produced by {by}", nd.output),
+                ));
+            }
+            self.check_node(cfg, nd)?;
+            ready.insert(&nd.output, &nd.name);
+        }
+        if !ready.contains_key(self.output.as_str()) {
+            return Err(ModelError {
+                node: None,
+                message: format!("no node produces the model output `{}`", self.output),
+            });
+        }
+        Ok(())
+    }
+
+    /// The re-quantizer plan of a linear node (checked).
+    pub fn linear_plan(&self, cfg: &Config, nd: &Node) -> Result<LinearPlan, ModelError> {
+        let NodeKind::Linear {
+            weight,
+            weight_frac,
+            bias,
+            act,
+        } = &nd.kind
+        else {
+            return Err(err(&nd.name, "not a linear node".into()));
+        };
+        let name = &nd.name;
+        let arr = cfg
+            .array
+            .as_ref()
+            .ok_or_else(|| err(name, "`linear` needs an [array] section".into()))?;
+        let rq = cfg
+            .requant
+            .as_ref()
+            .ok_or_else(|| err(name, "`linear` needs a [requant] section".into()))?;
+        let x = self.tensor(name, &nd.inputs[0])?;
+        let y = self.tensor(name, &nd.output)?;
+        if x.bits != arr.act_bits || !x.signed {
+            return Err(err(
+                name,
+                format!(
+                    "input `{}` is {}int{}; the array takes signed {}-bit activations (array.act_bits)",
+                    nd.inputs[0],
+                    if x.signed { "" } else { "u" },
+                    x.bits,
+                    arr.act_bits
+                ),
+            ));
+        }
+        let k = x.cols;
+        if weight.is_empty() || weight.len() % k as usize != 0 {
+            return Err(err(
+                name,
+                format!(
+                    "the weight has {} elements, not K x N with K = {k} (the input's columns)",
+                    weight.len()
+                ),
+            ));
+        }
+        let n = (weight.len() / k as usize) as u32;
+        if let Some(i) = weight
+            .iter()
+            .position(|&w| !fits_signed(w as i128, arr.weight_bits))
+        {
+            return Err(err(
+                name,
+                format!(
+                    "weight element {i} = {} does not fit the signed {}-bit weights (array.weight_bits)",
+                    weight[i], arr.weight_bits
+                ),
+            ));
+        }
+        if (y.rows, y.cols) != (x.rows, n) {
+            return Err(err(
+                name,
+                format!(
+                    "output `{}` is {}x{}; x ({}x{}) times W ({k}x{n}) is {}x{n}",
+                    nd.output, y.rows, y.cols, x.rows, x.cols, x.rows
+                ),
+            ));
+        }
+        let (mid_frac, out_bits, out_frac) = match act {
+            Act::Gelu => {
+                let g = cfg
+                    .gelu
+                    .as_ref()
+                    .ok_or_else(|| err(name, "`act = gelu` needs a [gelu] section".into()))?;
+                if !rq.out_signed || g.in_bits != rq.out_bits {
+                    return Err(err(
+                        name,
+                        format!(
+                            "`act = gelu` feeds requant's output (int{}) into GELU (int{}); they must be equal and signed",
+                            rq.out_bits, g.in_bits
+                        ),
+                    ));
+                }
+                (g.in_frac as i32, g.out_bits, g.out_frac as i32)
+            }
+            _ => (y.frac, rq.out_bits, y.frac),
+        };
+        if y.bits != out_bits || !y.signed || y.frac != out_frac {
+            return Err(err(
+                name,
+                format!(
+                    "output `{}` is {}int{} at 2^-{}; the {} gives signed int{out_bits} at 2^-{out_frac}",
+                    nd.output,
+                    if y.signed { "" } else { "u" },
+                    y.bits,
+                    y.frac,
+                    if *act == Act::Gelu { "GELU unit" } else { "re-quantizer" }
+                ),
+            ));
+        }
+        let shift = x.frac + weight_frac - mid_frac;
+        if !(-16..=47).contains(&shift) {
+            return Err(err(
+                name,
+                format!(
+                    "the re-quantizer shift x.frac + weight_frac - {} = {shift} is outside the allowed range -16..=47",
+                    if *act == Act::Gelu { "gelu.in_frac" } else { "y.frac" }
+                ),
+            ));
+        }
+        let bias_bits = rq.in_bits.min(64);
+        let bias = match bias {
+            None => vec![0; n as usize],
+            Some(b) => {
+                if b.len() != n as usize {
+                    return Err(err(
+                        name,
+                        format!("the bias has {} elements; N = {n}", b.len()),
+                    ));
+                }
+                let lim = if rq.in_bits > 32 { 64 } else { 32 };
+                if let Some(i) = b
+                    .iter()
+                    .position(|&v| !fits_signed(v as i128, bias_bits.min(lim)))
+                {
+                    return Err(err(
+                        name,
+                        format!(
+                            "bias element {i} = {} does not fit the re-quantizer's signed {}-bit input",
+                            b[i],
+                            bias_bits.min(lim)
+                        ),
+                    ));
+                }
+                b.clone()
+            }
+        };
+        Ok(LinearPlan {
+            k,
+            n,
+            shift,
+            bias,
+            act: *act,
+        })
+    }
+
+    /// Whether an `add` node's inputs reach the unit swapped (checked).
+    pub fn add_plan(&self, cfg: &Config, nd: &Node) -> Result<AddSwapped, ModelError> {
+        let name = &nd.name;
+        let rc = cfg
+            .residual
+            .as_ref()
+            .ok_or_else(|| err(name, "`add` needs a [residual] section".into()))?;
+        let a = self.tensor(name, &nd.inputs[0])?;
+        let b = self.tensor(name, &nd.inputs[1])?;
+        let y = self.tensor(name, &nd.output)?;
+        for t in [&b, &y] {
+            if (t.rows, t.cols) != (a.rows, a.cols) {
+                return Err(err(
+                    name,
+                    format!(
+                        "shapes differ: {}x{} and {}x{} (add is element-wise, no broadcast)",
+                        a.rows, a.cols, t.rows, t.cols
+                    ),
+                ));
+            }
+        }
+        let fits =
+            |t: &TensorInfo, bits: u32, frac: i32| t.signed && t.bits == bits && t.frac == frac;
+        let swapped = if fits(&a, rc.a_bits, rc.a_frac) && fits(&b, rc.b_bits, rc.b_frac) {
+            false
+        } else if fits(&b, rc.a_bits, rc.a_frac) && fits(&a, rc.b_bits, rc.b_frac) {
+            true
+        } else {
+            return Err(err(
+                name,
+                format!(
+                    "inputs are int{} at 2^-{} and int{} at 2^-{}; [residual] takes int{} at 2^-{} and int{} at 2^-{}",
+                    a.bits, a.frac, b.bits, b.frac, rc.a_bits, rc.a_frac, rc.b_bits, rc.b_frac
+                ),
+            ));
+        };
+        if !fits(&y, rc.out_bits, rc.out_frac) {
+            return Err(err(
+                name,
+                format!(
+                    "output `{}` is int{} at 2^-{}; [residual] gives int{} at 2^-{}",
+                    nd.output, y.bits, y.frac, rc.out_bits, rc.out_frac
+                ),
+            ));
+        }
+        Ok(swapped)
+    }
+
+    fn check_node(&self, cfg: &Config, nd: &Node) -> Result<(), ModelError> {
+        let name = &nd.name;
+        match &nd.kind {
+            NodeKind::Linear { .. } => self.linear_plan(cfg, nd).map(|_| ()),
+            NodeKind::Add => self.add_plan(cfg, nd).map(|_| ()),
+            NodeKind::Layernorm { gamma, beta } => {
+                let ln = cfg
+                    .layernorm
+                    .as_ref()
+                    .ok_or_else(|| err(name, "`layernorm` needs a [layernorm] section".into()))?;
+                let x = self.tensor(name, &nd.inputs[0])?;
+                let y = self.tensor(name, &nd.output)?;
+                row_formats(
+                    name,
+                    (&x, &y),
+                    (ln.in_bits, ln.in_frac as i32),
+                    (ln.out_bits, true, ln.out_frac as i32),
+                    ln.max_len,
+                    "[layernorm]",
+                )?;
+                for (what, v, bits) in [
+                    ("gamma", gamma, ln.gamma_bits),
+                    ("beta", beta, ln.beta_bits),
+                ] {
+                    if v.len() != x.cols as usize {
+                        return Err(err(
+                            name,
+                            format!(
+                                "{what} has {} entries; the rows have {} channels",
+                                v.len(),
+                                x.cols
+                            ),
+                        ));
+                    }
+                    if let Some(i) = v.iter().position(|&g| !fits_signed(g as i128, bits)) {
+                        return Err(err(
+                            name,
+                            format!(
+                                "{what}[{i}] = {} does not fit the signed {bits}-bit {what} (layernorm.{what}_bits)",
+                                v[i]
+                            ),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            NodeKind::Softmax => {
+                let sm = cfg
+                    .softmax
+                    .as_ref()
+                    .ok_or_else(|| err(name, "`softmax` needs a [softmax] section".into()))?;
+                let x = self.tensor(name, &nd.inputs[0])?;
+                let y = self.tensor(name, &nd.output)?;
+                row_formats(
+                    name,
+                    (&x, &y),
+                    (sm.in_bits, sm.in_frac as i32),
+                    (sm.out_bits, false, sm.out_bits as i32),
+                    sm.max_len,
+                    "[softmax]",
+                )
+            }
+        }
+    }
+
+    /// Evaluate the model op by op with the unit models (no accelerator, no ISA):
+    /// every tensor's values by name. `input` holds the input tensor row-major.
+    pub fn evaluate(
+        &self,
+        cfg: &Config,
+        input: &[i64],
+    ) -> Result<BTreeMap<String, Vec<i64>>, ModelError> {
+        self.check(cfg)?;
+        let xi = self.tensors[&self.input];
+        if input.len() != (xi.rows * xi.cols) as usize {
+            return Err(ModelError {
+                node: None,
+                message: format!(
+                    "the input has {} elements; `{}` is {}x{}",
+                    input.len(),
+                    self.input,
+                    xi.rows,
+                    xi.cols
+                ),
+            });
+        }
+        if let Some(i) = input.iter().position(|&v| !fits_signed(v as i128, xi.bits)) {
+            return Err(ModelError {
+                node: None,
+                message: format!(
+                    "input element {i} = {} does not fit signed {} bits",
+                    input[i], xi.bits
+                ),
+            });
+        }
+        let mut vals: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        vals.insert(self.input.clone(), input.to_vec());
+        for nd in &self.nodes {
+            let x = &vals[&nd.inputs[0]];
+            let xt = self.tensors[&nd.inputs[0]];
+            let cols = xt.cols as usize;
+            let y: Vec<i64> = match &nd.kind {
+                NodeKind::Linear { weight, .. } => {
+                    let p = self.linear_plan(cfg, nd)?;
+                    let arr = cfg.array.as_ref().expect("checked");
+                    let rq = cfg.requant.as_ref().expect("checked");
+                    let a = Matrix::from_vec(xt.rows as usize, cols, x.clone());
+                    let b = Matrix::from_vec(p.k as usize, p.n as usize, weight.clone());
+                    let c = gemm(&a, &b, arr.format());
+                    let gelu = (p.act == Act::Gelu)
+                        .then(|| crate::gelu::GeluUnit::new(cfg.gelu.as_ref().expect("checked")));
+                    let mut out = Vec::with_capacity(c.data.len());
+                    for i in 0..c.rows {
+                        for j in 0..c.cols {
+                            let q = RequantConfig {
+                                shift: PerChannel::Tensor(p.shift as i64),
+                                zero_point: 0,
+                                bias: Some(PerChannel::Tensor(p.bias[j])),
+                                relu: p.act == Act::Relu,
+                                ..rq.clone()
+                            };
+                            let v = wrap_signed(c.at(i, j) as i128, rq.in_bits) as i64;
+                            let v = requant(&q, 0, v);
+                            out.push(match &gelu {
+                                Some(g) => g.eval(v),
+                                None => v,
+                            });
+                        }
+                    }
+                    out
+                }
+                NodeKind::Add => {
+                    let swapped = self.add_plan(cfg, nd)?;
+                    let rc = cfg.residual.as_ref().expect("checked");
+                    let other = &vals[&nd.inputs[1]];
+                    let (a, b) = if swapped { (other, x) } else { (x, other) };
+                    crate::residual::residual_add(rc, a, b).map_err(|e| err(&nd.name, e.0))?
+                }
+                NodeKind::Layernorm { gamma, beta } => {
+                    let ln = cfg.layernorm.as_ref().expect("checked");
+                    let mut out = Vec::with_capacity(x.len());
+                    for row in x.chunks(cols) {
+                        out.extend(
+                            crate::layernorm::layernorm_row(ln, row, gamma, beta)
+                                .map_err(|e| err(&nd.name, e.0))?,
+                        );
+                    }
+                    out
+                }
+                NodeKind::Softmax => {
+                    let unit =
+                        crate::softmax::SoftmaxUnit::new(cfg.softmax.as_ref().expect("checked"));
+                    let mut out = Vec::with_capacity(x.len());
+                    for row in x.chunks(cols) {
+                        out.extend(unit.row(row).map_err(|e| err(&nd.name, e.0))?);
+                    }
+                    out
+                }
+            };
+            vals.insert(nd.output.clone(), y);
+        }
+        Ok(vals)
+    }
+}
+
+/// Row-unit format checks: input `(bits, frac)`, output `(bits, signed, frac)`, rows of
+/// at most `max_len`.
+fn row_formats(
+    name: &str,
+    (x, y): (&TensorInfo, &TensorInfo),
+    (ib, ifr): (u32, i32),
+    (ob, os, ofr): (u32, bool, i32),
+    max_len: u32,
+    unit: &str,
+) -> Result<(), ModelError> {
+    if !x.signed || x.bits != ib || x.frac != ifr {
+        return Err(err(
+            name,
+            format!(
+                "the input is {}int{} at 2^-{}; {unit} takes int{ib} at 2^-{ifr}",
+                if x.signed { "" } else { "u" },
+                x.bits,
+                x.frac
+            ),
+        ));
+    }
+    if x.cols > max_len {
+        return Err(err(
+            name,
+            format!("rows have {} elements; {unit} max_len is {max_len}", x.cols),
+        ));
+    }
+    if (y.rows, y.cols) != (x.rows, x.cols) || y.signed != os || y.bits != ob || y.frac != ofr {
+        return Err(err(
+            name,
+            format!(
+                "the output is {}x{} {}int{} at 2^-{}; {unit} gives {}x{} {}int{ob} at 2^-{ofr}",
+                y.rows,
+                y.cols,
+                if y.signed { "" } else { "u" },
+                y.bits,
+                y.frac,
+                x.rows,
+                x.cols,
+                if os { "" } else { "u" }
+            ),
+        ));
+    }
+    Ok(())
+}

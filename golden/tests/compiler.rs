@@ -1,0 +1,263 @@
+//! The model compiler against the op-by-op golden evaluation: random valid graphs
+//! (linear with every activation, add, layernorm, softmax; shapes that are not
+//! multiples of the array; batches when rows do not fit the scratchpad) compiled and
+//! run on the instruction-level model leave every tensor equal to `Model::evaluate`;
+//! and models the hardware cannot run fail with the node named.
+
+use std::collections::BTreeMap;
+
+use accgen_golden::compiler::compile;
+use accgen_golden::config::Config;
+use accgen_golden::isa::Act;
+use accgen_golden::machine::Machine;
+use accgen_golden::model::{Model, Node, NodeKind, TensorInfo};
+use accgen_golden::rng::SplitMix64;
+
+const CFG: &str = "[array]\nrows = 4\ncols = 4\n\
+[requant]\nin_bits = 32\nout_bits = 8\n\
+[gelu]\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n\
+[softmax]\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n\
+[layernorm]\nmax_len = 64\n\
+[residual]\n\
+[accel]\nspad_kib = 16\nacc_kib = 8\n";
+
+fn t8(rows: u32, cols: u32) -> TensorInfo {
+    TensorInfo {
+        rows,
+        cols,
+        bits: 8,
+        signed: true,
+        frac: 4,
+    }
+}
+
+/// A random chain of nodes on an int8 (2^-4) input of `rows x cols`.
+fn random_model(rng: &mut SplitMix64, rows: u32, cols: u32, len: usize) -> Model {
+    let mut tensors = BTreeMap::new();
+    tensors.insert("x".to_string(), t8(rows, cols));
+    let mut nodes = Vec::new();
+    let mut cur = "x".to_string();
+    let mut cur_cols = cols;
+    for i in 0..len {
+        let out = format!("t{i}");
+        let last = i + 1 == len;
+        let kind = rng.range_i64(0, if last { 3 } else { 2 });
+        let (node_kind, inputs, info) = match kind {
+            0 | 1 => {
+                let n = rng.range_i64(1, 40) as u32;
+                let act = [Act::None, Act::Relu, Act::Gelu][rng.range_i64(0, 2) as usize];
+                let weight = (0..cur_cols * n).map(|_| rng.signed(8)).collect();
+                let bias = rng
+                    .chance(0.7)
+                    .then(|| (0..n).map(|_| rng.range_i64(-3000, 3000)).collect());
+                let k = NodeKind::Linear {
+                    weight,
+                    weight_frac: rng.range_i64(4, 8) as i32,
+                    bias,
+                    act,
+                };
+                cur_cols = n;
+                (k, vec![cur.clone()], t8(rows, n))
+            }
+            2 => {
+                // Add to an earlier tensor of the same shape, or LayerNorm.
+                let same: Vec<String> = tensors
+                    .iter()
+                    .filter(|(nm, t)| t.cols == cur_cols && t.signed && **nm != cur)
+                    .map(|(nm, _)| nm.clone())
+                    .collect();
+                if !same.is_empty() && rng.chance(0.6) {
+                    let other = same[rng.range_i64(0, same.len() as i64 - 1) as usize].clone();
+                    let inputs = if rng.chance(0.5) {
+                        vec![cur.clone(), other]
+                    } else {
+                        vec![other, cur.clone()]
+                    };
+                    (NodeKind::Add, inputs, t8(rows, cur_cols))
+                } else {
+                    let gamma = (0..cur_cols).map(|_| rng.signed(8)).collect();
+                    let beta = (0..cur_cols).map(|_| rng.signed(8)).collect();
+                    (
+                        NodeKind::Layernorm { gamma, beta },
+                        vec![cur.clone()],
+                        t8(rows, cur_cols),
+                    )
+                }
+            }
+            _ => (
+                NodeKind::Softmax,
+                vec![cur.clone()],
+                TensorInfo {
+                    rows,
+                    cols: cur_cols,
+                    bits: 8,
+                    signed: false,
+                    frac: 8,
+                },
+            ),
+        };
+        tensors.insert(out.clone(), info);
+        nodes.push(Node {
+            name: format!("n{i}_{}", node_kind.op_name()),
+            kind: node_kind,
+            inputs,
+            output: out.clone(),
+        });
+        cur = out;
+    }
+    Model {
+        tensors,
+        nodes,
+        input: "x".into(),
+        output: cur,
+    }
+}
+
+#[test]
+fn random_graphs_equal_the_op_by_op_evaluation() {
+    let cfg = Config::from_toml_str(CFG).unwrap();
+    let mut rng = SplitMix64::new(12);
+    let mut kinds = BTreeMap::new();
+    for g in 0..60 {
+        // Mostly small; some with rows that need several batches.
+        let rows = if g % 10 == 9 {
+            rng.range_i64(200, 600)
+        } else {
+            rng.range_i64(1, 40)
+        } as u32;
+        let cols = rng.range_i64(1, 64) as u32;
+        let len = rng.range_i64(1, 6) as usize;
+        let model = random_model(&mut rng, rows, cols, len);
+        let x: Vec<i64> = (0..rows * cols).map(|_| rng.signed(8)).collect();
+        let want = model.evaluate(&cfg, &x).unwrap();
+        let c = compile(&cfg, &model).unwrap_or_else(|e| panic!("graph {g}: {e}"));
+        let mut m = Machine::new(&cfg, c.image(&x), 0).unwrap();
+        let out = m.run(c.prog_addr, c.program.instrs.len() as u64);
+        if out.fault.is_some() && std::env::var("ACCGEN_DEBUG").is_ok() {
+            eprintln!("{:?}", c.node_instrs);
+            eprintln!("{}", accgen_golden::asm::disassemble(&c.program));
+        }
+        assert_eq!(out.fault, None, "graph {g}");
+        assert_eq!(out.uninit_reads, [], "graph {g}");
+        for (name, vals) in &want {
+            assert_eq!(&c.read(&m.dram, name), vals, "graph {g}: tensor {name}");
+        }
+        for (_, op, _) in &c.node_instrs {
+            *kinds.entry(*op).or_insert(0) += 1;
+        }
+    }
+    for op in ["linear", "add", "layernorm", "softmax"] {
+        assert!(kinds.get(op).copied().unwrap_or(0) >= 5, "{op}: {kinds:?}");
+    }
+}
+
+#[test]
+fn models_the_hardware_cannot_run_name_the_node() {
+    let cfg = Config::from_toml_str(CFG).unwrap();
+    let base = |kind: NodeKind, out: TensorInfo| {
+        let mut tensors = BTreeMap::new();
+        tensors.insert("x".to_string(), t8(4, 8));
+        tensors.insert("y".to_string(), out);
+        Model {
+            tensors,
+            nodes: vec![Node {
+                name: "bad".into(),
+                kind,
+                inputs: vec!["x".into()],
+                output: "y".into(),
+            }],
+            input: "x".into(),
+            output: "y".into(),
+        }
+    };
+    let lin = |wf: i32, act: Act| NodeKind::Linear {
+        weight: vec![1; 8 * 3],
+        weight_frac: wf,
+        bias: None,
+        act,
+    };
+    for (m, frag) in [
+        (
+            base(
+                lin(4, Act::None),
+                TensorInfo {
+                    frac: 60,
+                    ..t8(4, 3)
+                },
+            ),
+            "shift x.frac + weight_frac - y.frac = -52 is outside the allowed range -16..=47",
+        ),
+        (
+            base(lin(4, Act::None), t8(4, 5)),
+            "output `y` is 4x5; x (4x8) times W (8x3) is 4x3",
+        ),
+        (
+            base(
+                lin(4, Act::Gelu),
+                TensorInfo {
+                    frac: 3,
+                    ..t8(4, 3)
+                },
+            ),
+            "the GELU unit gives signed int8 at 2^-4",
+        ),
+        (
+            base(NodeKind::Softmax, t8(4, 8)),
+            "[softmax] gives 4x8 uint8 at 2^-8",
+        ),
+        (
+            base(
+                NodeKind::Layernorm {
+                    gamma: vec![1; 7],
+                    beta: vec![0; 8],
+                },
+                t8(4, 8),
+            ),
+            "gamma has 7 entries; the rows have 8 channels",
+        ),
+    ] {
+        let e = compile(&cfg, &m).unwrap_err();
+        assert_eq!(e.node.as_deref(), Some("bad"), "{e}");
+        assert!(e.to_string().contains(frag), "{e}");
+    }
+    // A softmax too long for the unit, an input nothing computes, a missing unit.
+    let mut m = base(
+        NodeKind::Softmax,
+        TensorInfo {
+            signed: false,
+            frac: 8,
+            ..t8(4, 8)
+        },
+    );
+    m.tensors.insert("x".into(), t8(4, 80));
+    m.tensors.insert(
+        "y".into(),
+        TensorInfo {
+            signed: false,
+            frac: 8,
+            ..t8(4, 80)
+        },
+    );
+    let e = compile(&cfg, &m).unwrap_err().to_string();
+    assert!(
+        e.contains("node `bad`: rows have 80 elements; [softmax] max_len is 64"),
+        "{e}"
+    );
+    let mut m = base(NodeKind::Add, t8(4, 8));
+    m.nodes[0].inputs = vec!["x".into(), "z".into()];
+    let e = compile(&cfg, &m).unwrap_err().to_string();
+    assert!(
+        e.contains("input `z` is not computed before this node"),
+        "{e}"
+    );
+    let no_ln = Config::from_toml_str("[array]\n[requant]\n[accel]\n").unwrap();
+    let m = base(
+        NodeKind::Layernorm {
+            gamma: vec![1; 8],
+            beta: vec![0; 8],
+        },
+        t8(4, 8),
+    );
+    let e = compile(&no_ln, &m).unwrap_err().to_string();
+    assert!(e.contains("`layernorm` needs a [layernorm] section"), "{e}");
+}

@@ -66,6 +66,18 @@ enum Command {
         no_synth: bool,
     },
     /// Assemble accelerator program text into a binary (16 bytes per instruction).
+    /// Compile a model directory to a program, its disassembly and its DRAM layout.
+    Compile {
+        /// TOML config with an [accel] section.
+        #[arg(long)]
+        config: PathBuf,
+        /// Model directory: model.toml and .npy weights.
+        #[arg(long)]
+        model: PathBuf,
+        /// Output directory (new, empty, or written by accgen before).
+        #[arg(long)]
+        out: PathBuf,
+    },
     Asm {
         /// Program text (`.s`).
         input: PathBuf,
@@ -99,8 +111,14 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
         /// Program: `.bin` binary, anything else assembly text.
-        #[arg(long, conflicts_with = "gemm")]
+        #[arg(long, conflicts_with_all = ["gemm", "model"])]
         program: Option<PathBuf>,
+        /// Compile and run a model directory (model.toml and .npy weights).
+        #[arg(long, conflicts_with = "gemm")]
+        model: Option<PathBuf>,
+        /// The model input (.npy, the input tensor's shape) for --model.
+        #[arg(long, requires = "model")]
+        input: Option<PathBuf>,
         /// Generate and run a tiled GEMM program: M,K,N.
         #[arg(long, value_name = "M,K,N")]
         gemm: Option<String>,
@@ -113,8 +131,8 @@ enum Command {
         /// B (K x N) for --gemm; random (seed 1) when absent.
         #[arg(long, requires = "gemm")]
         b: Option<PathBuf>,
-        /// Write C of the --gemm program here.
-        #[arg(long, requires = "gemm")]
+        /// Write C of the --gemm program, or the --model output, here.
+        #[arg(long)]
         out: Option<PathBuf>,
         /// Place a tensor in DRAM: NAME=FILE.npy@ADDR (repeatable).
         #[arg(long = "load", value_name = "NAME=FILE.npy@ADDR")]
@@ -418,6 +436,7 @@ fn main() -> ExitCode {
             out,
             no_synth,
         } => cmd::demo::run(&config, &out, !no_synth),
+        Command::Compile { config, model, out } => cmd::model::compile_cmd(&config, &model, &out),
         Command::Asm {
             input,
             out,
@@ -428,6 +447,8 @@ fn main() -> ExitCode {
         Command::Run {
             config,
             program,
+            model,
+            input,
             gemm,
             epilogue,
             a,
@@ -446,6 +467,8 @@ fn main() -> ExitCode {
         } => cmd::run::run(&cmd::run::RunArgs {
             config: &config,
             program: program.as_deref(),
+            model: model.as_deref(),
+            input: input.as_deref(),
             gemm: gemm.as_deref(),
             epilogue: epilogue.into(),
             a: a.as_deref(),

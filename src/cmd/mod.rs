@@ -6,6 +6,7 @@ pub mod demo;
 pub mod generate;
 pub mod layernorm;
 pub mod lint;
+pub mod model;
 pub mod paths;
 pub mod prune;
 pub mod residual;

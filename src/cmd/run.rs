@@ -146,6 +146,10 @@ pub struct RunArgs<'a> {
     pub config: &'a Path,
     /// A program (`.bin` binary, anything else text).
     pub program: Option<&'a Path>,
+    /// A model directory to compile and run.
+    pub model: Option<&'a Path>,
+    /// The model input.
+    pub input: Option<&'a Path>,
     /// `M,K,N` of a generated GEMM program.
     pub gemm: Option<&'a str>,
     /// Epilogue of the generated GEMM program.
@@ -257,15 +261,24 @@ pub fn run(args: &RunArgs) -> Result<()> {
         outs.push(("--dump", Some(d.out.as_path())));
     }
     super::paths::check_outputs(&outs, args.force)?;
-    match (args.program, args.gemm) {
-        (Some(p), None) => run_program(args, &cfg, p, &loads, &dumps),
-        (None, Some(g)) => {
+    if args.out.is_some() && args.gemm.is_none() && args.model.is_none() {
+        bail!("--out writes the result of --gemm or --model; with --program use --dump");
+    }
+    match (args.program, args.gemm, args.model) {
+        (Some(p), None, None) => run_program(args, &cfg, p, &loads, &dumps),
+        (None, Some(g), None) => {
             if !loads.is_empty() || !dumps.is_empty() {
                 bail!("--gemm places its own tensors; --load and --dump go with --program");
             }
             run_gemm(args, &cfg, g)
         }
-        _ => bail!("give exactly one of --program PROG and --gemm M,K,N"),
+        (None, None, Some(m)) => {
+            if !loads.is_empty() || !dumps.is_empty() {
+                bail!("--model places its own tensors; --load and --dump go with --program");
+            }
+            super::model::run_model(args, &cfg, m)
+        }
+        _ => bail!("give exactly one of --program PROG, --gemm M,K,N and --model DIR"),
     }
 }
 
@@ -397,7 +410,7 @@ fn run_program(
     Ok(())
 }
 
-fn timing_of(args: &RunArgs) -> accgen_sim::accel::AccelTiming {
+pub(crate) fn timing_of(args: &RunArgs) -> accgen_sim::accel::AccelTiming {
     accgen_sim::accel::AccelTiming {
         mem_latency: args.mem_latency,
         stall: args.stall,
@@ -407,7 +420,7 @@ fn timing_of(args: &RunArgs) -> accgen_sim::accel::AccelTiming {
 }
 
 /// Add `more`'s keys to the object `base`.
-fn merge(base: &mut serde_json::Value, more: serde_json::Value) {
+pub(crate) fn merge(base: &mut serde_json::Value, more: serde_json::Value) {
     if let (Some(b), serde_json::Value::Object(m)) = (base.as_object_mut(), more) {
         b.extend(m);
     }

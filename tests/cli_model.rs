@@ -145,6 +145,16 @@ fn a_block_compiles_and_runs_bit_exact_on_the_rtl() {
         serde_json::from_str(&std::fs::read_to_string(t.path("s.json")).unwrap()).unwrap();
     assert_eq!(s["bit_exact"], true);
     assert!(s["array_utilization"].as_f64().unwrap() > 0.0);
+    // Cycles per node (each node alone) and per op kind.
+    let per = s["per_node"].as_array().unwrap();
+    assert_eq!(per.len(), 5);
+    assert!(per.iter().all(|n| n["cycles"].as_u64().unwrap() > 0));
+    let kinds = &s["per_op_kind_cycles"];
+    let sum: u64 = ["linear", "add", "layernorm", "softmax"]
+        .iter()
+        .map(|k| kinds[*k].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, s["node_by_node_cycles"].as_u64().unwrap());
     // The same model built here from the same numbers, evaluated op by op.
     let ti = |cols, signed, frac| TensorInfo {
         rows: 12,

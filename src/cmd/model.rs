@@ -280,6 +280,82 @@ pub fn compile_cmd(config: &Path, dir: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
+fn merge_json(base: &mut serde_json::Value, more: serde_json::Value) {
+    super::run::merge(base, more)
+}
+
+/// Each node alone on the RTL: its instructions and a `halt`, from the DRAM image the
+/// golden model left after the previous node; every node's image is compared with
+/// golden's. Returns the per-node and per-op-kind cycles (JSON) and the first
+/// mismatch.
+fn per_node_cycles(
+    args: &super::run::RunArgs,
+    cfg: &Config,
+    hw: &accgen_sim::Model,
+    c: &Compiled,
+    x: &[i64],
+) -> Result<(serde_json::Value, Option<String>)> {
+    use accgen_golden::isa::{Instr, Op, Program};
+    let mut image = c.image(x);
+    let mut rows = Vec::new();
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut mismatch = None;
+    eprintln!("running node by node on the RTL for per-op cycles ...");
+    println!(
+        "{:<24} {:<10} {:>8} {:>10}",
+        "node", "op", "instrs", "cycles"
+    );
+    for (name, op, range) in &c.node_instrs {
+        let mut instrs: Vec<Instr> = c.program.instrs[range.clone()].to_vec();
+        instrs.push(Instr::new(Op::Halt));
+        let p = Program { instrs };
+        let bytes = p.to_bytes();
+        let at = c.prog_addr as usize;
+        image[at..at + bytes.len()].copy_from_slice(&bytes);
+        let mut gold = Machine::new(cfg, image.clone(), 0)?;
+        let out = gold.run(c.prog_addr, p.instrs.len() as u64);
+        if let Some(f) = out.fault {
+            bail!("node `{name}` alone failed on the golden model: {f}");
+        }
+        let r = accgen_sim::accel::run_accel(
+            hw,
+            cfg,
+            image.clone(),
+            c.prog_addr,
+            p.instrs.len() as u32,
+            &super::run::timing_of(args),
+        )?;
+        if mismatch.is_none() {
+            if r.error_code != 0 {
+                mismatch = Some(format!(
+                    "node `{name}` alone ended with RTL error code {}",
+                    r.error_code
+                ));
+            } else if let Some(b) = (0..r.dram.len()).find(|&b| r.dram[b] != gold.dram[b]) {
+                mismatch = Some(format!(
+                    "node `{name}` alone: DRAM byte {b:#x} is {:#04x} after the RTL and {:#04x} after golden",
+                    r.dram[b], gold.dram[b]
+                ));
+            }
+        }
+        println!("{name:<24} {op:<10} {:>8} {:>10}", range.len(), r.cycles);
+        *kinds.entry(op).or_insert(0) += r.cycles;
+        rows.push(json!({"name": name, "op": op, "instructions": range.len(), "cycles": r.cycles}));
+        image = gold.dram;
+    }
+    let total: u64 = kinds.values().sum();
+    for (op, cy) in &kinds {
+        println!(
+            "{op:<10} {cy:>10} cycles ({:.1}%)",
+            100.0 * *cy as f64 / total.max(1) as f64
+        );
+    }
+    Ok((
+        json!({"per_node": rows, "per_op_kind_cycles": kinds, "node_by_node_cycles": total}),
+        mismatch,
+    ))
+}
+
 /// `accgen run --model`: compile, run on golden (and the RTL unless golden-only),
 /// compare, check the output against the op-by-op evaluation, write Y and stats.
 pub fn run_model(args: &super::run::RunArgs, cfg: &Config, dir: &Path) -> Result<()> {
@@ -330,9 +406,17 @@ pub fn run_model(args: &super::run::RunArgs, cfg: &Config, dir: &Path) -> Result
     });
     let mut mismatch = None;
     if !args.golden_only {
+        eprintln!("building the accelerator's Verilator model ...");
+        let mut opts = accgen_sim::SimOptions::new();
+        if let Some(v) = args.vcd {
+            opts = opts.trace(v);
+        }
+        let hw = accgen_sim::accel::build_accel_with(cfg, &opts)?;
+        let (per_node, node_mismatch) = per_node_cycles(args, cfg, &hw, &c, &x.data)?;
+        merge_json(&mut stats, per_node);
         let (m, rtl) = super::run::compare_on_rtl(
             &super::run::timing_of(args),
-            None,
+            Some(&hw),
             args.vcd,
             cfg,
             dram,
@@ -341,7 +425,7 @@ pub fn run_model(args: &super::run::RunArgs, cfg: &Config, dir: &Path) -> Result
             &out,
             &gold,
         )?;
-        mismatch = m;
+        mismatch = m.or(node_mismatch);
         super::run::merge(&mut stats, rtl);
     }
     if let Some(j) = args.json {

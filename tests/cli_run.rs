@@ -208,7 +208,7 @@ fn bad_runs_exit_1_and_write_no_outputs() {
         ),
         (
             vec!["--golden-only".into()],
-            "give exactly one of --program PROG and --gemm M,K,N",
+            "give exactly one of --program PROG, --gemm M,K,N and --model DIR",
         ),
         (
             vec![

@@ -316,6 +316,59 @@ fn add_rows_equal_golden() {
 }
 
 #[test]
+fn transposed_epilogue_equals_golden() {
+    // GEMM tiles whose epilogue writes C^T (column j to scratchpad row o + j), with
+    // requant, ReLU and GELU, then a STORE of C rows of m bytes.
+    let cfg = cfg();
+    let model = build_accel(&cfg).unwrap();
+    let mut rng = SplitMix64::new(8);
+    for (i, (m, k, act)) in [
+        (4u64, 7u64, "none"),
+        (3, 1, "relu"),
+        (2, 12, "gelu"),
+        (4, 20, "none"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut dram = vec![0u8; 0x4000];
+        for a in 0..(m * k) as usize {
+            dram[a] = rng.signed(8) as u8;
+        }
+        for b in 0..(k * 4) as usize {
+            dram[0x400 + b] = rng.signed(8) as u8;
+        }
+        // Shifts 2..9, zero points -3..3 (int16), biases (int32).
+        for j in 0..4 {
+            dram[0x800 + j] = rng.range_i64(2, 9) as u8;
+            let zp = rng.range_i64(-3, 3) as i16;
+            dram[0x880 + 2 * j..0x882 + 2 * j].copy_from_slice(&zp.to_le_bytes());
+            let b = rng.range_i64(-500, 500) as i32;
+            dram[0x900 + 4 * j..0x904 + 4 * j].copy_from_slice(&b.to_le_bytes());
+        }
+        let text = format!(
+            "load dram=0x0 rows={m} bytes={k} stride={k} spad=0\n\
+             load dram=0x400 rows={k} bytes=4 stride=4 spad=100\n\
+             load dram=0x800 rows=1 bytes=4 stride=0 spad=200\n\
+             load dram=0x880 rows=1 bytes=8 stride=0 spad=201\n\
+             load dram=0x900 rows=1 bytes=16 stride=0 spad=203 push_next\n\
+             gemm a=0 b=100 acc=0 k={k} m={m} pop_prev\n\
+             epilogue acc=0 spad=300 rows={m} params=200 act={act} trans push_next\n\
+             store dram=0x2000 rows=4 bytes={m} stride={m} spad=300 pop_prev\n\
+             halt\n"
+        );
+        let prog = assemble(&text).unwrap();
+        prog.check(&cfg).unwrap();
+        let (_, code) = both(&model, &cfg, dram, &prog, 0x3000, 61 + i as u64);
+        assert_eq!(code, 0, "{text}");
+    }
+    // Too many rows for one scratchpad row (W = 4 bytes): illegal, as in golden.
+    let prog = assemble("epilogue acc=0 spad=300 rows=5 params=200 trans\nhalt\n").unwrap();
+    let (_, code) = both(&model, &cfg, vec![0u8; 0x4000], &prog, 0x3000, 70);
+    assert_eq!(code, 1);
+}
+
+#[test]
 fn compute_errors_end_with_their_codes() {
     let cfg = cfg();
     let model = build_accel(&cfg).unwrap();
@@ -364,13 +417,26 @@ fn random_whole_isa_programs_leave_the_golden_dram_image() {
         let prog = accgen_golden::progen::isa_program(&mut rng, &cfg, &mut dram, 0x6000, items);
         for i in &prog.instrs {
             *kinds.entry(i.op.mnemonic()).or_insert(0u32) += 1;
+            if let accgen_golden::isa::Op::Epilogue(e) = i.op {
+                if e.trans {
+                    *kinds.entry("trans").or_insert(0) += 1;
+                }
+            }
         }
         let (cycles, code) = both(&model, &cfg, dram, &prog, 0xc000, 1000 + k);
         assert_eq!(code, 0, "program {k}");
         total += cycles;
     }
     assert!(total > 0);
-    for op in ["gemm", "epilogue", "softmax", "layernorm", "add", "store"] {
+    for op in [
+        "gemm",
+        "epilogue",
+        "softmax",
+        "layernorm",
+        "add",
+        "store",
+        "trans",
+    ] {
         assert!(kinds.get(op).copied().unwrap_or(0) >= 20, "{op}: {kinds:?}");
     }
 }

@@ -18,8 +18,8 @@
 //! ```
 //!
 //! `store` names its source with `spad=ROW` or `acc=ROW`; `gemm` takes the flag
-//! `accumulate`; `epilogue` takes `act=none|relu|gelu` (default `none`). Every other
-//! field is required. The disassembler prints the canonical form: fields in the
+//! `accumulate`; `epilogue` takes `act=none|relu|gelu` (default `none`) and the flag
+//! `trans`. Every other field is required. The disassembler prints the canonical form: fields in the
 //! order above, `dram` in hexadecimal, flags last, so `disassemble(assemble(text))`
 //! is canonical and `assemble(disassemble(program))` is the same program.
 
@@ -165,10 +165,10 @@ impl<'a> Operands<'a> {
             return Err(format!(
                 "`{}` has no flag `{f}` (flags: pop_prev, pop_next, push_prev, push_next{})",
                 self.mnemonic,
-                if self.mnemonic == "gemm" {
-                    ", accumulate"
-                } else {
-                    ""
+                match self.mnemonic {
+                    "gemm" => ", accumulate",
+                    "epilogue" => ", trans",
+                    _ => "",
                 }
             ));
         }
@@ -250,6 +250,7 @@ fn parse_line(tokens: &[&str]) -> Result<Instr, String> {
                     ))
                 }
             };
+            let trans = o.flag("trans");
             (
                 Op::Epilogue(Epilogue {
                     acc: v[0],
@@ -257,6 +258,7 @@ fn parse_line(tokens: &[&str]) -> Result<Instr, String> {
                     rows: v[2],
                     params: v[3],
                     act,
+                    trans,
                 }),
                 format!("{}, act", field_list(&EPILOGUE_FIELDS)),
             )
@@ -405,6 +407,11 @@ pub fn format_instr(i: &Instr) -> String {
     if let Op::Gemm(g) = &i.op {
         if g.accumulate {
             s.push_str(" accumulate");
+        }
+    }
+    if let Op::Epilogue(e) = &i.op {
+        if e.trans {
+            s.push_str(" trans");
         }
     }
     for (name, on) in i.deps.named() {

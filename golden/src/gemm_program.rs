@@ -366,6 +366,7 @@ pub fn emit_gemm(
                         rows: r as u32,
                         params: (params0 + j * p_rows) as u32,
                         act,
+                        trans: false,
                     }),
                     Deps {
                         pop_next: u >= 2,

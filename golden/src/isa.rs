@@ -32,7 +32,7 @@
 //! | `LOAD` | load | 51:12 `dram` (40 bits), 63:52 `rows` (1..=4095), 79:64 `bytes` per row (1..=65535), 103:80 `stride` (DRAM bytes between rows), 123:104 `spad` row |
 //! | `STORE` | store | as `LOAD`, with 123:104 the source row and 124 set when the source is the accumulator |
 //! | `GEMM` | compute | 31:12 `a` (spad row), 51:32 `b` (spad row), 67:52 `acc` (acc row), 83:68 `k` (1..=65535), 91:84 `m` valid rows of A (1..=255), 92 `accumulate` |
-//! | `EPILOGUE` | compute | 27:12 `acc` (acc row), 47:28 `spad` (destination row), 63:48 `rows` (1..=65535), 83:64 `params` (spad row), 85:84 `act` (0 none, 1 ReLU, 2 GELU) |
+//! | `EPILOGUE` | compute | 27:12 `acc` (acc row), 47:28 `spad` (destination row), 63:48 `rows` (1..=65535), 83:64 `params` (spad row), 85:84 `act` (0 none, 1 ReLU, 2 GELU), 86 `trans` |
 //! | `SOFTMAX` | compute | 31:12 `src` (spad row), 51:32 `dst` (spad row), 67:52 `rows` (1..=65535), 83:68 `len` (1..=65535) |
 //! | `LAYERNORM` | compute | 31:12 `src` (spad row), 51:32 `dst` (spad row), 67:52 `rows` (1..=65535), 83:68 `len` (1..=65535), 103:84 `params` (spad row) |
 //! | `ADD` | compute | 31:12 `a` (spad row), 51:32 `b` (spad row), 71:52 `dst` (spad row), 87:72 `rows` (1..=65535), 103:88 `len` (1..=65535) |
@@ -74,6 +74,11 @@
 //!   residual-add unit into element i of spad row `dst + r * pitch(len * out bytes)`.
 //!   The output may overlap an input only when it starts at or before that input with
 //!   a pitch no larger.
+//! - **EPILOGUE with `trans`** writes the tile transposed: output column j (of C)
+//!   goes to spad row `spad + j`, its element r from accumulator row `acc + r`, zero
+//!   beyond `rows` elements; `rows * out bytes` must fit one scratchpad row (W bytes),
+//!   else error 1. This is how a GEMM produces a transposed operand (K^T for
+//!   attention) without a transposing DMA.
 //! - **EPILOGUE with GELU** needs a signed re-quantizer output of GELU's `in_bits`.
 //! - **FENCE:** waits until every instruction issued before it has finished.
 //! - **HALT:** waits like `FENCE`, then sets `ap_done` and raises `interrupt`. A
@@ -236,6 +241,8 @@ pub struct Epilogue {
     pub params: u32,
     /// Activation after re-quantization.
     pub act: Act,
+    /// Write the tile transposed (see the module docs).
+    pub trans: bool,
 }
 
 /// `SOFTMAX`: scratchpad rows of runtime length through the softmax unit.
@@ -456,6 +463,8 @@ pub const EPILOGUE_FIELDS: [Field; 4] = [
 ];
 /// EPILOGUE's activation: 0 none, 1 ReLU, 2 GELU.
 pub const ACT: Field = Field::new("act", 84, 2, 0);
+/// EPILOGUE's transposed-write flag.
+pub const TRANS: Field = Field::new("trans", 86, 1, 0);
 /// SOFTMAX fields.
 pub const SOFTMAX_FIELDS: [Field; 4] = [
     Field::new("src", 12, 20, 0),
@@ -511,6 +520,7 @@ pub fn fields_of(op: u8) -> Option<Vec<Field>> {
         4 => {
             let mut v = EPILOGUE_FIELDS.to_vec();
             v.push(ACT);
+            v.push(TRANS);
             v
         }
         5 => SOFTMAX_FIELDS.to_vec(),
@@ -671,6 +681,7 @@ impl Instr {
                     Act::Gelu => 2,
                 };
                 ACT.put(&mut w, act);
+                TRANS.put(&mut w, e.trans as u64);
             }
             Op::Softmax(s) => put_all(&mut w, &SOFTMAX_FIELDS, &softmax_values(s)),
             Op::Layernorm(l) => put_all(&mut w, &LAYERNORM_FIELDS, &layernorm_values(l)),
@@ -755,6 +766,7 @@ impl Instr {
                     rows: v[2],
                     params: v[3],
                     act,
+                    trans: take(&TRANS) == 1,
                 })
             }
             5 => {
@@ -1005,12 +1017,21 @@ impl Limits {
                     rq.out_bits
                 };
                 let ob = crate::accel::elem_bytes(out_bits) as u64;
+                if e.trans && e.rows as u64 * ob > g.spad_row_bytes as u64 {
+                    return Err(format!(
+                        "`trans` writes each column's {} outputs of {ob} bytes into one scratchpad row of {} bytes; `rows` must be at most {}",
+                        e.rows,
+                        g.spad_row_bytes,
+                        g.spad_row_bytes as u64 / ob
+                    ));
+                }
                 self.acc_range("`epilogue`", e.acc as u64, e.rows as u64)?;
-                self.spad_range(
-                    "`epilogue` output",
-                    e.spad as u64,
-                    e.rows as u64 * g.spad_pitch(cols * ob),
-                )?;
+                let out_rows = if e.trans {
+                    cols
+                } else {
+                    e.rows as u64 * g.spad_pitch(cols * ob)
+                };
+                self.spad_range("`epilogue` output", e.spad as u64, out_rows)?;
                 let bias_b = if rq.in_bits > 32 { 8 } else { 4 };
                 let params =
                     g.spad_pitch(cols) + g.spad_pitch(2 * cols) + g.spad_pitch(bias_b * cols);
@@ -1182,6 +1203,7 @@ mod tests {
                     rows: 1,
                     params: 0,
                     act: Act::None,
+                    trans: false,
                 })) | 3 << 84,
                 "`act` = 3",
             ),
@@ -1300,6 +1322,7 @@ mod tests {
                     rows: 1,
                     params: 0,
                     act: Act::Gelu,
+                    trans: false,
                 }),
                 "needs the [gelu] unit",
             ),
@@ -1324,6 +1347,7 @@ mod tests {
             rows: 1,
             params: 0,
             act: Act::Gelu,
+            trans: false,
         }))
         .check(&mismatch)
         .unwrap_err();

@@ -522,6 +522,24 @@ impl<'a> Machine<'a> {
         let cols = self.cfg.array.as_ref().map_or(16, |a| a.cols) as usize;
         let acc_bits = self.cfg.array.as_ref().map_or(32, |a| a.acc_bits);
         let w = self.geo.spad_row_bytes as u64;
+        if e.trans {
+            let out_bits = match (&gelu, &self.cfg.gelu) {
+                (Some(_), Some(g)) => g.out_bits,
+                _ => rq.out_bits,
+            };
+            let ob = elem_bytes(out_bits) as u64;
+            if e.rows as u64 * ob > w {
+                return Err(fault(
+                    ErrorCode::IllegalInstruction,
+                    idx,
+                    format!(
+                        "`trans` writes each column's {} outputs of {ob} bytes into one scratchpad row of {w} bytes; `rows` must be at most {}",
+                        e.rows,
+                        w / ob
+                    ),
+                ));
+            }
+        }
         // Parameter block: shifts (int8), zero points (int16), biases (int32/int64).
         let bias_b: usize = if rq.in_bits > 32 { 8 } else { 4 };
         let p_sh = self.geo.spad_pitch(cols as u64);
@@ -567,20 +585,26 @@ impl<'a> Machine<'a> {
         let ob = elem_bytes(out_bits) as usize;
         let o_pitch = self.geo.spad_pitch((cols * ob) as u64) as usize;
         let src = self.acc_rows(e.acc as u64, e.rows as u64, idx, "`epilogue`")?;
-        let dst = self.spad_rows(
-            e.spad as u64,
-            e.rows as u64 * o_pitch as u64,
-            idx,
-            "`epilogue` output",
-        )?;
+        let out_rows = if e.trans {
+            cols as u64
+        } else {
+            e.rows as u64 * o_pitch as u64
+        };
+        let dst = self.spad_rows(e.spad as u64, out_rows, idx, "`epilogue` output")?;
         self.check_read(true, e.acc as u64, e.rows as u64, idx);
-        self.mark(false, e.spad as u64, e.rows as u64 * o_pitch as u64);
+        self.mark(false, e.spad as u64, out_rows);
+        if e.trans {
+            // Column j of the tile becomes scratchpad row spad + j.
+            self.spad[dst.start..dst.start + cols * w as usize].fill(0);
+        }
         let eb = self.geo.acc_elem_bytes as usize;
         let arb = self.geo.acc_row_bytes as usize;
         for r in 0..e.rows as usize {
             let a0 = src.start + r * arb;
             let d0 = dst.start + r * o_pitch * w as usize;
-            self.spad[d0..d0 + o_pitch * w as usize].fill(0);
+            if !e.trans {
+                self.spad[d0..d0 + o_pitch * w as usize].fill(0);
+            }
             for (j, c) in per_col.iter().enumerate() {
                 let x = read_elem(&self.acc[a0..], j, eb, acc_bits);
                 // The accumulator value enters the re-quantizer as a signed in_bits integer.
@@ -590,7 +614,12 @@ impl<'a> Machine<'a> {
                     Some(gu) => gu.eval(y),
                     None => y,
                 };
-                write_elem(&mut self.spad[d0..], j, ob, y);
+                if e.trans {
+                    let t0 = dst.start + j * w as usize;
+                    write_elem(&mut self.spad[t0..], r, ob, y);
+                } else {
+                    write_elem(&mut self.spad[d0..], j, ob, y);
+                }
             }
         }
         Ok(())

@@ -114,7 +114,7 @@ pub fn load_store_program(rng: &mut SplitMix64, g: &Geometry, half: u64, items: 
 /// (`pop_prev`). Chains:
 /// - **GEMM:** A (m x k) and B (k x C) loaded, one or two GEMMs (the second
 ///   accumulating), then either STORE from the accumulator or an EPILOGUE (none, ReLU
-///   or GELU) and STORE from the scratchpad;
+///   or GELU; sometimes transposed) and STORE from the scratchpad;
 /// - **SOFTMAX:** rows of length `len` loaded, softmax in place or to other rows,
 ///   stored;
 /// - **LAYERNORM** (with `[layernorm]`): gammas, betas and rows loaded, LayerNorm in
@@ -195,7 +195,9 @@ pub fn isa_program(
                     rq.out_bits
                 };
                 let ob = elem_bytes(out_bits) as u64;
-                let o_rows = r * pitch(c * ob);
+                // Sometimes the epilogue writes the tile transposed (C rows of R).
+                let trans = epi > 0 && r * ob <= w && rng.range_i64(0, 3) == 0;
+                let o_rows = if trans { c } else { r * pitch(c * ob) };
                 let need = r * ap + k + if epi > 0 { p_rows + o_rows } else { 0 };
                 let Some(a_row) = alloc_spad(need) else { break };
                 if acc_next + r > g.acc_rows as u64 {
@@ -292,15 +294,15 @@ pub fn isa_program(
                             &format!("gemm a={a_row} b={b_row} acc={acc} k={k} m={m} accumulate\n");
                     }
                     t += &format!(
-                        "epilogue acc={acc} spad={o_row} rows={r} params={p_row} act={act} push_next\n"
+                        "epilogue acc={acc} spad={o_row} rows={r} params={p_row} act={act}{} push_next\n",
+                        if trans { " trans" } else { "" }
                     );
                     let Some(st) = store_at(m * c * ob) else {
                         break;
                     };
+                    let (st_rows, st_bytes) = if trans { (c, m * ob) } else { (m, c * ob) };
                     t += &format!(
-                        "store dram={st:#x} rows={m} bytes={} stride={} spad={o_row} pop_prev\n",
-                        c * ob,
-                        c * ob
+                        "store dram={st:#x} rows={st_rows} bytes={st_bytes} stride={st_bytes} spad={o_row} pop_prev\n"
                     );
                 }
             }

@@ -61,15 +61,19 @@ fn op() -> impl Strategy<Value = Op> {
             0u32..(1 << 20),
             1u32..65536,
             0u32..(1 << 20),
-            0u8..3
+            0u8..3,
+            any::<bool>()
         )
-            .prop_map(|(acc, spad, rows, params, a)| Op::Epilogue(Epilogue {
-                acc,
-                spad,
-                rows,
-                params,
-                act: [Act::None, Act::Relu, Act::Gelu][a as usize],
-            })),
+            .prop_map(
+                |(acc, spad, rows, params, a, trans)| Op::Epilogue(Epilogue {
+                    acc,
+                    spad,
+                    rows,
+                    params,
+                    act: [Act::None, Act::Relu, Act::Gelu][a as usize],
+                    trans,
+                })
+            ),
         (0u32..(1 << 20), 0u32..(1 << 20), 1u32..65536, 1u32..65536).prop_map(
             |(src, dst, rows, len)| Op::Softmax(Softmax {
                 src,

@@ -563,3 +563,75 @@ fn reads_of_never_written_rows_are_reported() {
         ]
     );
 }
+
+/// A GEMM tile whose epilogue writes it transposed (`trans`): column j of C goes to
+/// scratchpad row o + j, so a STORE of C rows of m bytes writes C^T to DRAM.
+#[test]
+fn transposed_epilogue_writes_the_tile_transposed() {
+    let cfg = Config::from_toml_str(
+        "[array]\nrows = 4\ncols = 4\n[requant]\nin_bits = 32\nout_bits = 8\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
+    )
+    .unwrap();
+    let rq = cfg.requant.clone().unwrap();
+    let arr = cfg.array.clone().unwrap();
+    let mut rng = SplitMix64::new(21);
+    for (m, k) in [(4u64, 7u64), (3, 1), (1, 12)] {
+        let mut dram = vec![0u8; 0x4000];
+        let a: Vec<i64> = (0..m * k).map(|_| rng.signed(8)).collect();
+        let b: Vec<i64> = (0..k * 4).map(|_| rng.signed(8)).collect();
+        for (i, v) in a.iter().enumerate() {
+            put(&mut dram, 0x0, 1, i as u64, *v);
+        }
+        for (i, v) in b.iter().enumerate() {
+            put(&mut dram, 0x400, 1, i as u64, *v);
+        }
+        // Parameters: shifts 3..6, zero points 0, biases -5..-2.
+        for j in 0..4u64 {
+            put(&mut dram, 0x800, 1, j, 3 + j as i64);
+            put(&mut dram, 0x900, 4, j, j as i64 - 5);
+        }
+        let text = format!(
+            "load dram=0x0 rows={m} bytes={k} stride={k} spad=0\n\
+             load dram=0x400 rows={k} bytes=4 stride=4 spad=100\n\
+             load dram=0x800 rows=1 bytes=4 stride=0 spad=200\n\
+             load dram=0x880 rows=1 bytes=8 stride=0 spad=201\n\
+             load dram=0x900 rows=1 bytes=16 stride=0 spad=203 push_next\n\
+             gemm a=0 b=100 acc=0 k={k} m={m} pop_prev\n\
+             epilogue acc=0 spad=300 rows={m} params=200 trans push_next\n\
+             store dram=0x2000 rows=4 bytes={m} stride={m} spad=300 pop_prev\n\
+             halt\n"
+        );
+        let prog = assemble(&text).unwrap();
+        prog.check(&cfg).unwrap();
+        place_program(&mut dram, 0x3000, &prog);
+        let mut mach = Machine::new(&cfg, dram, 0).unwrap();
+        let out = mach.run(0x3000, prog.instrs.len() as u64);
+        assert_eq!(out.fault, None);
+        let c = gemm(
+            &Matrix::from_vec(m as usize, k as usize, a.clone()),
+            &Matrix::from_vec(k as usize, 4, b.clone()),
+            arr.format(),
+        );
+        for j in 0..4u64 {
+            let q = RequantConfig {
+                shift: PerChannel::Tensor(3 + j as i64),
+                zero_point: 0,
+                bias: Some(PerChannel::Tensor(j as i64 - 5)),
+                ..rq.clone()
+            };
+            for i in 0..m {
+                let want = requant(&q, 0, c.at(i as usize, j as usize));
+                let got = get(&mach.dram, 0x2000 + j * m, 1, i, 8, true);
+                assert_eq!(got, want, "C^T[{j}][{i}] (m {m}, k {k})");
+            }
+        }
+    }
+    // More rows than one scratchpad row holds: illegal.
+    let (c, i, msg) = fault_of(
+        "[array]\nrows = 8\ncols = 4\n[requant]\n[accel]\nspad_kib = 16\nacc_kib = 8\n",
+        "epilogue acc=0 spad=0 rows=9 params=100 trans\nhalt\n",
+        4096,
+    );
+    assert_eq!((c, i), (ErrorCode::IllegalInstruction, Some(0)));
+    assert!(msg.contains("`rows` must be at most 8"), "{msg}");
+}

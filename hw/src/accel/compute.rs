@@ -94,6 +94,8 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         None => None,
     };
     let cfg_arr = cfg.array.clone();
+    let cfg_rq_out = cfg.requant.as_ref().map(|r| r.out_bits);
+    let cfg_gelu_out = cfg.gelu.as_ref().map(|g| g.out_bits);
     let out_pitch_max = {
         let c = cfg.array.as_ref().map_or(1, |a| a.cols) as u64;
         let bits = [
@@ -154,6 +156,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             .map(|&b| m.bit(word, b))
             .collect::<RtlResult<_>>()?;
         let act = field(&mut m, word, &isa::ACT)?;
+        let trans = m.bit(word, isa::TRANS.lo)?;
         let two = m.const_u(2, 2)?;
         let act_gelu = m.eq(act, two)?;
 
@@ -248,6 +251,7 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
                     ("rows", f[2]),
                     ("params", f[3]),
                     ("act", act),
+                    ("trans", trans),
                     ("spad_rdata", spad_c_rdata),
                     ("acc_rdata", acc_rdata),
                     ("acc_grant", acc_grant),
@@ -426,6 +430,10 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let mp = m.const_u(40, maxp as u128)?;
             let dspan = m.mul(e_rows, mp)?;
             let dspan = m.resize(dspan, 40)?;
+            // A transposed write covers C rows whatever `rows` is.
+            let cc = m.const_u(40, cfg_arr.as_ref().map_or(1, |a| a.cols) as u128)?;
+            let small = m.lt(dspan, cc)?;
+            let dspan = m.mux(small, cc, dspan)?;
             let d1 = m.add(d0, dspan)?;
             // A: at most R * (floor(k * act bytes / W) + 1) rows; B: k rows.
             let k20 = m.zext(gf[3], 20)?;
@@ -482,6 +490,19 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             let gbad = m.and(act_gelu, ng)?;
             let ne = m.not(epi_ok)?;
             let b = m.or(ne, gbad)?;
+            // A transposed write puts each column's `rows` outputs in one row.
+            let rows_f = field(&mut m, word, &isa::EPILOGUE_FIELDS[2])?;
+            let t_bad = {
+                let lim = |bits: Option<u32>| {
+                    bits.map_or(0, |b| w / accgen_golden::accel::elem_bytes(b))
+                };
+                let l_rq = m.const_u(16, lim(cfg_rq_out) as u128)?;
+                let l_g = m.const_u(16, lim(cfg_gelu_out) as u128)?;
+                let l = m.mux(act_gelu, l_g, l_rq)?;
+                let over = m.cmp(CmpOp::Gt, rows_f, l)?;
+                m.and(trans, over)?
+            };
+            let b = m.or(b, t_bad)?;
             m.and(is_epi, b)?
         };
         let bad_smx = {

@@ -101,6 +101,7 @@ pub fn epilogue_engine(
         let f_rows = m.input("rows", 16, false)?;
         let f_params = m.input("params", 20, false)?;
         let f_act = m.input("act", 2, false)?;
+        let f_trans = m.input("trans", 1, false)?;
         let spad_rdata = m.input("spad_rdata", 8 * w, false)?;
         let acc_rdata = m.input("acc_rdata", 8 * geo.acc_row_bytes, false)?;
 
@@ -115,7 +116,8 @@ pub fn epilogue_engine(
         let r_spad = m.reg_next("f_spad", f_spad, en.clone())?;
         let r_rows = m.reg_next("f_rows", f_rows, en.clone())?;
         let r_params = m.reg_next("f_params", f_params, en.clone())?;
-        let r_act = m.reg_next("f_act", f_act, en)?;
+        let r_act = m.reg_next("f_act", f_act, en.clone())?;
+        let r_trans = m.reg_next("f_trans", f_trans, en)?;
         let two = m.const_u(2, 2)?;
         let is_gelu = m.eq(r_act, two)?;
         let one2 = m.const_u(2, 1)?;
@@ -223,6 +225,9 @@ pub fn epilogue_engine(
         let pitch32 = m.zext(pitch, 32)?;
         let span = m.mul(rows32, pitch32)?;
         let span = m.resize(span, 40)?;
+        // Transposed: one scratchpad row per column.
+        let c40 = m.const_u(40, c as u128)?;
+        let span = m.mux(r_trans, c40, span)?;
         let sp40 = m.zext(r_spad, 40)?;
         let d_end = m.add(sp40, span)?;
         let sr40 = m.const_u(40, geo.spad_rows as u128)?;
@@ -337,6 +342,85 @@ pub fn epilogue_engine(
         }
         let _ = total;
 
+        // Transposed writes: each output row's element j goes to slot r (the row's
+        // index) of column register j; after the last row the C registers are written
+        // to rows spad..spad+C, one per cycle.
+        let ntrans = m.not(r_trans)?;
+        let vt = m.and(vq, r_trans)?;
+        let vq = m.and(vq, ntrans)?;
+        let trw = bits_for(w as u64) + 1;
+        let tr = m.reg("t_row", trw, false, RegOpts::new().reset_zero(trw))?;
+        let otr = m.const_u(trw, 1)?;
+        let ztr = m.const_u(trw, 0)?;
+        let trn = m.add(tr.q, otr)?;
+        let trv = m.mux(vt, trn, tr.q)?;
+        let trv = m.mux(go, ztr, trv)?;
+        m.connect(tr, trv)?;
+        let mut obs = vec![(elem_bytes(ob_rq), None)];
+        if let Some((_, _, gob)) = &gelu {
+            if elem_bytes(*gob) != elem_bytes(ob_rq) {
+                obs = vec![(elem_bytes(ob_rq), Some(false)), (elem_bytes(*gob), Some(true))];
+            }
+        }
+        let zero_w = m.const_u(8 * w, 0)?;
+        let mut tregs = Vec::new();
+        for j in 0..c {
+            let t = m.reg(&format!("t_col{j}"), 8 * w, false, RegOpts::new())?;
+            let mut cands = Vec::new();
+            for (ob, _) in &obs {
+                let y = m.slice(row, 8 * ob * (j + 1) - 1, 8 * ob * j)?;
+                let mut slots = Vec::new();
+                for p in (0..w / ob).rev() {
+                    let cp = m.const_u(trw, p as u128)?;
+                    let here = m.eq(tr.q, cp)?;
+                    let old = m.slice(t.q, 8 * ob * (p + 1) - 1, 8 * ob * p)?;
+                    slots.push(m.mux(here, y, old)?);
+                }
+                cands.push(m.concat(&slots)?);
+            }
+            let upd = if cands.len() == 2 {
+                m.mux(is_gelu, cands[1], cands[0])?
+            } else {
+                cands[0]
+            };
+            let nv = m.mux(vt, upd, t.q)?;
+            let nv = m.mux(go, zero_w, nv)?;
+            m.connect(t, nv)?;
+            tregs.push(t.q);
+        }
+        let cw = bits_for(c as u64) + 1;
+        let tw = m.reg("t_w", cw, false, RegOpts::new().reset_zero(cw))?;
+        let twr = m.reg("t_writing", 1, false, RegOpts::new().reset_zero(1))?;
+        let tdone = m.reg("t_done", 1, false, RegOpts::new().reset_zero(1))?;
+        let rows_m1t = m.sub(r_rows, one16)?;
+        let rows_m1t = m.resize(rows_m1t, trw)?;
+        let last_in = m.eq(tr.q, rows_m1t)?;
+        let t_start = m.and(vt, last_in)?;
+        let cm1 = m.const_u(cw, (c - 1) as u128)?;
+        let t_last = m.eq(tw.q, cm1)?;
+        let t_end = m.and(twr.q, t_last)?;
+        let onecw = m.const_u(cw, 1)?;
+        let zcw = m.const_u(cw, 0)?;
+        let twn = m.add(tw.q, onecw)?;
+        let twv = m.mux(twr.q, twn, tw.q)?;
+        let twv = m.mux(go, zcw, twv)?;
+        m.connect(tw, twv)?;
+        let one1t = m.const_u(1, 1)?;
+        let zero1t = m.const_u(1, 0)?;
+        let twrv = m.mux(t_start, one1t, twr.q)?;
+        let twrv = m.mux(t_end, zero1t, twrv)?;
+        m.connect(twr, twrv)?;
+        let tdv = m.mux(t_end, one1t, tdone.q)?;
+        let tdv = m.mux(go, zero1t, tdv)?;
+        m.connect(tdone, tdv)?;
+        let t_data = m.select(tw.q, &tregs)?;
+        let t_addr = {
+            let sp = m.zext(r_spad, 32)?;
+            let a = m.zext(tw.q, 32)?;
+            let a = m.add(sp, a)?;
+            m.resize(a, srb)?
+        };
+
         // Writes: `pitch` rows from a hold register.
         let hold = m.reg("hold", 8 * w * maxp, false, RegOpts::new())?;
         let left = m.reg("w_left", pitch_w, false, RegOpts::new().reset_zero(pitch_w))?;
@@ -366,9 +450,13 @@ pub fn epilogue_engine(
         let wn = m.mux(go, z16, wn)?;
         m.connect(written, wn)?;
         let all_written = m.eq(wn, r_rows)?;
+        let all_written = m.mux(r_trans, tdone.q, all_written)?;
         let drain_done = m.and(s[7], all_written)?;
         let wdata = m.slice(hold.q, 8 * w - 1, 0)?;
         let waddr = m.resize(wptr.q, srb)?;
+        let wdata = m.mux(twr.q, t_data, wdata)?;
+        let waddr = m.mux(twr.q, t_addr, waddr)?;
+        let writing = m.or(writing, twr.q)?;
 
         let next = m.priority(
             &[

@@ -285,6 +285,37 @@ fn emit_rows(
     Ok(())
 }
 
+fn epilogue_of(act: Act) -> GemmEpilogue {
+    match act {
+        Act::None => GemmEpilogue::Requant,
+        Act::Relu => GemmEpilogue::RequantRelu,
+        Act::Gelu => GemmEpilogue::RequantGelu,
+    }
+}
+
+/// The epilogue parameter blocks of a GEMM node, per column tile of C columns: C int8
+/// shifts, C int16 zero points (0), C biases (int32, or int64 when requant.in_bits >
+/// 32); padding columns get the same shift and a zero bias.
+fn param_blocks(cfg: &Config, p: &crate::model::LinearPlan) -> Vec<u8> {
+    let arr = cfg.array.as_ref().expect("checked");
+    let rq = cfg.requant.as_ref().expect("checked");
+    let (n, c) = (p.n as u64, arr.cols as u64);
+    let tiles = n.div_ceil(c);
+    let bias_b: u64 = if rq.in_bits > 32 { 8 } else { 4 };
+    let block = c * (1 + 2 + bias_b);
+    let mut pbytes = vec![0u8; (tiles * block) as usize];
+    for j in 0..tiles {
+        let base = j * block;
+        for col in 0..c {
+            let jj = (j * c + col) as usize;
+            put_elems(&mut pbytes, base + col, 1, &[p.shift as i64]);
+            let b = if jj < n as usize { p.bias[jj] } else { 0 };
+            put_elems(&mut pbytes, base + 3 * c + col * bias_b, bias_b, &[b]);
+        }
+    }
+    pbytes
+}
+
 /// Compile `model` for `cfg` (which has `[accel]`).
 pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
     let top = |message: String| ModelError {
@@ -307,7 +338,6 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
             NodeKind::Linear { weight, .. } => {
                 let p = model.linear_plan(cfg, nd)?;
                 let arr = cfg.array.as_ref().expect("checked");
-                let rq = cfg.requant.as_ref().expect("checked");
                 let (k, n, c) = (p.k as u64, p.n as u64, arr.cols as u64);
                 let wb = elem_bytes(arr.weight_bits) as u64;
                 let tiles = n.div_ceil(c);
@@ -323,23 +353,19 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
                         }
                     }
                 }
-                let bias_b: u64 = if rq.in_bits > 32 { 8 } else { 4 };
-                let block = c * (1 + 2 + bias_b);
-                let mut pbytes = vec![0u8; (tiles * block) as usize];
-                for j in 0..tiles {
-                    let base = j * block;
-                    for col in 0..c {
-                        let jj = (j * c + col) as usize;
-                        put_elems(&mut pbytes, base + col, 1, &[p.shift as i64]);
-                        let b = if jj < n as usize { p.bias[jj] } else { 0 };
-                        put_elems(&mut pbytes, base + 3 * c + col * bias_b, bias_b, &[b]);
-                    }
-                }
+                let pbytes = param_blocks(cfg, &p);
                 let wa = alloc(wbytes.len() as u64);
                 let pa = alloc(pbytes.len() as u64);
                 consts.push((format!("{}.weight", nd.name), wa, wbytes));
                 consts.push((format!("{}.params", nd.name), pa, pbytes));
                 node_consts.insert(nd.name.clone(), vec![wa, pa]);
+            }
+            NodeKind::Matmul { .. } => {
+                let p = model.matmul_plan(cfg, nd)?;
+                let pbytes = param_blocks(cfg, &p);
+                let pa = alloc(pbytes.len() as u64);
+                consts.push((format!("{}.params", nd.name), pa, pbytes));
+                node_consts.insert(nd.name.clone(), vec![pa]);
             }
             NodeKind::Layernorm { gamma, beta } => {
                 let ln = cfg.layernorm.as_ref().expect("checked");
@@ -387,21 +413,34 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
             message: m,
         };
         match &nd.kind {
-            NodeKind::Linear { act, .. } => {
+            NodeKind::Linear { transpose_out, .. } => {
                 let p = model.linear_plan(cfg, nd)?;
-                let epi = match act {
-                    Act::None => GemmEpilogue::Requant,
-                    Act::Relu => GemmEpilogue::RequantRelu,
-                    Act::Gelu => GemmEpilogue::RequantGelu,
-                };
                 let c = &node_consts[&nd.name];
                 let place = GemmPlace {
                     a: x.addr,
                     b: c[0],
                     params: c[1],
                     c: y.addr,
+                    b_row_major: false,
+                    c_trans: *transpose_out,
                 };
-                let (mut g, _) = emit_gemm(cfg, x.rows, p.k, p.n, epi, Some(place)).map_err(e)?;
+                let (mut g, _) =
+                    emit_gemm(cfg, x.rows, p.k, p.n, epilogue_of(p.act), Some(place)).map_err(e)?;
+                ins.append(&mut g);
+            }
+            NodeKind::Matmul { .. } => {
+                let p = model.matmul_plan(cfg, nd)?;
+                let b = tensors[&nd.inputs[1]];
+                let place = GemmPlace {
+                    a: x.addr,
+                    b: b.addr,
+                    params: node_consts[&nd.name][0],
+                    c: y.addr,
+                    b_row_major: true,
+                    c_trans: false,
+                };
+                let (mut g, _) =
+                    emit_gemm(cfg, x.rows, p.k, p.n, epilogue_of(p.act), Some(place)).map_err(e)?;
                 ins.append(&mut g);
             }
             NodeKind::Add => {

@@ -158,6 +158,10 @@ pub struct GemmPlace {
     pub params: u64,
     /// C.
     pub c: u64,
+    /// B is a row-major K x N tensor (an activation), not column-tiled weights.
+    pub b_row_major: bool,
+    /// C is written transposed (N x M row-major), through `epilogue ... trans`.
+    pub c_trans: bool,
 }
 
 /// The instructions of [`gemm_program`] without the final `HALT`, at the DRAM
@@ -188,6 +192,7 @@ pub fn emit_gemm(
         ));
     }
     let geo = Geometry::of(cfg).map_err(|e| e.to_string())?;
+    let (b_rm, c_tr) = place.map_or((false, false), |p| (p.b_row_major, p.c_trans));
     let rq = match epi {
         GemmEpilogue::None => None,
         _ => Some(
@@ -229,6 +234,18 @@ pub fn emit_gemm(
     } else {
         0
     };
+    if c_tr {
+        if rq.is_none() {
+            return Err("a transposed output needs an epilogue".into());
+        }
+        if r * ob > geo.spad_row_bytes as u64 {
+            return Err(format!(
+                "a transposed output puts R = {r} outputs of {ob} bytes in one scratchpad row of {} bytes; it needs R x out bytes <= W",
+                geo.spad_row_bytes
+            ));
+        }
+    }
+    let out_rows = if c_tr { out_rows.max(c) } else { out_rows };
     let fixed = params_rows + 2 * out_rows;
     // A's buffers fill the lower half of the banks, B's the start of the upper half,
     // so the GEMM engine reads both in the same cycle; the parameters and the output
@@ -366,7 +383,7 @@ pub fn emit_gemm(
                         rows: r as u32,
                         params: (params0 + j * p_rows) as u32,
                         act,
-                        trans: false,
+                        trans: c_tr,
                     }),
                     Deps {
                         pop_next: u >= 2,
@@ -374,8 +391,22 @@ pub fn emit_gemm(
                         ..Deps::default()
                     },
                 ));
+                // Transposed: column jj of the tile is C^T row j*C + jj, its mv
+                // elements at column i*R.
+                let st = if c_tr {
+                    check_dma(nv, mv * ob, m64 * ob)?;
+                    dma(
+                        c_at + (j * c * m64 + i * r) * ob,
+                        nv,
+                        mv * ob,
+                        m64 * ob,
+                        o_row,
+                    )
+                } else {
+                    dma(c_dram, mv, nv * ob, n64 * ob, o_row)
+                };
                 ins.push(with(
-                    Op::Store(dma(c_dram, mv, nv * ob, n64 * ob, o_row), StoreSrc::Spad),
+                    Op::Store(st, StoreSrc::Spad),
                     Deps {
                         pop_prev: true,
                         push_prev: true,
@@ -402,7 +433,24 @@ pub fn emit_gemm(
         let b0 = b_at + ((j * k64 + kb * kt) * c) * wb;
         let row_b = c * wb;
         let mut out = Vec::new();
-        if row_b == geo.spad_row_bytes as u64 {
+        if b_rm {
+            // Row t of a row-major K x N activation: its columns j*C.. (zero-filled
+            // past N), N elements apart.
+            let nvj = c.min(n64 - j * c);
+            let mut done = 0;
+            while done < kv {
+                let n_rows = 4095.min(kv - done);
+                check_dma(n_rows, nvj * wb, n64 * wb)?;
+                out.push(dma(
+                    b_at + ((kb * kt + done) * n64 + j * c) * wb,
+                    n_rows,
+                    nvj * wb,
+                    n64 * wb,
+                    buf + done,
+                ));
+                done += n_rows;
+            }
+        } else if row_b == geo.spad_row_bytes as u64 {
             let per = (65535 / row_b).min(4095);
             let mut done = 0;
             while done < kv {

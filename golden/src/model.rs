@@ -12,6 +12,12 @@
 //!   scale `2^-(x.frac + weight_frac)`. The re-quantizer's shift is
 //!   `x.frac + weight_frac - y.frac` (`-16..=47`; with GELU, `gelu.in_frac` takes
 //!   `y.frac`'s place and y has GELU's output format), zero point 0.
+//!   With `transpose_out`, y is written transposed (`N x M`), through the epilogue's
+//!   transposed write: this is how K^T is made for attention.
+//! - `matmul`: `y = act(requant(A B))` of two activations, A (`M x K`, signed
+//!   `act_bits`, or unsigned with fewer bits, as softmax probabilities with
+//!   `softmax.out_bits < act_bits`) and B (`K x N`, signed `weight_bits`, row-major),
+//!   shift `a.frac + b.frac - y.frac`, no bias.
 //! - `add`: `[residual]` with the two inputs' scales as its `a_frac`/`b_frac` (either
 //!   order) and the output's as `out_frac`.
 //! - `layernorm`: `[layernorm]` over each row (`cols` channels), with per-channel
@@ -58,6 +64,13 @@ pub enum NodeKind {
         bias: Option<Vec<i64>>,
         /// The activation after re-quantization.
         act: Act,
+        /// Write y transposed (`N x M`).
+        transpose_out: bool,
+    },
+    /// `act(requant(A B))` of two activations.
+    Matmul {
+        /// The activation after re-quantization.
+        act: Act,
     },
     /// Residual add of the two inputs.
     Add,
@@ -77,6 +90,7 @@ impl NodeKind {
     pub fn op_name(&self) -> &'static str {
         match self {
             NodeKind::Linear { .. } => "linear",
+            NodeKind::Matmul { .. } => "matmul",
             NodeKind::Add => "add",
             NodeKind::Layernorm { .. } => "layernorm",
             NodeKind::Softmax => "softmax",
@@ -170,7 +184,7 @@ impl Model {
         ready.insert(&self.input, "the model input");
         self.tensor("<model>", &self.input)?;
         for nd in &self.nodes {
-            let want = if matches!(nd.kind, NodeKind::Add) {
+            let want = if matches!(nd.kind, NodeKind::Add | NodeKind::Matmul { .. }) {
                 2
             } else {
                 1
@@ -213,24 +227,21 @@ impl Model {
 
     /// The re-quantizer plan of a linear node (checked).
     pub fn linear_plan(&self, cfg: &Config, nd: &Node) -> Result<LinearPlan, ModelError> {
-        let NodeKind::Linear {
-            weight,
-            weight_frac,
-            bias,
-            act,
-        } = &nd.kind
-        else {
-            return Err(err(&nd.name, "not a linear node".into()));
+        let (weight, weight_frac, bias, act, transpose_out) = match &nd.kind {
+            NodeKind::Linear {
+                weight,
+                weight_frac,
+                bias,
+                act,
+                transpose_out,
+            } => (weight, *weight_frac, bias, *act, *transpose_out),
+            _ => return Err(err(&nd.name, "not a linear node".into())),
         };
         let name = &nd.name;
         let arr = cfg
             .array
             .as_ref()
             .ok_or_else(|| err(name, "`linear` needs an [array] section".into()))?;
-        let rq = cfg
-            .requant
-            .as_ref()
-            .ok_or_else(|| err(name, "`linear` needs a [requant] section".into()))?;
         let x = self.tensor(name, &nd.inputs[0])?;
         let y = self.tensor(name, &nd.output)?;
         if x.bits != arr.act_bits || !x.signed {
@@ -268,91 +279,99 @@ impl Model {
                 ),
             ));
         }
-        if (y.rows, y.cols) != (x.rows, n) {
-            return Err(err(
-                name,
-                format!(
-                    "output `{}` is {}x{}; x ({}x{}) times W ({k}x{n}) is {}x{n}",
-                    nd.output, y.rows, y.cols, x.rows, x.cols, x.rows
-                ),
-            ));
-        }
-        let (mid_frac, out_bits, out_frac) = match act {
-            Act::Gelu => {
-                let g = cfg
-                    .gelu
-                    .as_ref()
-                    .ok_or_else(|| err(name, "`act = gelu` needs a [gelu] section".into()))?;
-                if !rq.out_signed || g.in_bits != rq.out_bits {
-                    return Err(err(
-                        name,
-                        format!(
-                            "`act = gelu` feeds requant's output (int{}) into GELU (int{}); they must be equal and signed",
-                            rq.out_bits, g.in_bits
-                        ),
-                    ));
-                }
-                (g.in_frac as i32, g.out_bits, g.out_frac as i32)
-            }
-            _ => (y.frac, rq.out_bits, y.frac),
+        let want = if transpose_out {
+            (n, x.rows)
+        } else {
+            (x.rows, n)
         };
-        if y.bits != out_bits || !y.signed || y.frac != out_frac {
+        if (y.rows, y.cols) != want {
             return Err(err(
                 name,
                 format!(
-                    "output `{}` is {}int{} at 2^-{}; the {} gives signed int{out_bits} at 2^-{out_frac}",
+                    "output `{}` is {}x{}; x ({}x{}) times W ({k}x{n}) is {}x{n}{}",
                     nd.output,
-                    if y.signed { "" } else { "u" },
-                    y.bits,
-                    y.frac,
-                    if *act == Act::Gelu { "GELU unit" } else { "re-quantizer" }
+                    y.rows,
+                    y.cols,
+                    x.rows,
+                    x.cols,
+                    x.rows,
+                    if transpose_out {
+                        ", written transposed as {n}x{rows}"
+                            .replace("{n}", &n.to_string())
+                            .replace("{rows}", &x.rows.to_string())
+                    } else {
+                        String::new()
+                    }
                 ),
             ));
         }
-        let shift = x.frac + weight_frac - mid_frac;
-        if !(-16..=47).contains(&shift) {
+        let q = Requant {
+            name,
+            out: &nd.output,
+            y: &y,
+            acc_frac: x.frac + weight_frac,
+            acc_what: "x.frac + weight_frac",
+            act,
+        };
+        q.plan(cfg, k, n, bias.as_ref())
+    }
+
+    /// The re-quantizer plan of a matmul node (checked).
+    pub fn matmul_plan(&self, cfg: &Config, nd: &Node) -> Result<LinearPlan, ModelError> {
+        let NodeKind::Matmul { act } = &nd.kind else {
+            return Err(err(&nd.name, "not a matmul node".into()));
+        };
+        let name = &nd.name;
+        let arr = cfg
+            .array
+            .as_ref()
+            .ok_or_else(|| err(name, "`matmul` needs an [array] section".into()))?;
+        let a = self.tensor(name, &nd.inputs[0])?;
+        let b = self.tensor(name, &nd.inputs[1])?;
+        let y = self.tensor(name, &nd.output)?;
+        let a_ok = (a.signed && a.bits == arr.act_bits) || (!a.signed && a.bits < arr.act_bits);
+        if !a_ok {
             return Err(err(
                 name,
                 format!(
-                    "the re-quantizer shift x.frac + weight_frac - {} = {shift} is outside the allowed range -16..=47",
-                    if *act == Act::Gelu { "gelu.in_frac" } else { "y.frac" }
+                    "A (`{}`) is {}int{}; the array takes signed {}-bit activations (or unsigned with fewer bits)",
+                    nd.inputs[0],
+                    if a.signed { "" } else { "u" },
+                    a.bits,
+                    arr.act_bits
                 ),
             ));
         }
-        let bias_bits = rq.in_bits.min(64);
-        let bias = match bias {
-            None => vec![0; n as usize],
-            Some(b) => {
-                if b.len() != n as usize {
-                    return Err(err(
-                        name,
-                        format!("the bias has {} elements; N = {n}", b.len()),
-                    ));
-                }
-                let lim = if rq.in_bits > 32 { 64 } else { 32 };
-                if let Some(i) = b
-                    .iter()
-                    .position(|&v| !fits_signed(v as i128, bias_bits.min(lim)))
-                {
-                    return Err(err(
-                        name,
-                        format!(
-                            "bias element {i} = {} does not fit the re-quantizer's signed {}-bit input",
-                            b[i],
-                            bias_bits.min(lim)
-                        ),
-                    ));
-                }
-                b.clone()
-            }
-        };
-        Ok(LinearPlan {
-            k,
-            n,
-            shift,
-            bias,
+        if !b.signed || b.bits != arr.weight_bits {
+            return Err(err(
+                name,
+                format!(
+                    "B (`{}`) is {}int{}; the array takes signed {}-bit weights (array.weight_bits)",
+                    nd.inputs[1],
+                    if b.signed { "" } else { "u" },
+                    b.bits,
+                    arr.weight_bits
+                ),
+            ));
+        }
+        if b.rows != a.cols || (y.rows, y.cols) != (a.rows, b.cols) {
+            return Err(err(
+                name,
+                format!(
+                    "A ({}x{}) times B ({}x{}) does not give `{}` ({}x{})",
+                    a.rows, a.cols, b.rows, b.cols, nd.output, y.rows, y.cols
+                ),
+            ));
+        }
+        let q = Requant {
+            name,
+            out: &nd.output,
+            y: &y,
+            acc_frac: a.frac + b.frac,
+            acc_what: "a.frac + b.frac",
             act: *act,
-        })
+        };
+        q.plan(cfg, a.cols, b.cols, None)
     }
 
     /// Whether an `add` node's inputs reach the unit swapped (checked).
@@ -407,6 +426,7 @@ impl Model {
         let name = &nd.name;
         match &nd.kind {
             NodeKind::Linear { .. } => self.linear_plan(cfg, nd).map(|_| ()),
+            NodeKind::Matmul { .. } => self.matmul_plan(cfg, nd).map(|_| ()),
             NodeKind::Add => self.add_plan(cfg, nd).map(|_| ()),
             NodeKind::Layernorm { gamma, beta } => {
                 let ln = cfg
@@ -505,34 +525,40 @@ impl Model {
             let xt = self.tensors[&nd.inputs[0]];
             let cols = xt.cols as usize;
             let y: Vec<i64> = match &nd.kind {
-                NodeKind::Linear { weight, .. } => {
+                NodeKind::Linear {
+                    weight,
+                    transpose_out,
+                    ..
+                } => {
                     let p = self.linear_plan(cfg, nd)?;
-                    let arr = cfg.array.as_ref().expect("checked");
-                    let rq = cfg.requant.as_ref().expect("checked");
-                    let a = Matrix::from_vec(xt.rows as usize, cols, x.clone());
                     let b = Matrix::from_vec(p.k as usize, p.n as usize, weight.clone());
-                    let c = gemm(&a, &b, arr.format());
-                    let gelu = (p.act == Act::Gelu)
-                        .then(|| crate::gelu::GeluUnit::new(cfg.gelu.as_ref().expect("checked")));
-                    let mut out = Vec::with_capacity(c.data.len());
-                    for i in 0..c.rows {
-                        for j in 0..c.cols {
-                            let q = RequantConfig {
-                                shift: PerChannel::Tensor(p.shift as i64),
-                                zero_point: 0,
-                                bias: Some(PerChannel::Tensor(p.bias[j])),
-                                relu: p.act == Act::Relu,
-                                ..rq.clone()
-                            };
-                            let v = wrap_signed(c.at(i, j) as i128, rq.in_bits) as i64;
-                            let v = requant(&q, 0, v);
-                            out.push(match &gelu {
-                                Some(g) => g.eval(v),
-                                None => v,
-                            });
-                        }
+                    let y = gemm_requant(
+                        cfg,
+                        &p,
+                        &Matrix::from_vec(xt.rows as usize, cols, x.clone()),
+                        &b,
+                    );
+                    if *transpose_out {
+                        let (m, n) = (xt.rows as usize, p.n as usize);
+                        (0..n * m).map(|q| y[(q % m) * n + q / m]).collect()
+                    } else {
+                        y
                     }
-                    out
+                }
+                NodeKind::Matmul { .. } => {
+                    let p = self.matmul_plan(cfg, nd)?;
+                    let bt = self.tensors[&nd.inputs[1]];
+                    let b = Matrix::from_vec(
+                        bt.rows as usize,
+                        bt.cols as usize,
+                        vals[&nd.inputs[1]].clone(),
+                    );
+                    gemm_requant(
+                        cfg,
+                        &p,
+                        &Matrix::from_vec(xt.rows as usize, cols, x.clone()),
+                        &b,
+                    )
                 }
                 NodeKind::Add => {
                     let swapped = self.add_plan(cfg, nd)?;
@@ -566,6 +592,133 @@ impl Model {
         }
         Ok(vals)
     }
+}
+
+/// The re-quantizer after a GEMM whose accumulator has scale `2^-acc_frac`.
+struct Requant<'a> {
+    name: &'a str,
+    out: &'a str,
+    y: &'a TensorInfo,
+    acc_frac: i32,
+    acc_what: &'a str,
+    act: Act,
+}
+
+impl Requant<'_> {
+    fn plan(
+        &self,
+        cfg: &Config,
+        k: u32,
+        n: u32,
+        bias: Option<&Vec<i64>>,
+    ) -> Result<LinearPlan, ModelError> {
+        let (name, y, act) = (self.name, self.y, self.act);
+        let rq = cfg
+            .requant
+            .as_ref()
+            .ok_or_else(|| err(name, "a GEMM node needs a [requant] section".into()))?;
+        let (mid_frac, out_bits, out_frac) = match act {
+            Act::Gelu => {
+                let g = cfg
+                    .gelu
+                    .as_ref()
+                    .ok_or_else(|| err(name, "`act = gelu` needs a [gelu] section".into()))?;
+                if !rq.out_signed || g.in_bits != rq.out_bits {
+                    return Err(err(
+                        name,
+                        format!(
+                            "`act = gelu` feeds requant's output (int{}) into GELU (int{}); they must be equal and signed",
+                            rq.out_bits, g.in_bits
+                        ),
+                    ));
+                }
+                (g.in_frac as i32, g.out_bits, g.out_frac as i32)
+            }
+            _ => (y.frac, rq.out_bits, y.frac),
+        };
+        if y.bits != out_bits || !y.signed || y.frac != out_frac {
+            return Err(err(
+                name,
+                format!(
+                    "output `{}` is {}int{} at 2^-{}; the {} gives signed int{out_bits} at 2^-{out_frac}",
+                    self.out,
+                    if y.signed { "" } else { "u" },
+                    y.bits,
+                    y.frac,
+                    if act == Act::Gelu { "GELU unit" } else { "re-quantizer" }
+                ),
+            ));
+        }
+        let shift = self.acc_frac - mid_frac;
+        if !(-16..=47).contains(&shift) {
+            return Err(err(
+                name,
+                format!(
+                    "the re-quantizer shift {} - {} = {shift} is outside the allowed range -16..=47",
+                    self.acc_what,
+                    if act == Act::Gelu { "gelu.in_frac" } else { "y.frac" }
+                ),
+            ));
+        }
+        let lim = if rq.in_bits > 32 { 64 } else { 32 };
+        let bias_bits = rq.in_bits.min(lim);
+        let bias = match bias {
+            None => vec![0; n as usize],
+            Some(b) => {
+                if b.len() != n as usize {
+                    return Err(err(
+                        name,
+                        format!("the bias has {} elements; N = {n}", b.len()),
+                    ));
+                }
+                if let Some(i) = b.iter().position(|&v| !fits_signed(v as i128, bias_bits)) {
+                    return Err(err(
+                        name,
+                        format!(
+                            "bias element {i} = {} does not fit the re-quantizer's signed {bias_bits}-bit input",
+                            b[i]
+                        ),
+                    ));
+                }
+                b.clone()
+            }
+        };
+        Ok(LinearPlan {
+            k,
+            n,
+            shift,
+            bias,
+            act,
+        })
+    }
+}
+
+/// `act(requant(A B))` with a plan's per-column parameters, row-major.
+fn gemm_requant(cfg: &Config, p: &LinearPlan, a: &Matrix, b: &Matrix) -> Vec<i64> {
+    let arr = cfg.array.as_ref().expect("checked");
+    let rq = cfg.requant.as_ref().expect("checked");
+    let c = gemm(a, b, arr.format());
+    let gelu = (p.act == Act::Gelu)
+        .then(|| crate::gelu::GeluUnit::new(cfg.gelu.as_ref().expect("checked")));
+    let mut out = Vec::with_capacity(c.data.len());
+    for i in 0..c.rows {
+        for j in 0..c.cols {
+            let q = RequantConfig {
+                shift: PerChannel::Tensor(p.shift as i64),
+                zero_point: 0,
+                bias: Some(PerChannel::Tensor(p.bias[j])),
+                relu: p.act == Act::Relu,
+                ..rq.clone()
+            };
+            let v = wrap_signed(c.at(i, j) as i128, rq.in_bits) as i64;
+            let v = requant(&q, 0, v);
+            out.push(match &gelu {
+                Some(g) => g.eval(v),
+                None => v,
+            });
+        }
+    }
+    out
 }
 
 /// Row-unit format checks: input `(bits, frac)`, output `(bits, signed, frac)`, rows of

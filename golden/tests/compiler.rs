@@ -55,6 +55,7 @@ fn random_model(rng: &mut SplitMix64, rows: u32, cols: u32, len: usize) -> Model
                     weight_frac: rng.range_i64(4, 8) as i32,
                     bias,
                     act,
+                    transpose_out: false,
                 };
                 cur_cols = n;
                 (k, vec![cur.clone()], t8(rows, n))
@@ -175,6 +176,7 @@ fn models_the_hardware_cannot_run_name_the_node() {
         weight_frac: wf,
         bias: None,
         act,
+        transpose_out: false,
     };
     for (m, frag) in [
         (
@@ -260,4 +262,81 @@ fn models_the_hardware_cannot_run_name_the_node() {
     );
     let e = compile(&no_ln, &m).unwrap_err().to_string();
     assert!(e.contains("`layernorm` needs a [layernorm] section"), "{e}");
+}
+
+/// Single-head attention: Q, K^T (a linear node with `transpose_out`, through the
+/// transposed epilogue) and V projections, S = Q K^T, P = softmax(S) (7-bit
+/// probabilities, so the array takes them as activations), O = P V.
+#[test]
+fn single_head_attention_equals_the_op_by_op_evaluation() {
+    let cfg = Config::from_toml_str(
+        "[array]\nrows = 4\ncols = 4\n[requant]\nin_bits = 32\nout_bits = 8\n\
+         [softmax]\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 7\n\
+         [accel]\nspad_kib = 16\nacc_kib = 8\n",
+    )
+    .unwrap();
+    let mut rng = SplitMix64::new(44);
+    for case in 0..12 {
+        let t = rng.range_i64(1, 40) as u32;
+        let d = rng.range_i64(1, 24) as u32;
+        let dh = rng.range_i64(1, 12) as u32;
+        let mut tensors = BTreeMap::new();
+        let ti = |rows, cols| t8(rows, cols);
+        for (n, info) in [
+            ("x", ti(t, d)),
+            ("q", ti(t, dh)),
+            ("kt", ti(dh, t)),
+            ("v", ti(t, dh)),
+            ("s", ti(t, t)),
+            (
+                "p",
+                TensorInfo {
+                    rows: t,
+                    cols: t,
+                    bits: 7,
+                    signed: false,
+                    frac: 7,
+                },
+            ),
+            ("o", ti(t, dh)),
+        ] {
+            tensors.insert(n.to_string(), info);
+        }
+        let mut lin = |trans: bool| NodeKind::Linear {
+            weight: (0..d * dh).map(|_| rng.signed(8)).collect(),
+            weight_frac: 6,
+            bias: None,
+            act: Act::None,
+            transpose_out: trans,
+        };
+        let node = |name: &str, kind, inputs: &[&str], output: &str| Node {
+            name: name.into(),
+            kind,
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            output: output.into(),
+        };
+        let model = Model {
+            tensors,
+            nodes: vec![
+                node("wq", lin(false), &["x"], "q"),
+                node("wk", lin(true), &["x"], "kt"),
+                node("wv", lin(false), &["x"], "v"),
+                node("qk", NodeKind::Matmul { act: Act::None }, &["q", "kt"], "s"),
+                node("softmax", NodeKind::Softmax, &["s"], "p"),
+                node("pv", NodeKind::Matmul { act: Act::None }, &["p", "v"], "o"),
+            ],
+            input: "x".into(),
+            output: "o".into(),
+        };
+        let x: Vec<i64> = (0..t * d).map(|_| rng.signed(8)).collect();
+        let want = model.evaluate(&cfg, &x).unwrap();
+        let c = compile(&cfg, &model).unwrap_or_else(|e| panic!("case {case}: {e}"));
+        let mut m = Machine::new(&cfg, c.image(&x), 0).unwrap();
+        let out = m.run(c.prog_addr, c.program.instrs.len() as u64);
+        assert_eq!(out.fault, None, "case {case}");
+        assert_eq!(out.uninit_reads, [], "case {case}");
+        for (name, vals) in &want {
+            assert_eq!(&c.read(&m.dram, name), vals, "case {case}: tensor {name}");
+        }
+    }
 }

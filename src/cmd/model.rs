@@ -8,18 +8,21 @@
 //!
 //! [tensors]
 //! x = { shape = [16, 64], dtype = "int8", frac = 4 }
+//! p = { shape = [16, 16], dtype = "uint8", bits = 7, frac = 7 }   # 7-bit values
 //! h = { shape = [16, 32], dtype = "int8", frac = 4 }
 //!
 //! [[nodes]]
 //! name = "fc1"
-//! op = "linear"            # linear | add | layernorm | softmax
+//! op = "linear"            # linear | matmul | add | layernorm | softmax
 //! inputs = ["x"]
 //! output = "h"
 //! weight = "fc1.weight.npy"  # K x N, signed
 //! weight_frac = 6
 //! bias = "fc1.bias.npy"      # optional, N, at scale 2^-(x.frac + weight_frac)
 //! act = "relu"               # none | relu | gelu
+//! transpose_out = false      # optional: write y transposed (N x M), e.g. K^T
 //! ```
+//! `matmul` nodes take two activations (`inputs = ["a", "b"]`) and an optional `act`.
 //! `layernorm` nodes name `gamma` and `beta` files (one entry per channel). Every
 //! error names the node, the field or the file.
 
@@ -61,6 +64,8 @@ struct TensorSpec {
     shape: Vec<u32>,
     dtype: String,
     frac: i32,
+    /// Fewer value bits than the dtype holds (for example 7-bit probabilities).
+    bits: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +79,7 @@ struct NodeSpec {
     weight_frac: Option<i32>,
     bias: Option<String>,
     act: Option<String>,
+    transpose_out: Option<bool>,
     gamma: Option<String>,
     beta: Option<String>,
 }
@@ -100,6 +106,18 @@ fn read_ints(dir: &Path, file: &str, node: &str, field: &str, dims: usize) -> Re
     Ok(a)
 }
 
+fn parse_act(n: &NodeSpec) -> Result<Act> {
+    Ok(match n.act.as_deref().unwrap_or("none") {
+        "none" => Act::None,
+        "relu" => Act::Relu,
+        "gelu" => Act::Gelu,
+        other => bail!(
+            "node `{}`: act = `{other}` is not supported (none, relu, gelu)",
+            n.name
+        ),
+    })
+}
+
 /// Load a model directory.
 pub fn load_model(dir: &Path) -> Result<Model> {
     let path = dir.join("model.toml");
@@ -119,6 +137,14 @@ pub fn load_model(dir: &Path) -> Result<Model> {
             other => bail!(
                 "tensor `{name}`: dtype `{other}` is not supported (int8, int16, int32, uint8, uint16)"
             ),
+        };
+        let bits = match t.bits {
+            Some(b) if (2..=bits).contains(&b) => b,
+            Some(b) => bail!(
+                "tensor `{name}`: bits = {b} is outside the allowed range 2..={bits} (dtype {})",
+                t.dtype
+            ),
+            None => bits,
         };
         if t.shape.len() != 2 || t.shape.contains(&0) {
             bail!(
@@ -165,15 +191,7 @@ pub fn load_model(dir: &Path) -> Result<Model> {
                     }
                     None => None,
                 };
-                let act = match n.act.as_deref().unwrap_or("none") {
-                    "none" => Act::None,
-                    "relu" => Act::Relu,
-                    "gelu" => Act::Gelu,
-                    other => bail!(
-                        "node `{}`: act = `{other}` is not supported (none, relu, gelu)",
-                        n.name
-                    ),
-                };
+                let act = parse_act(n)?;
                 if let Some(x) = n.inputs.first().and_then(|i| tensors.get(i)) {
                     if w.shape[0] != x.cols as usize {
                         bail!(
@@ -192,8 +210,10 @@ pub fn load_model(dir: &Path) -> Result<Model> {
                     })?,
                     bias,
                     act,
+                    transpose_out: n.transpose_out.unwrap_or(false),
                 }
             }
+            "matmul" => NodeKind::Matmul { act: parse_act(n)? },
             "add" => NodeKind::Add,
             "softmax" => NodeKind::Softmax,
             "layernorm" => NodeKind::Layernorm {
@@ -201,7 +221,7 @@ pub fn load_model(dir: &Path) -> Result<Model> {
                 beta: read_ints(dir, &need(&n.beta, "beta")?, &n.name, "beta", 1)?.data,
             },
             other => bail!(
-                "node `{}`: op `{other}` is not supported by this accelerator compiler (supported: linear, add, layernorm, softmax)",
+                "node `{}`: op `{other}` is not supported by this accelerator compiler (supported: linear, matmul, add, layernorm, softmax)",
                 n.name
             ),
         };

@@ -332,11 +332,11 @@ fn transposed_epilogue_equals_golden() {
     .enumerate()
     {
         let mut dram = vec![0u8; 0x4000];
-        for a in 0..(m * k) as usize {
-            dram[a] = rng.signed(8) as u8;
+        for v in dram[..(m * k) as usize].iter_mut() {
+            *v = rng.signed(8) as u8;
         }
-        for b in 0..(k * 4) as usize {
-            dram[0x400 + b] = rng.signed(8) as u8;
+        for v in dram[0x400..0x400 + (k * 4) as usize].iter_mut() {
+            *v = rng.signed(8) as u8;
         }
         // Shifts 2..9, zero points -3..3 (int16), biases (int32).
         for j in 0..4 {

@@ -263,9 +263,10 @@ fn unsupported_ops_and_formats_name_the_node_and_write_nothing() {
 }
 
 #[test]
-fn single_head_attention_runs_bit_exact_on_the_rtl() {
-    // Q, K^T (transposed epilogue), V; S = Q K^T; P = softmax(S) as 7-bit
-    // probabilities; O = P V; all on the RTL against golden.
+fn two_head_attention_runs_bit_exact_on_the_rtl() {
+    // Q, K^T (transposed epilogue), V; per head S_h = Q_h K^T_h stacked by rows;
+    // P = softmax(S) as 7-bit probabilities; O_h = P_h V_h side by side; all on the
+    // RTL against golden.
     let t = Tmp::new("model-attn");
     std::fs::create_dir_all(t.path("m")).unwrap();
     std::fs::write(
@@ -281,8 +282,8 @@ fn single_head_attention_runs_bit_exact_on_the_rtl() {
         ("q", tok, dh, "int8", 4),
         ("kt", dh, tok, "int8", 4),
         ("v", tok, dh, "int8", 4),
-        ("s", tok, tok, "int8", 4),
-        ("p", tok, tok, "uint8", 7),
+        ("s", 2 * tok, tok, "int8", 4),
+        ("p", 2 * tok, tok, "uint8", 7),
         ("o", tok, dh, "int8", 4),
     ];
     let mut text = String::from("[model]\ninput = \"x\"\noutput = \"o\"\n[tensors]\n");
@@ -305,9 +306,9 @@ fn single_head_attention_runs_bit_exact_on_the_rtl() {
             "[[nodes]]\nname = \"{n}\"\nop = \"linear\"\ninputs = [\"x\"]\noutput = \"{out}\"\nweight = \"{n}.npy\"\nweight_frac = 6\ntranspose_out = {trans}\n"
         );
     }
-    text += "[[nodes]]\nname = \"qk\"\nop = \"matmul\"\ninputs = [\"q\", \"kt\"]\noutput = \"s\"\n";
+    text += "[[nodes]]\nname = \"qk\"\nop = \"matmul\"\ninputs = [\"q\", \"kt\"]\noutput = \"s\"\nheads = 2\nhead_layout = \"qk\"\n";
     text += "[[nodes]]\nname = \"probs\"\nop = \"softmax\"\ninputs = [\"s\"]\noutput = \"p\"\n";
-    text += "[[nodes]]\nname = \"pv\"\nop = \"matmul\"\ninputs = [\"p\", \"v\"]\noutput = \"o\"\n";
+    text += "[[nodes]]\nname = \"pv\"\nop = \"matmul\"\ninputs = [\"p\", \"v\"]\noutput = \"o\"\nheads = 2\nhead_layout = \"pv\"\n";
     std::fs::write(t.path("m/model.toml"), &text).unwrap();
     let x: Vec<i64> = (0..tok * d).map(|_| rng.signed(8)).collect();
     save(&t, "x.npy", vec![tok, d], &x, Dtype::I8);
@@ -329,7 +330,7 @@ fn single_head_attention_runs_bit_exact_on_the_rtl() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains(
-            "node `probs`: the output is 10x10 uint8 at 2^-7; [softmax] gives 10x10 uint7 at 2^-7"
+            "node `probs`: the output is 20x10 uint8 at 2^-7; [softmax] gives 20x10 uint7 at 2^-7"
         ),
         "{}",
         stderr(&o)
@@ -338,8 +339,8 @@ fn single_head_attention_runs_bit_exact_on_the_rtl() {
     // Declared as 7-bit values, it compiles; golden equals the op-by-op evaluation
     // (checked by `run`) and the RTL equals golden.
     let text = text.replace(
-        "p = { shape = [10, 10], dtype = \"uint8\", frac = 7 }",
-        "p = { shape = [10, 10], dtype = \"uint8\", bits = 7, frac = 7 }",
+        "p = { shape = [20, 10], dtype = \"uint8\", frac = 7 }",
+        "p = { shape = [20, 10], dtype = \"uint8\", bits = 7, frac = 7 }",
     );
     std::fs::write(t.path("m/model.toml"), &text).unwrap();
     let o = accgen(&[

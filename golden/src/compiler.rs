@@ -423,25 +423,37 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
                     c: y.addr,
                     b_row_major: false,
                     c_trans: *transpose_out,
+                    ld: [0; 3],
                 };
                 let (mut g, _) =
                     emit_gemm(cfg, x.rows, p.k, p.n, epilogue_of(p.act), Some(place)).map_err(e)?;
                 ins.append(&mut g);
             }
             NodeKind::Matmul { .. } => {
-                let p = model.matmul_plan(cfg, nd)?;
+                let (p, views) = model.matmul_heads(cfg, nd)?;
                 let b = tensors[&nd.inputs[1]];
-                let place = GemmPlace {
-                    a: x.addr,
-                    b: b.addr,
-                    params: node_consts[&nd.name][0],
-                    c: y.addr,
-                    b_row_major: true,
-                    c_trans: false,
-                };
-                let (mut g, _) =
-                    emit_gemm(cfg, x.rows, p.k, p.n, epilogue_of(p.act), Some(place)).map_err(e)?;
-                ins.append(&mut g);
+                for (hi, v) in views.iter().enumerate() {
+                    let place = GemmPlace {
+                        a: x.addr + v.offsets[0] * x.elem_bytes as u64,
+                        b: b.addr + v.offsets[1] * b.elem_bytes as u64,
+                        params: node_consts[&nd.name][0],
+                        c: y.addr + v.offsets[2] * y.elem_bytes as u64,
+                        b_row_major: true,
+                        c_trans: false,
+                        ld: [x.cols as u64, b.cols as u64, y.cols as u64],
+                    };
+                    let (mut g, _) = emit_gemm(cfg, v.m, v.k, v.n, epilogue_of(p.act), Some(place))
+                        .map_err(|m| ModelError {
+                            node: Some(nd.name.clone()),
+                            message: format!("head {hi}: {m}"),
+                        })?;
+                    let from = ins.len();
+                    ins.append(&mut g);
+                    // Every head's schedule starts with empty token queues.
+                    if hi + 1 < views.len() {
+                        balance(&mut ins, from);
+                    }
+                }
             }
             NodeKind::Add => {
                 let swapped = model.add_plan(cfg, nd)?;

@@ -162,6 +162,9 @@ pub struct GemmPlace {
     pub b_row_major: bool,
     /// C is written transposed (N x M row-major), through `epilogue ... trans`.
     pub c_trans: bool,
+    /// Elements between rows of A, B (row-major only) and C (0: dense, K, N and N,
+    /// or M for a transposed C): views into wider tensors, as attention heads.
+    pub ld: [u64; 3],
 }
 
 /// The instructions of [`gemm_program`] without the final `HALT`, at the DRAM
@@ -193,6 +196,10 @@ pub fn emit_gemm(
     }
     let geo = Geometry::of(cfg).map_err(|e| e.to_string())?;
     let (b_rm, c_tr) = place.map_or((false, false), |p| (p.b_row_major, p.c_trans));
+    let ld = place.map_or([0; 3], |p| p.ld);
+    let or = |v: u64, d: u64| if v == 0 { d } else { v };
+    let (lda, ldb) = (or(ld[0], k as u64), or(ld[1], n as u64));
+    let ldc = or(ld[2], if c_tr { m as u64 } else { n as u64 });
     let rq = match epi {
         GemmEpilogue::None => None,
         _ => Some(
@@ -371,8 +378,8 @@ pub fn emit_gemm(
                 mv: u64,
                 nv: u64|
      -> Result<(), String> {
-        let c_dram = c_at + (i * r * n64 + j * c) * ob;
-        check_dma(mv, nv * ob, n64 * ob)?;
+        let c_dram = c_at + (i * r * ldc + j * c) * ob;
+        check_dma(mv, nv * ob, ldc * ob)?;
         match rq {
             Some(_) => {
                 let o_row = out0 + (u % 2) * out_rows;
@@ -394,16 +401,16 @@ pub fn emit_gemm(
                 // Transposed: column jj of the tile is C^T row j*C + jj, its mv
                 // elements at column i*R.
                 let st = if c_tr {
-                    check_dma(nv, mv * ob, m64 * ob)?;
+                    check_dma(nv, mv * ob, ldc * ob)?;
                     dma(
-                        c_at + (j * c * m64 + i * r) * ob,
+                        c_at + (j * c * ldc + i * r) * ob,
                         nv,
                         mv * ob,
-                        m64 * ob,
+                        ldc * ob,
                         o_row,
                     )
                 } else {
-                    dma(c_dram, mv, nv * ob, n64 * ob, o_row)
+                    dma(c_dram, mv, nv * ob, ldc * ob, o_row)
                 };
                 ins.push(with(
                     Op::Store(st, StoreSrc::Spad),
@@ -416,7 +423,7 @@ pub fn emit_gemm(
             }
             None => {
                 ins.push(with(
-                    Op::Store(dma(c_dram, mv, nv * ob, n64 * ob, acc_row), StoreSrc::Acc),
+                    Op::Store(dma(c_dram, mv, nv * ob, ldc * ob, acc_row), StoreSrc::Acc),
                     Deps {
                         pop_prev: true,
                         push_prev: true,
@@ -440,12 +447,12 @@ pub fn emit_gemm(
             let mut done = 0;
             while done < kv {
                 let n_rows = 4095.min(kv - done);
-                check_dma(n_rows, nvj * wb, n64 * wb)?;
+                check_dma(n_rows, nvj * wb, ldb * wb)?;
                 out.push(dma(
-                    b_at + ((kb * kt + done) * n64 + j * c) * wb,
+                    b_at + ((kb * kt + done) * ldb + j * c) * wb,
                     n_rows,
                     nvj * wb,
-                    n64 * wb,
+                    ldb * wb,
                     buf + done,
                 ));
                 done += n_rows;
@@ -511,13 +518,13 @@ pub fn emit_gemm(
             for ii in 0..g_n {
                 let i = i0 + ii;
                 let mv = (m64 - i * r).min(r);
-                check_dma(mv, k64 * ab, k64 * ab)?;
+                check_dma(mv, k64 * ab, lda * ab)?;
                 ins.push(with(
                     Op::Load(dma(
-                        a_at + i * r * k64 * ab,
+                        a_at + i * r * lda * ab,
                         mv,
                         k64 * ab,
-                        k64 * ab,
+                        lda * ab,
                         fixed + ii * a_block(kt),
                     )),
                     Deps {
@@ -591,13 +598,13 @@ pub fn emit_gemm(
                 let acc_row = (u % 2) * r;
                 for kb in 0..k_blocks {
                     let kv = (k64 - kb * kt).min(kt);
-                    check_dma(mv, kv * ab, k64 * ab)?;
+                    check_dma(mv, kv * ab, lda * ab)?;
                     ins.push(with(
                         Op::Load(dma(
-                            a_at + (i * r * k64 + kb * kt) * ab,
+                            a_at + (i * r * lda + kb * kt) * ab,
                             mv,
                             kv * ab,
-                            k64 * ab,
+                            lda * ab,
                             buf_a(t),
                         )),
                         Deps {

@@ -67,10 +67,14 @@ pub enum NodeKind {
         /// Write y transposed (`N x M`).
         transpose_out: bool,
     },
-    /// `act(requant(A B))` of two activations.
+    /// `act(requant(A B))` of two activations, per head.
     Matmul {
         /// The activation after re-quantization.
         act: Act,
+        /// Attention heads (1: a plain product).
+        heads: u32,
+        /// How the heads split the operands (with `heads > 1`).
+        layout: HeadLayout,
     },
     /// Residual add of the two inputs.
     Add,
@@ -96,6 +100,32 @@ impl NodeKind {
             NodeKind::Softmax => "softmax",
         }
     }
+}
+
+/// How a multi-head `matmul` splits its operands, for `H` heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadLayout {
+    /// Scores: A (`M x H*d`) by column blocks, B (`H*d x N`, as K^T) by row blocks;
+    /// Y (`H*M x N`) stacks the heads' `M x N` results by rows.
+    Qk,
+    /// Context: A (`H*M x K`, the stacked probabilities) by row blocks, B (`K x H*d`,
+    /// as V) by column blocks; Y (`M x H*d`) puts the heads' `M x d` results side by
+    /// side.
+    Pv,
+}
+
+/// One head's operand views of a `matmul`: element offsets into A, B, Y and the
+/// product's shape `m x k x n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadView {
+    /// First element of A_h, B_h and Y_h in their row-major tensors.
+    pub offsets: [u64; 3],
+    /// Rows of A_h (and Y_h).
+    pub m: u32,
+    /// The contraction length.
+    pub k: u32,
+    /// Columns of B_h (and Y_h).
+    pub n: u32,
 }
 
 /// One node.
@@ -318,9 +348,19 @@ impl Model {
 
     /// The re-quantizer plan of a matmul node (checked).
     pub fn matmul_plan(&self, cfg: &Config, nd: &Node) -> Result<LinearPlan, ModelError> {
-        let NodeKind::Matmul { act } = &nd.kind else {
+        self.matmul_heads(cfg, nd).map(|(p, _)| p)
+    }
+
+    /// The re-quantizer plan (per head) and every head's views of a matmul node.
+    pub fn matmul_heads(
+        &self,
+        cfg: &Config,
+        nd: &Node,
+    ) -> Result<(LinearPlan, Vec<HeadView>), ModelError> {
+        let NodeKind::Matmul { act, heads, layout } = &nd.kind else {
             return Err(err(&nd.name, "not a matmul node".into()));
         };
+        let h = *heads;
         let name = &nd.name;
         let arr = cfg
             .array
@@ -354,15 +394,79 @@ impl Model {
                 ),
             ));
         }
-        if b.rows != a.cols || (y.rows, y.cols) != (a.rows, b.cols) {
-            return Err(err(
+        let shape_err = |what: &str| {
+            err(
                 name,
                 format!(
-                    "A ({}x{}) times B ({}x{}) does not give `{}` ({}x{})",
+                    "A ({}x{}) times B ({}x{}) {what} does not give `{}` ({}x{})",
                     a.rows, a.cols, b.rows, b.cols, nd.output, y.rows, y.cols
                 ),
-            ));
+            )
+        };
+        if h == 0 {
+            return Err(err(name, "heads = 0; at least 1".into()));
         }
+        let (m, k, n, views): (u32, u32, u32, Vec<HeadView>) = if h == 1 {
+            if b.rows != a.cols || (y.rows, y.cols) != (a.rows, b.cols) {
+                return Err(shape_err(""));
+            }
+            let v = HeadView {
+                offsets: [0; 3],
+                m: a.rows,
+                k: a.cols,
+                n: b.cols,
+            };
+            (a.rows, a.cols, b.cols, vec![v])
+        } else {
+            match layout {
+                HeadLayout::Qk => {
+                    let d = a.cols / h;
+                    if a.cols % h != 0
+                        || b.rows != a.cols
+                        || (y.rows, y.cols) != (h * a.rows, b.cols)
+                    {
+                        return Err(shape_err(&format!(
+                            "over {h} heads (qk: A M x H*d, B H*d x N, Y H*M x N)"
+                        )));
+                    }
+                    let vs = (0..h as u64)
+                        .map(|i| HeadView {
+                            offsets: [
+                                i * d as u64,
+                                i * d as u64 * b.cols as u64,
+                                i * a.rows as u64 * b.cols as u64,
+                            ],
+                            m: a.rows,
+                            k: d,
+                            n: b.cols,
+                        })
+                        .collect();
+                    (a.rows, d, b.cols, vs)
+                }
+                HeadLayout::Pv => {
+                    let (mh, d) = (a.rows / h, b.cols / h);
+                    if a.rows % h != 0
+                        || b.cols % h != 0
+                        || b.rows != a.cols
+                        || (y.rows, y.cols) != (mh, b.cols)
+                    {
+                        return Err(shape_err(&format!(
+                            "over {h} heads (pv: A H*M x K, B K x H*d, Y M x H*d)"
+                        )));
+                    }
+                    let vs = (0..h as u64)
+                        .map(|i| HeadView {
+                            offsets: [i * mh as u64 * a.cols as u64, i * d as u64, i * d as u64],
+                            m: mh,
+                            k: a.cols,
+                            n: d,
+                        })
+                        .collect();
+                    (mh, a.cols, d, vs)
+                }
+            }
+        };
+        let _ = m;
         let q = Requant {
             name,
             out: &nd.output,
@@ -371,7 +475,7 @@ impl Model {
             acc_what: "a.frac + b.frac",
             act: *act,
         };
-        q.plan(cfg, a.cols, b.cols, None)
+        Ok((q.plan(cfg, k, n, None)?, views))
     }
 
     /// Whether an `add` node's inputs reach the unit swapped (checked).
@@ -546,19 +650,36 @@ impl Model {
                     }
                 }
                 NodeKind::Matmul { .. } => {
-                    let p = self.matmul_plan(cfg, nd)?;
-                    let bt = self.tensors[&nd.inputs[1]];
-                    let b = Matrix::from_vec(
-                        bt.rows as usize,
-                        bt.cols as usize,
-                        vals[&nd.inputs[1]].clone(),
-                    );
-                    gemm_requant(
-                        cfg,
-                        &p,
-                        &Matrix::from_vec(xt.rows as usize, cols, x.clone()),
-                        &b,
-                    )
+                    let (p, views) = self.matmul_heads(cfg, nd)?;
+                    let (at, bt, yt) = (xt, self.tensors[&nd.inputs[1]], self.tensors[&nd.output]);
+                    let bv = &vals[&nd.inputs[1]];
+                    let mut y = vec![0i64; (yt.rows * yt.cols) as usize];
+                    for v in &views {
+                        // Gather the head's views (row-major with their tensors' row
+                        // lengths), multiply, scatter.
+                        let view = |src: &[i64], off: u64, ld: u32, r: u32, c: u32| -> Vec<i64> {
+                            (0..r as u64)
+                                .flat_map(|i| {
+                                    let s0 = (off + i * ld as u64) as usize;
+                                    src[s0..s0 + c as usize].to_vec()
+                                })
+                                .collect()
+                        };
+                        let a = view(x, v.offsets[0], at.cols, v.m, v.k);
+                        let b = view(bv, v.offsets[1], bt.cols, v.k, v.n);
+                        let yh = gemm_requant(
+                            cfg,
+                            &p,
+                            &Matrix::from_vec(v.m as usize, v.k as usize, a),
+                            &Matrix::from_vec(v.k as usize, v.n as usize, b),
+                        );
+                        for i in 0..v.m as usize {
+                            let d0 = v.offsets[2] as usize + i * yt.cols as usize;
+                            y[d0..d0 + v.n as usize]
+                                .copy_from_slice(&yh[i * v.n as usize..(i + 1) * v.n as usize]);
+                        }
+                    }
+                    y
                 }
                 NodeKind::Add => {
                     let swapped = self.add_plan(cfg, nd)?;

@@ -10,7 +10,8 @@ use accgen_golden::compiler::compile;
 use accgen_golden::config::Config;
 use accgen_golden::isa::Act;
 use accgen_golden::machine::Machine;
-use accgen_golden::model::{Model, Node, NodeKind, TensorInfo};
+use accgen_golden::model::{HeadLayout, Model, Node, NodeKind, TensorInfo};
+use accgen_golden::requant::{requant, PerChannel, RequantConfig};
 use accgen_golden::rng::SplitMix64;
 
 const CFG: &str = "[array]\nrows = 4\ncols = 4\n\
@@ -264,11 +265,12 @@ fn models_the_hardware_cannot_run_name_the_node() {
     assert!(e.contains("`layernorm` needs a [layernorm] section"), "{e}");
 }
 
-/// Single-head attention: Q, K^T (a linear node with `transpose_out`, through the
-/// transposed epilogue) and V projections, S = Q K^T, P = softmax(S) (7-bit
-/// probabilities, so the array takes them as activations), O = P V.
+/// Multi-head attention: Q, K^T (a linear node with `transpose_out`, through the
+/// transposed epilogue) and V projections, per head S_h = Q_h K^T_h (stacked by rows),
+/// P = softmax(S) (7-bit probabilities, so the array takes them as activations),
+/// O_h = P_h V_h (side by side): heads are strided views, no copies.
 #[test]
-fn single_head_attention_equals_the_op_by_op_evaluation() {
+fn attention_heads_equal_the_op_by_op_evaluation() {
     let cfg = Config::from_toml_str(
         "[array]\nrows = 4\ncols = 4\n[requant]\nin_bits = 32\nout_bits = 8\n\
          [softmax]\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 7\n\
@@ -279,31 +281,38 @@ fn single_head_attention_equals_the_op_by_op_evaluation() {
     for case in 0..12 {
         let t = rng.range_i64(1, 40) as u32;
         let d = rng.range_i64(1, 24) as u32;
-        let dh = rng.range_i64(1, 12) as u32;
+        let dh = rng.range_i64(1, 8) as u32;
+        let h = [1u32, 2, 3][case % 3];
+        let hd = h * dh;
+        let mm = |layout| NodeKind::Matmul {
+            act: Act::None,
+            heads: h,
+            layout,
+        };
         let mut tensors = BTreeMap::new();
         let ti = |rows, cols| t8(rows, cols);
         for (n, info) in [
             ("x", ti(t, d)),
-            ("q", ti(t, dh)),
-            ("kt", ti(dh, t)),
-            ("v", ti(t, dh)),
-            ("s", ti(t, t)),
+            ("q", ti(t, hd)),
+            ("kt", ti(hd, t)),
+            ("v", ti(t, hd)),
+            ("s", ti(h * t, t)),
             (
                 "p",
                 TensorInfo {
-                    rows: t,
+                    rows: h * t,
                     cols: t,
                     bits: 7,
                     signed: false,
                     frac: 7,
                 },
             ),
-            ("o", ti(t, dh)),
+            ("o", ti(t, hd)),
         ] {
             tensors.insert(n.to_string(), info);
         }
         let mut lin = |trans: bool| NodeKind::Linear {
-            weight: (0..d * dh).map(|_| rng.signed(8)).collect(),
+            weight: (0..d * hd).map(|_| rng.signed(8)).collect(),
             weight_frac: 6,
             bias: None,
             act: Act::None,
@@ -321,9 +330,9 @@ fn single_head_attention_equals_the_op_by_op_evaluation() {
                 node("wq", lin(false), &["x"], "q"),
                 node("wk", lin(true), &["x"], "kt"),
                 node("wv", lin(false), &["x"], "v"),
-                node("qk", NodeKind::Matmul { act: Act::None }, &["q", "kt"], "s"),
+                node("qk", mm(HeadLayout::Qk), &["q", "kt"], "s"),
                 node("softmax", NodeKind::Softmax, &["s"], "p"),
-                node("pv", NodeKind::Matmul { act: Act::None }, &["p", "v"], "o"),
+                node("pv", mm(HeadLayout::Pv), &["p", "v"], "o"),
             ],
             input: "x".into(),
             output: "o".into(),
@@ -337,6 +346,28 @@ fn single_head_attention_equals_the_op_by_op_evaluation() {
         assert_eq!(out.uninit_reads, [], "case {case}");
         for (name, vals) in &want {
             assert_eq!(&c.read(&m.dram, name), vals, "case {case}: tensor {name}");
+        }
+        // The head layout, checked naively: S[hh*t + i][j] = requant(sum over the
+        // head's d columns of Q[i][hh*dh + c] * K^T[hh*dh + c][j]), shift 4 + 4 - 4.
+        let rq = RequantConfig {
+            shift: PerChannel::Tensor(4),
+            ..cfg.requant.clone().unwrap()
+        };
+        let (q, kt, sv) = (&want["q"], &want["kt"], &want["s"]);
+        let (t, hd, dh) = (t as usize, hd as usize, dh as usize);
+        for hh in 0..h as usize {
+            for i in 0..t {
+                for j in 0..t {
+                    let acc: i64 = (0..dh)
+                        .map(|c| q[i * hd + hh * dh + c] * kt[(hh * dh + c) * t + j])
+                        .sum();
+                    assert_eq!(
+                        sv[(hh * t + i) * t + j],
+                        requant(&rq, 0, acc),
+                        "case {case}"
+                    );
+                }
+            }
         }
     }
 }

@@ -22,7 +22,10 @@
 //! act = "relu"               # none | relu | gelu
 //! transpose_out = false      # optional: write y transposed (N x M), e.g. K^T
 //! ```
-//! `matmul` nodes take two activations (`inputs = ["a", "b"]`) and an optional `act`.
+//! `matmul` nodes take two activations (`inputs = ["a", "b"]`), an optional `act`,
+//! and for attention `heads = H` with `head_layout = "qk"` (A `M x H*d` by column
+//! blocks, B `H*d x N` by row blocks, Y `H*M x N`) or `"pv"` (A `H*M x K` by row
+//! blocks, B `K x H*d` by column blocks, Y `M x H*d`).
 //! `layernorm` nodes name `gamma` and `beta` files (one entry per channel). Every
 //! error names the node, the field or the file.
 
@@ -33,7 +36,7 @@ use accgen_golden::compiler::{compile, Compiled};
 use accgen_golden::config::Config;
 use accgen_golden::isa::Act;
 use accgen_golden::machine::Machine;
-use accgen_golden::model::{Model, Node, NodeKind, TensorInfo};
+use accgen_golden::model::{HeadLayout, Model, Node, NodeKind, TensorInfo};
 use accgen_sim::npy::{self, Dtype, NpyArray};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -80,6 +83,8 @@ struct NodeSpec {
     bias: Option<String>,
     act: Option<String>,
     transpose_out: Option<bool>,
+    heads: Option<u32>,
+    head_layout: Option<String>,
     gamma: Option<String>,
     beta: Option<String>,
 }
@@ -213,7 +218,18 @@ pub fn load_model(dir: &Path) -> Result<Model> {
                     transpose_out: n.transpose_out.unwrap_or(false),
                 }
             }
-            "matmul" => NodeKind::Matmul { act: parse_act(n)? },
+            "matmul" => NodeKind::Matmul {
+                act: parse_act(n)?,
+                heads: n.heads.unwrap_or(1),
+                layout: match n.head_layout.as_deref().unwrap_or("qk") {
+                    "qk" => HeadLayout::Qk,
+                    "pv" => HeadLayout::Pv,
+                    other => bail!(
+                        "node `{}`: head_layout = `{other}` is not supported (qk, pv)",
+                        n.name
+                    ),
+                },
+            },
             "add" => NodeKind::Add,
             "softmax" => NodeKind::Softmax,
             "layernorm" => NodeKind::Layernorm {

@@ -44,12 +44,32 @@ pub struct Placed {
     pub bits: u32,
     /// Two's complement.
     pub signed: bool,
+    /// 0: row-major; else column-tiled with this tile width (tile t holds columns
+    /// t*tile.. of every row, `tile` elements per row, zero-padded; tiles one after
+    /// another): the layout the GEMM reads B in, for tensors only used as B.
+    pub tile: u32,
 }
 
 impl Placed {
     /// Bytes the tensor occupies.
     pub fn bytes(&self) -> u64 {
-        self.rows as u64 * self.cols as u64 * self.elem_bytes as u64
+        let cols = if self.tile == 0 {
+            self.cols as u64
+        } else {
+            (self.cols as u64).div_ceil(self.tile as u64) * self.tile as u64
+        };
+        self.rows as u64 * cols * self.elem_bytes as u64
+    }
+
+    /// Byte offset of element (r, c) from `addr`.
+    pub fn offset(&self, r: u64, c: u64) -> u64 {
+        let e = if self.tile == 0 {
+            r * self.cols as u64 + c
+        } else {
+            let t = self.tile as u64;
+            ((c / t) * self.rows as u64 + r) * t + c % t
+        };
+        e * self.elem_bytes as u64
     }
 }
 
@@ -93,7 +113,8 @@ impl Compiled {
         let eb = t.elem_bytes as usize;
         (0..(t.rows * t.cols) as usize)
             .map(|i| {
-                let at = t.addr as usize + i * eb;
+                let (r, c) = ((i / t.cols as usize) as u64, (i % t.cols as usize) as u64);
+                let at = (t.addr + t.offset(r, c)) as usize;
                 let mut v: u64 = 0;
                 for b in 0..eb {
                     v |= (dram[at + b] as u64) << (8 * b);
@@ -285,6 +306,51 @@ fn emit_rows(
     Ok(())
 }
 
+/// Tensors to store column-tiled: produced by a linear node, read only as the B
+/// operand of matmul nodes whose heads start on tile boundaries, neither the model's
+/// input nor its output, on a square array (a transposed tiled store needs R = C).
+fn tiled_tensors(cfg: &Config, model: &Model) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let Some(arr) = cfg.array.as_ref() else {
+        return out;
+    };
+    if arr.rows != arr.cols {
+        return out;
+    }
+    for nd in &model.nodes {
+        if !matches!(nd.kind, NodeKind::Linear { .. })
+            || nd.output == model.output
+            || nd.output == model.input
+        {
+            continue;
+        }
+        let t = &nd.output;
+        let mut users = 0;
+        let ok = model.nodes.iter().all(|u| {
+            let used = u.inputs.iter().any(|i| i == t);
+            if !used {
+                return true;
+            }
+            users += 1;
+            match &u.kind {
+                NodeKind::Matmul { heads, layout, .. } => {
+                    let b_only = u.inputs[0] != *t && u.inputs[1] == *t;
+                    let cols = model.tensors[t].cols;
+                    let aligned = *heads == 1
+                        || *layout == crate::model::HeadLayout::Qk
+                        || (cols / heads) % arr.cols == 0;
+                    b_only && aligned
+                }
+                _ => false,
+            }
+        });
+        if ok && users > 0 {
+            out.insert(t.clone());
+        }
+    }
+    out
+}
+
 fn epilogue_of(act: Act) -> GemmEpilogue {
     match act {
         Act::None => GemmEpilogue::Requant,
@@ -386,7 +452,8 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
             _ => {}
         }
     }
-    // Tensors.
+    // Tensors; those only read as matmul B operands are column-tiled.
+    let tiled = tiled_tensors(cfg, model);
     let mut tensors = BTreeMap::new();
     for (name, t) in &model.tensors {
         let eb = elem_bytes(t.bits);
@@ -397,6 +464,11 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
             elem_bytes: eb,
             bits: t.bits,
             signed: t.signed,
+            tile: if tiled.contains(name) {
+                cfg.array.as_ref().map_or(0, |a| a.cols)
+            } else {
+                0
+            },
         };
         let addr = alloc(p.bytes());
         tensors.insert(name.clone(), Placed { addr, ..p });
@@ -424,6 +496,8 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
                     b_row_major: false,
                     c_trans: *transpose_out,
                     ld: [0; 3],
+                    b_tile_stride: 0,
+                    c_tiled: (y.tile > 0).then_some(y.rows as u64),
                 };
                 let (mut g, _) =
                     emit_gemm(cfg, x.rows, p.k, p.n, epilogue_of(p.act), Some(place)).map_err(e)?;
@@ -433,14 +507,27 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
                 let (p, views) = model.matmul_heads(cfg, nd)?;
                 let b = tensors[&nd.inputs[1]];
                 for (hi, v) in views.iter().enumerate() {
+                    // B row-major (strided rows), or column-tiled (a view starting at
+                    // the head's first row and first tile).
+                    let (row0, col0) = (v.offsets[1] / b.cols as u64, v.offsets[1] % b.cols as u64);
+                    let (b_addr, b_tile_stride) = if b.tile > 0 {
+                        (
+                            b.addr + b.offset(row0, col0),
+                            b.rows as u64 * b.tile as u64 * b.elem_bytes as u64,
+                        )
+                    } else {
+                        (b.addr + v.offsets[1] * b.elem_bytes as u64, 0)
+                    };
                     let place = GemmPlace {
                         a: x.addr + v.offsets[0] * x.elem_bytes as u64,
-                        b: b.addr + v.offsets[1] * b.elem_bytes as u64,
+                        b: b_addr,
                         params: node_consts[&nd.name][0],
                         c: y.addr + v.offsets[2] * y.elem_bytes as u64,
-                        b_row_major: true,
+                        b_row_major: b.tile == 0,
                         c_trans: false,
                         ld: [x.cols as u64, b.cols as u64, y.cols as u64],
+                        b_tile_stride,
+                        c_tiled: None,
                     };
                     let (mut g, _) = emit_gemm(cfg, v.m, v.k, v.n, epilogue_of(p.act), Some(place))
                         .map_err(|m| ModelError {

@@ -165,6 +165,13 @@ pub struct GemmPlace {
     /// Elements between rows of A, B (row-major only) and C (0: dense, K, N and N,
     /// or M for a transposed C): views into wider tensors, as attention heads.
     pub ld: [u64; 3],
+    /// Bytes between B's column tiles (0: K x C elements, as packed weights); a view
+    /// into a taller column-tiled tensor otherwise.
+    pub b_tile_stride: u64,
+    /// Write C (or C^T) column-tiled, as B operands are read: tile t holds columns
+    /// t*C.. of every row, C elements per row (zero padding untouched), rows of all
+    /// `c_rows` rows of the tensor one after another. Needs R = C when transposed.
+    pub c_tiled: Option<u64>,
 }
 
 /// The instructions of [`gemm_program`] without the final `HALT`, at the DRAM
@@ -200,6 +207,8 @@ pub fn emit_gemm(
     let or = |v: u64, d: u64| if v == 0 { d } else { v };
     let (lda, ldb) = (or(ld[0], k as u64), or(ld[1], n as u64));
     let ldc = or(ld[2], if c_tr { m as u64 } else { n as u64 });
+    let b_tile_stride = place.map_or(0, |p| p.b_tile_stride);
+    let c_tiled = place.and_then(|p| p.c_tiled);
     let rq = match epi {
         GemmEpilogue::None => None,
         _ => Some(
@@ -241,6 +250,9 @@ pub fn emit_gemm(
     } else {
         0
     };
+    if c_tr && c_tiled.is_some() && r != c {
+        return Err("a column-tiled transposed output needs a square array (R = C)".into());
+    }
     if c_tr {
         if rq.is_none() {
             return Err("a transposed output needs an epilogue".into());
@@ -400,7 +412,27 @@ pub fn emit_gemm(
                 ));
                 // Transposed: column jj of the tile is C^T row j*C + jj, its mv
                 // elements at column i*R.
-                let st = if c_tr {
+                let st = if let Some(rows_all) = c_tiled {
+                    // Column-tiled: rows of C (or C^T) are C elements apart, tiles
+                    // `rows_all` rows apart.
+                    if c_tr {
+                        dma(
+                            c_at + (i * rows_all + j * c) * c * ob,
+                            nv,
+                            mv * ob,
+                            c * ob,
+                            o_row,
+                        )
+                    } else {
+                        dma(
+                            c_at + (j * rows_all + i * r) * c * ob,
+                            mv,
+                            nv * ob,
+                            c * ob,
+                            o_row,
+                        )
+                    }
+                } else if c_tr {
                     check_dma(nv, mv * ob, ldc * ob)?;
                     dma(
                         c_at + (j * c * ldc + i * r) * ob,
@@ -437,7 +469,12 @@ pub fn emit_gemm(
     // B block of column tile j, K rows kb*kt.. (kv of them), into buffer `buf`: long
     // 1-row transfers when its rows fill whole scratchpad rows.
     let b_loads = |j: u64, kb: u64, kv: u64, buf: u64| -> Result<Vec<Dma>, String> {
-        let b0 = b_at + ((j * k64 + kb * kt) * c) * wb;
+        let bts = if b_tile_stride == 0 {
+            k64 * c * wb
+        } else {
+            b_tile_stride
+        };
+        let b0 = b_at + j * bts + kb * kt * c * wb;
         let row_b = c * wb;
         let mut out = Vec::new();
         if b_rm {

@@ -278,6 +278,7 @@ fn attention_heads_equal_the_op_by_op_evaluation() {
     )
     .unwrap();
     let mut rng = SplitMix64::new(44);
+    let mut v_tiles = 0;
     for case in 0..12 {
         let t = rng.range_i64(1, 40) as u32;
         let d = rng.range_i64(1, 24) as u32;
@@ -340,6 +341,16 @@ fn attention_heads_equal_the_op_by_op_evaluation() {
         let x: Vec<i64> = (0..t * d).map(|_| rng.signed(8)).collect();
         let want = model.evaluate(&cfg, &x).unwrap();
         let c = compile(&cfg, &model).unwrap_or_else(|e| panic!("case {case}: {e}"));
+        // K^T is only read as B: stored column-tiled, as weights are; V too when the
+        // heads start on tile boundaries.
+        assert_eq!(c.tensors["kt"].tile, 4, "case {case}");
+        let v_tiled = h == 1 || dh % 4 == 0;
+        assert_eq!(
+            c.tensors["v"].tile,
+            if v_tiled { 4 } else { 0 },
+            "case {case}"
+        );
+        v_tiles += v_tiled as usize;
         let mut m = Machine::new(&cfg, c.image(&x), 0).unwrap();
         let out = m.run(c.prog_addr, c.program.instrs.len() as u64);
         assert_eq!(out.fault, None, "case {case}");
@@ -370,4 +381,5 @@ fn attention_heads_equal_the_op_by_op_evaluation() {
             }
         }
     }
+    assert!(v_tiles > 0 && v_tiles < 12, "both V layouts: {v_tiles}");
 }

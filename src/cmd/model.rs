@@ -266,7 +266,7 @@ fn layout_json(c: &Compiled) -> serde_json::Value {
                 n.clone(),
                 json!({
                     "addr": t.addr, "bytes": t.bytes(), "shape": [t.rows, t.cols],
-                    "elem_bytes": t.elem_bytes, "bits": t.bits, "signed": t.signed,
+                    "elem_bytes": t.elem_bytes, "bits": t.bits, "signed": t.signed, "tile": t.tile,
                 }),
             )
         })

@@ -338,7 +338,7 @@ fn tiled_tensors(cfg: &Config, model: &Model) -> std::collections::BTreeSet<Stri
                     let cols = model.tensors[t].cols;
                     let aligned = *heads == 1
                         || *layout == crate::model::HeadLayout::Qk
-                        || (cols / heads) % arr.cols == 0;
+                        || (cols / heads).is_multiple_of(arr.cols);
                     b_only && aligned
                 }
                 _ => false,

@@ -344,7 +344,7 @@ fn attention_heads_equal_the_op_by_op_evaluation() {
         // K^T is only read as B: stored column-tiled, as weights are; V too when the
         // heads start on tile boundaries.
         assert_eq!(c.tensors["kt"].tile, 4, "case {case}");
-        let v_tiled = h == 1 || dh % 4 == 0;
+        let v_tiled = h == 1 || dh.is_multiple_of(4);
         assert_eq!(
             c.tensors["v"].tile,
             if v_tiled { 4 } else { 0 },

@@ -1,5 +1,6 @@
 //! Co-simulation of the residual-add unit: random pairs with corner values over formats
-//! with equal, finer, coarser and negative scales and every rounding mode, bit-exact
+//! with equal, finer, coarser and negative scales, each in two rounding modes (every
+//! mode on four formats), bit-exact
 //! against golden and equal to an exact rational reference computed here; random
 //! input gaps and backpressure from a randomised initial state; full throughput with
 //! smooth traffic.
@@ -62,9 +63,12 @@ fn random_pairs_every_mode_hostile() {
         (5, 4, 1, 12, 9, 2, -10),   // left shift past the output: saturates
     ];
     for (i, f) in formats.iter().enumerate() {
+        // Two rounding modes per format (each mode on four formats): one Verilator
+        // model per pair keeps the build time down.
         for (j, mode) in [Rounding::NearestEven, Rounding::HalfAway, Rounding::Floor]
             .into_iter()
             .enumerate()
+            .filter(|(j, _)| *j != i % 3)
         {
             let cfg = ResidualConfig {
                 lanes: f.0,

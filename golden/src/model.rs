@@ -406,7 +406,7 @@ impl Model {
         if h == 0 {
             return Err(err(name, "heads = 0; at least 1".into()));
         }
-        let (m, k, n, views): (u32, u32, u32, Vec<HeadView>) = if h == 1 {
+        let (k, n, views): (u32, u32, Vec<HeadView>) = if h == 1 {
             if b.rows != a.cols || (y.rows, y.cols) != (a.rows, b.cols) {
                 return Err(shape_err(""));
             }
@@ -416,7 +416,7 @@ impl Model {
                 k: a.cols,
                 n: b.cols,
             };
-            (a.rows, a.cols, b.cols, vec![v])
+            (a.cols, b.cols, vec![v])
         } else {
             match layout {
                 HeadLayout::Qk => {
@@ -441,7 +441,7 @@ impl Model {
                             n: b.cols,
                         })
                         .collect();
-                    (a.rows, d, b.cols, vs)
+                    (d, b.cols, vs)
                 }
                 HeadLayout::Pv => {
                     let (mh, d) = (a.rows / h, b.cols / h);
@@ -462,11 +462,10 @@ impl Model {
                             n: d,
                         })
                         .collect();
-                    (mh, a.cols, d, vs)
+                    (a.cols, d, vs)
                 }
             }
         };
-        let _ = m;
         let q = Requant {
             name,
             out: &nd.output,

@@ -130,7 +130,13 @@ pub fn load_model(dir: &Path) -> Result<Model> {
         .with_context(|| format!("reading the model file {}", path.display()))?;
     let f: ModelFile =
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let _ = f.model.name;
+    if let Some(name) = &f.model.name {
+        eprintln!(
+            "model `{name}`: {} tensors, {} nodes",
+            f.tensors.len(),
+            f.nodes.len()
+        );
+    }
     let mut tensors = BTreeMap::new();
     for (name, t) in &f.tensors {
         let (bits, signed) = match t.dtype.as_str() {

@@ -366,3 +366,49 @@ fn two_head_attention_runs_bit_exact_on_the_rtl() {
     let y = npy::read(&t.path("o.npy")).unwrap();
     assert_eq!((y.dtype, y.shape.clone()), (Dtype::I8, vec![10, 6]));
 }
+
+#[test]
+fn run_model_input_errors_exit_1_and_write_nothing() {
+    let t = Tmp::new("model-input");
+    std::fs::create_dir_all(t.path("m")).unwrap();
+    std::fs::write(t.path("c.toml"), CFG).unwrap();
+    std::fs::write(
+        t.path("m/model.toml"),
+        "[model]\ninput = \"x\"\noutput = \"y\"\n[tensors]\nx = { shape = [4, 8], dtype = \"int8\", frac = 4 }\ny = { shape = [4, 8], dtype = \"uint8\", frac = 8 }\n[[nodes]]\nname = \"sm\"\nop = \"softmax\"\ninputs = [\"x\"]\noutput = \"y\"\n",
+    )
+    .unwrap();
+    save(&t, "x35.npy", vec![5, 7], &[0; 35], Dtype::I8);
+    save(&t, "big.npy", vec![4, 8], &[300; 32], Dtype::I16);
+    let cfg = t.s("c.toml");
+    let m = t.s("m");
+    let y = t.s("y.npy");
+    let (x35, big) = (t.s("x35.npy"), t.s("big.npy"));
+    let cases: [(Vec<&str>, &str); 3] = [
+        (vec![], "--model needs --input X.npy"),
+        (
+            vec!["--input", &x35],
+            "--input has shape [5, 7]; the model input `x` is [4, 8]",
+        ),
+        (
+            vec!["--input", &big],
+            "input element 0 = 300 does not fit signed 8 bits",
+        ),
+    ];
+    for (extra, frag) in cases {
+        let mut args = vec![
+            "run",
+            "--config",
+            &cfg,
+            "--model",
+            &m,
+            "--out",
+            &y,
+            "--golden-only",
+        ];
+        args.extend(extra.iter().copied());
+        let o = accgen(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(frag), "{}", stderr(&o));
+        assert!(!t.path("y.npy").exists());
+    }
+}

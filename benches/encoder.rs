@@ -22,8 +22,8 @@ use accgen_sim::accel::{build_accel, run_accel, AccelTiming};
 const CFG: &str = "[array]\nrows = 16\ncols = 16\n\
 [requant]\nlanes = 16\nin_bits = 32\nout_bits = 8\n\
 [gelu]\nlanes = 16\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n\
-[softmax]\nlanes = 4\nmax_len = 256\nin_bits = 8\nin_frac = 4\nout_bits = 7\n\
-[layernorm]\nlanes = 4\nmax_len = 256\n\
+[softmax]\nlanes = 8\nmax_len = 256\nin_bits = 8\nin_frac = 4\nout_bits = 7\n\
+[layernorm]\nlanes = 8\nmax_len = 256\n\
 [residual]\nlanes = 1\n\
 [accel]\nspad_kib = 256\nacc_kib = 64\nspad_banks = 4\naxi_data_bits = 128\nmax_outstanding = 8\n";
 

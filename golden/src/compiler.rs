@@ -12,12 +12,14 @@
 //! with empty token queues:
 //! - `linear`: the tiled, double-buffered GEMM + epilogue schedule of
 //!   [`crate::gemm_program::emit_gemm`] (GEMM, requant and ReLU/GELU fused);
-//! - `add`, `layernorm`, `softmax`: rows in batches that fit the scratchpad (all the
-//!   rows at once when they fit); per batch the load engine reads the input rows, the
-//!   compute engine runs the instruction, the store engine writes the output rows, with
-//!   tokens so that a batch's loads wait until the previous batch's instruction has
-//!   read its input buffers and the instruction waits until the previous store has
-//!   read the output buffer. LayerNorm loads its gammas and betas once, first.
+//! - `add`, `layernorm`, `softmax`: rows in batches (about four, at least 16 rows, as
+//!   many as two buffer sets in the scratchpad allow); per batch the load engine reads
+//!   the input rows, the compute engine runs the instruction, the store engine writes
+//!   the output rows. Batches alternate between two buffer sets, so batch b's loads
+//!   overlap batch b-1's instruction and batch b-2's store: a batch's loads wait (a
+//!   token) until the instruction two batches back has read its buffers, and the
+//!   instruction waits until the store two batches back has read its output buffer.
+//!   LayerNorm loads its gammas and betas once, first.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -233,33 +235,39 @@ fn emit_rows(
     let op_p = geo.spad_pitch(cols * out.1);
     let per_row: u64 = pitches.iter().sum::<u64>() + op_p;
     let free = (geo.spad_rows as u64).saturating_sub(first);
-    let nb = (free / per_row).min(4095).min(rows);
+    // Two buffer sets, so batch b's loads overlap batch b-1's instruction and b-2's
+    // store; about four batches when the rows allow, so the engines overlap.
+    let fit = (free / (2 * per_row)).min(4095);
+    let nb = fit.min(rows.div_ceil(4).max(16)).min(rows);
     if nb == 0 {
         return Err(ModelError {
             node: Some(node.into()),
             message: format!(
-                "one row of {cols} elements needs {per_row} scratchpad rows beside {first} parameter rows; the scratchpad has {} (accel.spad_kib)",
+                "two buffer sets of one row of {cols} elements need {} scratchpad rows beside {first} parameter rows; the scratchpad has {} (accel.spad_kib)",
+                2 * per_row,
                 geo.spad_rows
             ),
         });
     }
-    // Buffers: inputs, then the output.
-    let mut bufs = Vec::new();
-    let mut at = first;
-    for p in &pitches {
-        bufs.push(at);
-        at += nb * p;
-    }
-    let obuf = at;
+    // Buffer set s: inputs, then the output.
+    let set_rows = nb * per_row;
     let mut r0 = 0;
-    let mut batch = 0;
+    let mut batch = 0u64;
     while r0 < rows {
         let nr = nb.min(rows - r0);
+        let mut bufs = Vec::new();
+        let mut at = first + (batch % 2) * set_rows;
+        for p in &pitches {
+            bufs.push(at);
+            at += nb * p;
+        }
+        let obuf = at;
         for (k, &(dram, eb)) in inputs.iter().enumerate() {
             let bytes = cols * eb;
             ins.push(Instr {
                 deps: Deps {
-                    pop_next: batch > 0 && k == 0,
+                    // The instruction two batches back has read this buffer set.
+                    pop_next: batch >= 2 && k == 0,
                     push_next: k + 1 == inputs.len(),
                     ..Deps::default()
                 },
@@ -276,7 +284,8 @@ fn emit_rows(
         ins.push(Instr {
             deps: Deps {
                 pop_prev: true,
-                pop_next: batch > 0,
+                // The store two batches back has read this output buffer.
+                pop_next: batch >= 2,
                 push_prev: true,
                 push_next: true,
             },

@@ -7,17 +7,21 @@
 //!   output that overlaps `a` or `b` is error 1 unless it starts at or before that
 //!   input with a pitch no larger.
 //! - **Chunks:** a row is cut into chunks of `E = W / max(a, b, out bytes)` elements,
-//!   so every chunk of every operand lies inside one scratchpad row. The engine keeps
-//!   the current `a` row and `b` row in registers and reads the next one (port A, one
-//!   read at a time) when a chunk needs it; with both at hand it issues one chunk per
-//!   cycle into `E` residual lanes.
+//!   so every chunk of every operand lies inside one scratchpad row.
+//! - **Fetch:** a walker runs ahead through the chunks and reads each `a` and `b` row a
+//!   chunk needs (where its index in the row is 0) on port A, one read per cycle, `a`
+//!   first, into a FIFO per operand; a credit per operand (reads in flight plus rows
+//!   held) keeps the FIFO from overflowing.
+//! - **Issue:** a second walker sends a chunk into `E` residual lanes when both FIFO
+//!   heads hold its rows, and pops a row after its last chunk.
 //! - **Output:** results come back [`RESIDUAL_LATENCY`] cycles later with their place
 //!   in the output row; elements past `len` are zero (as golden's zero fill). A full
 //!   output row, or the last of a row, is written in one cycle. Writes only reach rows
-//!   whose inputs were read already (the overlap rule), so in place works.
+//!   whose inputs were read already (the overlap rule; the fetch runs ahead, never
+//!   behind), so in place works.
 //!
-//! Throughput: `E` elements per cycle between row reads; each `a` or `b` row read costs
-//! the read latency plus one cycle.
+//! Throughput: one chunk per cycle while the reads keep up; a chunk needing both an `a`
+//! and a `b` row (1-byte operands) takes two read cycles, so `E / 2` elements per cycle.
 //!
 //! Ports: `start`, `a`, `b`, `dst`, `rows`, `len` in, `ready` out; `spad_re`,
 //! `spad_raddr`, `spad_rdata`; `spad_we`, `spad_waddr`, `spad_wdata`; `idle`,
@@ -32,14 +36,6 @@ use crate::accel::div_const;
 use crate::accel::gemm::bits_for;
 use crate::residual::{residual_lane, RESIDUAL_LATENCY};
 use crate::rtl::{CmpOp, Library, Module, ModuleBuilder, RegOpts, RtlError, RtlResult, Sig};
-
-/// One operand's row cursor: the scratchpad row holding the current chunk, whether it
-/// is in the register, and the chunk's place in that row.
-struct Cursor {
-    row: Sig,
-    sub: Sig,
-    cached: Sig,
-}
 
 /// Build (or fetch) the ADD engine of `cfg` (which has `[residual]` and `[accel]`).
 pub fn add_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> RtlResult<Rc<Module>> {
@@ -143,121 +139,236 @@ pub fn add_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> RtlResu
         let c2 = m.const_u(8, 2)?;
         let code = m.mux(rng_bad, c2, c1)?;
 
-        // ---- issue side: row r, chunk j (element t = j * E), the two cursors.
+        // ---- fetch and issue. A walker steps through the chunks (row r, element t =
+        // j * E) and each operand's place: the scratchpad row holding the chunk and the
+        // chunk's index in it (`sub`, 0 when a new row starts). The fetch walker runs
+        // ahead, reading every operand row the chunks need (one read per cycle, `a`
+        // before `b`) into a FIFO per operand; the issue walker sends a chunk into the
+        // lanes when both FIFO heads hold its rows, and pops a row after its last chunk.
         let one16 = m.const_u(16, 1)?;
         let z16 = m.const_u(16, 0)?;
-        let row = m.reg("row", 16, false, RegOpts::new())?;
-        let t = m.reg("t", 16, false, RegOpts::new())?;
-        let issuing = m.reg("issuing", 1, false, RegOpts::new().reset_zero(1))?;
-        // One read in flight: 1 = a, 2 = b.
-        let busy = m.reg("rd_busy", 2, false, RegOpts::new().reset_zero(2))?;
-        let z2 = m.const_u(2, 0)?;
-        let rd_idle = m.eq(busy.q, z2)?;
-        let mut cursors = Vec::new();
-        let mut regs = Vec::new();
         let e16 = m.const_u(16, e as u128)?;
-        let t_next = m.add(t.q, e16)?;
-        let row_last_chunk = m.cmp(CmpOp::Ge, t_next, r_len)?;
-        let row_n = m.add(row.q, one16)?;
-        let all_last = m.cmp(CmpOp::Ge, row_n, r_rows)?;
-        let issue_w = m.wire("issue", 1, false)?;
-        let row_end = m.and(issue_w, row_last_chunk)?;
-        let nrl = m.not(row_last_chunk)?;
-        let chunk_step = m.and(issue_w, nrl)?;
-        for (nm, base, pitch, kk) in [("a", r_a, apq, ka), ("b", r_b, bpq, kb)] {
-            let sb = kk.trailing_zeros().max(1);
-            let rowp = m.reg(&format!("{nm}_row"), 32, false, RegOpts::new())?;
-            let blk = m.reg(&format!("{nm}_blk"), 32, false, RegOpts::new())?;
-            let sub = m.reg(&format!("{nm}_sub"), sb, false, RegOpts::new())?;
-            let cached = m.reg(
-                &format!("{nm}_cached"),
-                1,
-                false,
-                RegOpts::new().reset_zero(1),
-            )?;
-            let one32 = m.const_u(32, 1)?;
-            let p32 = m.zext(pitch, 32)?;
-            let base32 = m.zext(base, 32)?;
-            let blk_n = m.add(blk.q, p32)?;
-            let blkv = m.mux(row_end, blk_n, blk.q)?;
-            let blkv = m.mux(go, base32, blkv)?;
-            m.connect(blk, blkv)?;
-            let zs = m.const_u(sb, 0)?;
-            let os = m.const_u(sb, 1)?;
-            let kmax = m.const_u(sb, (kk - 1) as u128)?;
-            let wrap = m.eq(sub.q, kmax)?;
-            let sub_n = m.add(sub.q, os)?;
-            let sub_n = if kk == 1 { zs } else { m.mux(wrap, zs, sub_n)? };
-            let wrap = if kk == 1 { one1 } else { wrap };
-            let subv = m.mux(chunk_step, sub_n, sub.q)?;
-            let subv = m.mux(row_end, zs, subv)?;
-            let subv = m.mux(go, zs, subv)?;
-            m.connect(sub, subv)?;
-            let adv = m.and(chunk_step, wrap)?;
-            let rp_n = m.add(rowp.q, one32)?;
-            let rpv = m.mux(adv, rp_n, rowp.q)?;
-            let rpv = m.mux(row_end, blk_n, rpv)?;
-            let rpv = m.mux(go, base32, rpv)?;
-            m.connect(rowp, rpv)?;
-            let leave = m.or(adv, row_end)?;
-            let leave = m.or(leave, go)?;
-            cursors.push((
-                Cursor {
-                    row: rowp.q,
-                    sub: sub.q,
-                    cached: cached.q,
-                },
-                cached,
-                leave,
-            ));
-            regs.push(m.reg(&format!("{nm}_data"), 8 * w, false, RegOpts::new())?);
+        struct Walker {
+            t: Sig,
+            subs: [Sig; 2],
+            rowptrs: [Sig; 2],
+            row_last: Sig,
+            all_last: Sig,
         }
-        // Reads: a first, then b, when their rows are not at hand.
-        let a_miss = m.not(cursors[0].0.cached)?;
-        let b_miss = m.not(cursors[1].0.cached)?;
-        let can_rd = m.and(issuing.q, rd_idle)?;
-        let rd_a = m.and(can_rd, a_miss)?;
-        let rd_b = m.and(can_rd, b_miss)?;
-        let na = m.not(a_miss)?;
-        let rd_b = m.and(rd_b, na)?;
+        let bases = [(r_a, apq, ka), (r_b, bpq, kb)];
+        let walker = |m: &mut ModuleBuilder, pre: &str, step: Sig| -> RtlResult<Walker> {
+            let row = m.reg(&format!("{pre}_row"), 16, false, RegOpts::new())?;
+            let t = m.reg(&format!("{pre}_t"), 16, false, RegOpts::new())?;
+            let t_next = m.add(t.q, e16)?;
+            let row_last = m.cmp(CmpOp::Ge, t_next, r_len)?;
+            let row_n = m.add(row.q, one16)?;
+            let all_last = m.cmp(CmpOp::Ge, row_n, r_rows)?;
+            let row_end = m.and(step, row_last)?;
+            let nrl = m.not(row_last)?;
+            let chunk_step = m.and(step, nrl)?;
+            let tv = m.mux(chunk_step, t_next, t.q)?;
+            let tv = m.mux(row_end, z16, tv)?;
+            let tv = m.mux(go, z16, tv)?;
+            m.connect(t, tv)?;
+            let rv = m.mux(row_end, row_n, row.q)?;
+            let rv = m.mux(go, z16, rv)?;
+            m.connect(row, rv)?;
+            let mut subs = Vec::new();
+            let mut rowptrs = Vec::new();
+            for (k, (base, pitch, kk)) in bases.iter().enumerate() {
+                let nm = ["a", "b"][k];
+                let sb = kk.trailing_zeros().max(1);
+                let rowp = m.reg(&format!("{pre}_{nm}_row"), 32, false, RegOpts::new())?;
+                let blk = m.reg(&format!("{pre}_{nm}_blk"), 32, false, RegOpts::new())?;
+                let sub = m.reg(&format!("{pre}_{nm}_sub"), sb, false, RegOpts::new())?;
+                let one32 = m.const_u(32, 1)?;
+                let p32 = m.zext(*pitch, 32)?;
+                let base32 = m.zext(*base, 32)?;
+                let blk_n = m.add(blk.q, p32)?;
+                let blkv = m.mux(row_end, blk_n, blk.q)?;
+                let blkv = m.mux(go, base32, blkv)?;
+                m.connect(blk, blkv)?;
+                let zs = m.const_u(sb, 0)?;
+                let os = m.const_u(sb, 1)?;
+                let kmax = m.const_u(sb, (kk - 1) as u128)?;
+                let (sub_n, wrap) = if *kk == 1 {
+                    (zs, one1)
+                } else {
+                    let w = m.eq(sub.q, kmax)?;
+                    let n = m.add(sub.q, os)?;
+                    (m.mux(w, zs, n)?, w)
+                };
+                let subv = m.mux(chunk_step, sub_n, sub.q)?;
+                let subv = m.mux(row_end, zs, subv)?;
+                let subv = m.mux(go, zs, subv)?;
+                m.connect(sub, subv)?;
+                let adv = m.and(chunk_step, wrap)?;
+                let rp_n = m.add(rowp.q, one32)?;
+                let rpv = m.mux(adv, rp_n, rowp.q)?;
+                let rpv = m.mux(row_end, blk_n, rpv)?;
+                let rpv = m.mux(go, base32, rpv)?;
+                m.connect(rowp, rpv)?;
+                subs.push(sub.q);
+                rowptrs.push(rowp.q);
+            }
+            Ok(Walker {
+                t: t.q,
+                subs: [subs[0], subs[1]],
+                rowptrs: [rowptrs[0], rowptrs[1]],
+                row_last,
+                all_last,
+            })
+        };
+        // FIFO depth: the reads in flight plus the rows held.
+        let depth = (lat + 3).next_power_of_two();
+        let pw = depth.trailing_zeros().max(1);
+        let cw = pw + 1;
+        let f_step_w = m.wire("f_step", 1, false)?;
+        let issue_w = m.wire("issue", 1, false)?;
+        let fw = walker(&mut m, "f", f_step_w)?;
+        let iw = walker(&mut m, "i", issue_w)?;
+        let fetching = m.reg("fetching", 1, false, RegOpts::new().reset_zero(1))?;
+        let issuing = m.reg("issuing", 1, false, RegOpts::new().reset_zero(1))?;
+        let a_done = m.reg("f_a_done", 1, false, RegOpts::new().reset_zero(1))?;
+        // A new row is needed where `sub` is 0 (a row start or a wrap).
+        let needs: Vec<Sig> = (0..2)
+            .map(|k| {
+                let z = m.const_u(fw.subs[k].width(), 0)?;
+                m.eq(fw.subs[k], z)
+            })
+            .collect::<RtlResult<_>>()?;
+        let na_done = m.not(a_done.q)?;
+        let need_a = m.and(needs[0], na_done)?;
+        let need_b = needs[1];
+        // Per operand: rows in flight or held (credit) and rows held (valid).
+        let mut credit = Vec::new();
+        let mut held = Vec::new();
+        for nm in ["a", "b"] {
+            credit.push(m.reg(
+                &format!("{nm}_credit"),
+                cw,
+                false,
+                RegOpts::new().reset_zero(cw),
+            )?);
+            held.push(m.reg(
+                &format!("{nm}_held"),
+                cw,
+                false,
+                RegOpts::new().reset_zero(cw),
+            )?);
+        }
+        let dc = m.const_u(cw, depth as u128)?;
+        let room_a = m.lt(credit[0].q, dc)?;
+        let room_b = m.lt(credit[1].q, dc)?;
+        let rd_a = m.and(fetching.q, need_a)?;
+        let rd_a = m.and(rd_a, room_a)?;
+        let nna = m.not(need_a)?;
+        let rd_b = m.and(fetching.q, nna)?;
+        let rd_b = m.and(rd_b, need_b)?;
+        let rd_b = m.and(rd_b, room_b)?;
+        // The chunk is fetched when its last needed read goes out (or none is needed).
+        let nnb = m.not(need_b)?;
+        let none = m.and(nna, nnb)?;
+        let c1 = m.or(none, rd_b)?;
+        let c2 = m.and(rd_a, nnb)?;
+        let f_step = m.or(c1, c2)?;
+        let f_step = m.and(fetching.q, f_step)?;
+        m.drive(f_step_w, f_step)?;
+        let nfs = m.not(f_step)?;
+        let set_a = m.and(rd_a, nfs)?;
+        let adv = m.mux(set_a, one1, a_done.q)?;
+        let adv = m.mux(f_step, zero1, adv)?;
+        let adv = m.mux(go, zero1, adv)?;
+        m.connect(a_done, adv)?;
+        let f_final = {
+            let t = m.and(f_step, fw.row_last)?;
+            m.and(t, fw.all_last)?
+        };
+        let fv = m.mux(go, one1, fetching.q)?;
+        let fv = m.mux(f_final, zero1, fv)?;
+        m.connect(fetching, fv)?;
         let re = m.or(rd_a, rd_b)?;
-        let raddr = m.mux(rd_a, cursors[0].0.row, cursors[1].0.row)?;
+        let raddr = m.mux(rd_a, fw.rowptrs[0], fw.rowptrs[1])?;
         let mut pv = re;
         let mut pa = rd_a;
         for i in 0..lat {
             pv = m.reg_next(&format!("rd_v{i}"), pv, RegOpts::new().reset_zero(1))?;
             pa = m.reg_next(&format!("rd_a{i}"), pa, RegOpts::new())?;
         }
-        let (rv, rwhich) = (pv, pa);
-        let ret_a = m.and(rv, rwhich)?;
-        let nwh = m.not(rwhich)?;
-        let ret_b = m.and(rv, nwh)?;
-        let one2 = m.const_u(2, 1)?;
-        let two2 = m.const_u(2, 2)?;
-        let bz = m.mux(rd_b, two2, busy.q)?;
-        let bz = m.mux(rd_a, one2, bz)?;
-        let bz = m.mux(rv, z2, bz)?;
-        m.connect(busy, bz)?;
-        for (i, ret) in [(0usize, ret_a), (1, ret_b)] {
-            let (_, cached, leave) = &cursors[i];
-            let cv = m.mux(ret, one1, cached.q)?;
-            let cv = m.mux(*leave, zero1, cv)?;
-            m.connect(*cached, cv)?;
-            let dv = m.mux(ret, spad_rdata, regs[i].q)?;
-            m.connect(regs[i], dv)?;
-        }
-        // Issue a chunk when both rows are at hand (and no read returns this cycle).
-        let both = m.and(cursors[0].0.cached, cursors[1].0.cached)?;
-        let issue = m.and(issuing.q, both)?;
+        let ret_a = m.and(pv, pa)?;
+        let npa = m.not(pa)?;
+        let ret_b = m.and(pv, npa)?;
+        // Issue a chunk when both heads hold its rows.
+        let zc = m.const_u(cw, 0)?;
+        let va = m.cmp(CmpOp::Ne, held[0].q, zc)?;
+        let vb = m.cmp(CmpOp::Ne, held[1].q, zc)?;
+        let issue = m.and(issuing.q, va)?;
+        let issue = m.and(issue, vb)?;
         m.drive(issue_w, issue)?;
-        let tv = m.mux(chunk_step, t_next, t.q)?;
-        let tv = m.mux(row_end, z16, tv)?;
-        let tv = m.mux(go, z16, tv)?;
-        m.connect(t, tv)?;
-        let rowv = m.mux(row_end, row_n, row.q)?;
-        let rowv = m.mux(go, z16, rowv)?;
-        m.connect(row, rowv)?;
-        let final_ = m.and(row_end, all_last)?;
+        let row_last_chunk = iw.row_last;
+        let all_last = iw.all_last;
+        let mut heads = Vec::new();
+        for (k, (ret, rd)) in [(ret_a, rd_a), (ret_b, rd_b)].into_iter().enumerate() {
+            let nm = ["a", "b"][k];
+            let kk = [ka, kb][k];
+            // Pop after the row's last chunk.
+            let last_in_row = if kk == 1 {
+                one1
+            } else {
+                let km = m.const_u(iw.subs[k].width(), (kk - 1) as u128)?;
+                m.eq(iw.subs[k], km)?
+            };
+            let lr = m.or(last_in_row, row_last_chunk)?;
+            let pop = m.and(issue, lr)?;
+            let oc = m.const_u(cw, 1)?;
+            let upd =
+                |m: &mut ModuleBuilder, r: &crate::rtl::Reg, inc: Sig, dec: Sig| -> RtlResult<()> {
+                    let p = m.add(r.q, oc)?;
+                    let d = m.sub(r.q, oc)?;
+                    let if_inc = m.mux(dec, r.q, p)?;
+                    let if_not = m.mux(dec, d, r.q)?;
+                    let v = m.mux(inc, if_inc, if_not)?;
+                    let v = m.mux(go, zc, v)?;
+                    m.connect(*r, v)
+                };
+            upd(&mut m, &credit[k], rd, pop)?;
+            upd(&mut m, &held[k], ret, pop)?;
+            let tail = m.reg(
+                &format!("{nm}_tail"),
+                pw,
+                false,
+                RegOpts::new().reset_zero(pw),
+            )?;
+            let head = m.reg(
+                &format!("{nm}_head"),
+                pw,
+                false,
+                RegOpts::new().reset_zero(pw),
+            )?;
+            let op = m.const_u(pw, 1)?;
+            let zp = m.const_u(pw, 0)?;
+            let tn = m.add(tail.q, op)?;
+            let tv = m.mux(ret, tn, tail.q)?;
+            let tv = m.mux(go, zp, tv)?;
+            m.connect(tail, tv)?;
+            let hn = m.add(head.q, op)?;
+            let hv = m.mux(pop, hn, head.q)?;
+            let hv = m.mux(go, zp, hv)?;
+            m.connect(head, hv)?;
+            let mut slots = Vec::new();
+            for q in 0..depth {
+                let r = m.reg(&format!("{nm}_fifo{q}"), 8 * w, false, RegOpts::new())?;
+                let cq = m.const_u(pw, q as u128)?;
+                let here = m.eq(tail.q, cq)?;
+                let wr = m.and(ret, here)?;
+                let v = m.mux(wr, spad_rdata, r.q)?;
+                m.connect(r, v)?;
+                slots.push(r.q);
+            }
+            heads.push(m.select(head.q, &slots)?);
+        }
+        let final_ = m.and(issue, row_last_chunk)?;
+        let final_ = m.and(final_, all_last)?;
         let isv = m.mux(go, one1, issuing.q)?;
         let isv = m.mux(final_, zero1, isv)?;
         m.connect(issuing, isv)?;
@@ -272,6 +383,7 @@ pub fn add_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> RtlResu
             st.q,
         )?;
         m.connect(st, stv)?;
+        let t = iw.t;
 
         // The chunk's elements, each lane's x = {b, a} as the residual lane takes it.
         let pick = |m: &mut ModuleBuilder, data: Sig, sub: Sig, kk: u32, eb: u32| {
@@ -284,8 +396,8 @@ pub fn add_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> RtlResu
                 m.select(sub, &opts)
             }
         };
-        let ach = pick(&mut m, regs[0].q, cursors[0].0.sub, ka, ab)?;
-        let bch = pick(&mut m, regs[1].q, cursors[1].0.sub, kb, bb)?;
+        let ach = pick(&mut m, heads[0], iw.subs[0], ka, ab)?;
+        let bch = pick(&mut m, heads[1], iw.subs[1], kb, bb)?;
         let af = rc.a_bits.div_ceil(8) * 8;
         let mut ys = Vec::new();
         for i in 0..e {
@@ -297,7 +409,7 @@ pub fn add_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> RtlResu
             let y = inst.out("y")?;
             // Elements past len are zero.
             let ti = m.const_u(16, i as u128)?;
-            let ti = m.add(t.q, ti)?;
+            let ti = m.add(t, ti)?;
             let inside = m.lt(ti, r_len)?;
             let inside = m.delay(inside, RESIDUAL_LATENCY, &format!("in{i}"))?;
             let y = m.sext(y.as_signed(), 8 * ob)?.as_unsigned();

@@ -509,14 +509,13 @@ pub fn emit_gemm(
         Ok(out)
     };
     // Row tiles whose A blocks stay resident while every B column tile streams past.
-    // Each A block pushes a token before the group's first GEMM is dispatched, so a
-    // group larger than the token queue would stall the in-order dispatcher behind
-    // the load engine (a deadlock): at most queue_depth - 1 blocks.
+    // Each A block pushes a token before the group's first GEMM is dispatched: with
+    // more A blocks than the token queue holds, the load engine waits for room, its
+    // instruction queue fills and the in-order dispatcher never reaches the GEMM (a
+    // deadlock). At most queue_depth blocks: their tokens always fit.
     let depth = cfg.accel.as_ref().map_or(16, |a| a.queue_depth) as u64;
     let group = if k_blocks == 1 {
-        (a_avail / a_block(kt))
-            .min(row_tiles)
-            .min(depth.saturating_sub(1).max(1))
+        (a_avail / a_block(kt)).min(row_tiles).min(depth.max(1))
     } else {
         1
     };

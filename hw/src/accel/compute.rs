@@ -275,23 +275,23 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
         } else {
             (zero1, one1, zero1, None)
         };
-        let (x_ready, x_idle) = if let Some(sm) = &smx {
-            let f: Vec<Sig> = isa::SOFTMAX_FIELDS
-                .iter()
-                .map(|f| field(&mut m, word, f))
-                .collect::<RtlResult<_>>()?;
-            let x = m.instance(
-                sm,
-                "softmax",
-                &[
-                    ("start", smx_start),
-                    ("src", f[0]),
-                    ("dst", f[1]),
-                    ("rows", f[2]),
-                    ("len", f[3]),
-                    ("spad_rdata", spad_rdata),
-                ],
-            )?;
+        // The row engines (softmax, LayerNorm, ADD): started with their instruction's
+        // fields (each port named as its field), reading on port A, writing the
+        // scratchpad. Absent, an engine is ready never and idle always.
+        let mut row_engine = |m: &mut ModuleBuilder,
+                              module: Option<&Rc<Module>>,
+                              inst: &str,
+                              start: Sig,
+                              fields: &[isa::Field]|
+         -> RtlResult<(Sig, Sig)> {
+            let Some(module) = module else {
+                return Ok((zero1, one1));
+            };
+            let mut conns: Vec<(&str, Sig)> = vec![("start", start), ("spad_rdata", spad_rdata)];
+            for f in fields {
+                conns.push((f.name, field(m, word, f)?));
+            }
+            let x = m.instance(module, inst, &conns)?;
             let re = x.out("spad_re")?;
             sp_re.push((re, x.out("spad_raddr")?));
             let we = x.out("spad_we")?;
@@ -299,70 +299,13 @@ pub fn compute_engine(lib: &mut Library, cfg: &Config, read_latency: u32) -> Rtl
             errs.push((x.out("err_valid")?, x.out("err_code")?));
             progress = m.or(progress, we)?;
             progress = m.or(progress, re)?;
-            (x.out("ready")?, x.out("idle")?)
-        } else {
-            (zero1, one1)
+            Ok((x.out("ready")?, x.out("idle")?))
         };
-
-        let (l_ready, l_idle) = if let Some(ln) = &lnx {
-            let f: Vec<Sig> = isa::LAYERNORM_FIELDS
-                .iter()
-                .map(|f| field(&mut m, word, f))
-                .collect::<RtlResult<_>>()?;
-            let x = m.instance(
-                ln,
-                "layernorm",
-                &[
-                    ("start", ln_start),
-                    ("src", f[0]),
-                    ("dst", f[1]),
-                    ("rows", f[2]),
-                    ("len", f[3]),
-                    ("params", f[4]),
-                    ("spad_rdata", spad_rdata),
-                ],
-            )?;
-            let re = x.out("spad_re")?;
-            sp_re.push((re, x.out("spad_raddr")?));
-            let we = x.out("spad_we")?;
-            sp_we.push((we, x.out("spad_waddr")?, x.out("spad_wdata")?));
-            errs.push((x.out("err_valid")?, x.out("err_code")?));
-            progress = m.or(progress, we)?;
-            progress = m.or(progress, re)?;
-            (x.out("ready")?, x.out("idle")?)
-        } else {
-            (zero1, one1)
-        };
-
-        let (a_ready, a_idle) = if let Some(ad) = &addx {
-            let f: Vec<Sig> = isa::ADD_FIELDS
-                .iter()
-                .map(|f| field(&mut m, word, f))
-                .collect::<RtlResult<_>>()?;
-            let x = m.instance(
-                ad,
-                "add",
-                &[
-                    ("start", add_start),
-                    ("a", f[0]),
-                    ("b", f[1]),
-                    ("dst", f[2]),
-                    ("rows", f[3]),
-                    ("len", f[4]),
-                    ("spad_rdata", spad_rdata),
-                ],
-            )?;
-            let re = x.out("spad_re")?;
-            sp_re.push((re, x.out("spad_raddr")?));
-            let we = x.out("spad_we")?;
-            sp_we.push((we, x.out("spad_waddr")?, x.out("spad_wdata")?));
-            errs.push((x.out("err_valid")?, x.out("err_code")?));
-            progress = m.or(progress, we)?;
-            progress = m.or(progress, re)?;
-            (x.out("ready")?, x.out("idle")?)
-        } else {
-            (zero1, one1)
-        };
+        let (x_ready, x_idle) =
+            row_engine(&mut m, smx.as_ref(), "softmax", smx_start, &isa::SOFTMAX_FIELDS)?;
+        let (l_ready, l_idle) =
+            row_engine(&mut m, lnx.as_ref(), "layernorm", ln_start, &isa::LAYERNORM_FIELDS)?;
+        let (a_ready, a_idle) = row_engine(&mut m, addx.as_ref(), "add", add_start, &isa::ADD_FIELDS)?;
 
         // ---- state 1: tokens, the GEMM drain for non-GEMM work, static checks.
         let np = m.not(d[0])?;

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use super::sim::{build_model, SimArgs};
-use super::stream::{check_range, finish, out_dtype, read_tensor};
+use super::stream::{check_range, finish, out_dtype, read_tensor, run_stats};
 
 /// A 1-D signed integer parameter vector of `len` entries within signed `bits`;
 /// `what` names it (`GAMMA`, `BETA`) and `field` the config field setting `bits`.
@@ -73,28 +73,17 @@ pub fn layernorm(args: &SimArgs, x_path: &Path, gamma: &Path, beta: &Path) -> Re
     );
     let run = accgen_sim::layernorm::run_rows(&mut dut, &ln, &rows, &g, &b, &args.traffic())?;
     let v = &run.verdict;
-    println!(
-        "cycles {}  elements {}  elements/cycle {:.3}  input stalls {}  bit_exact {}",
-        run.timing.cycles,
+    let stats = run_stats(
+        args,
+        "layernorm",
+        ln.lanes,
+        &run.timing,
         run.elements,
         run.elements_per_cycle,
-        run.timing.input_stalls,
-        v.passed()
+        v,
+        build_s,
+        json!({ "rows": rows.len() }),
     );
-    let stats = json!({
-        "unit": "layernorm",
-        "lanes": ln.lanes,
-        "rows": rows.len(),
-        "cycles": run.timing.cycles,
-        "elements": run.elements,
-        "elements_per_cycle": run.elements_per_cycle,
-        "input_stalls": run.timing.input_stalls,
-        "bit_exact": v.passed(),
-        "verdict": v,
-        "sim_cycles_per_s": run.timing.sim_cycles_per_s,
-        "verilator_build_s": build_s,
-        "traffic": args.traffic_stats(),
-    });
     let arr = NpyArray {
         dtype: out_dtype(ln.out_bits, true),
         shape: x.shape.clone(),

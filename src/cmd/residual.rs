@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use super::sim::{build_model, SimArgs};
-use super::stream::{finish, index_of, out_dtype};
+use super::stream::{finish, index_of, out_dtype, run_stats};
 
 /// A signed integer tensor named `what` whose elements fit signed `bits` (`field`).
 fn read_operand(path: &Path, what: &str, bits: u32, field: &str) -> Result<NpyArray> {
@@ -78,27 +78,17 @@ pub fn residual(args: &SimArgs, a_path: &Path, b_path: &Path) -> Result<()> {
         &args.traffic(),
     )?;
     let v = &run.verdict;
-    println!(
-        "cycles {}  elements {}  elements/cycle {:.3}  input stalls {}  bit_exact {}",
-        run.timing.cycles,
+    let stats = run_stats(
+        args,
+        "residual",
+        rc.lanes,
+        &run.timing,
         run.elements,
         run.elements_per_cycle,
-        run.timing.input_stalls,
-        v.passed()
+        v,
+        build_s,
+        json!({}),
     );
-    let stats = json!({
-        "unit": "residual",
-        "lanes": rc.lanes,
-        "cycles": run.timing.cycles,
-        "elements": run.elements,
-        "elements_per_cycle": run.elements_per_cycle,
-        "input_stalls": run.timing.input_stalls,
-        "bit_exact": v.passed(),
-        "verdict": v,
-        "sim_cycles_per_s": run.timing.sim_cycles_per_s,
-        "verilator_build_s": build_s,
-        "traffic": args.traffic_stats(),
-    });
     let arr = NpyArray {
         dtype: if rc.out_bits <= 16 {
             out_dtype(rc.out_bits, true)

@@ -172,33 +172,62 @@ fn stream_and_report(
         256,
     )?;
     let v = &run.verdict;
-    println!(
-        "cycles {}  elements {}  elements/cycle {:.3}  input stalls {}  bit_exact {}",
-        run.timing.cycles,
+    let stats = run_stats(
+        args,
+        unit,
+        lanes,
+        &run.timing,
         run.elements,
         run.elements_per_cycle,
-        run.timing.input_stalls,
-        v.passed()
+        v,
+        build_s,
+        json!({}),
     );
-    let stats = json!({
-        "unit": unit,
-        "lanes": lanes,
-        "cycles": run.timing.cycles,
-        "elements": run.elements,
-        "elements_per_cycle": run.elements_per_cycle,
-        "input_stalls": run.timing.input_stalls,
-        "bit_exact": v.passed(),
-        "verdict": v,
-        "sim_cycles_per_s": run.timing.sim_cycles_per_s,
-        "verilator_build_s": build_s,
-        "traffic": args.traffic_stats(),
-    });
     let arr = NpyArray {
         dtype,
         shape: x.shape.clone(),
         data: run.outputs,
     };
     finish(args, &stats, v, arr)
+}
+
+/// Print a stream run's one-line summary and build its `--json` statistics (the keys
+/// of `extra` added).
+#[allow(clippy::too_many_arguments)]
+pub fn run_stats(
+    args: &SimArgs,
+    unit: &str,
+    lanes: u32,
+    timing: &accgen_sim::axis::Timing,
+    elements: u64,
+    elements_per_cycle: f64,
+    verdict: &accgen_sim::Verdict,
+    build_s: f64,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    println!(
+        "cycles {}  elements {elements}  elements/cycle {elements_per_cycle:.3}  input stalls {}  bit_exact {}",
+        timing.cycles,
+        timing.input_stalls,
+        verdict.passed()
+    );
+    let mut stats = json!({
+        "unit": unit,
+        "lanes": lanes,
+        "cycles": timing.cycles,
+        "elements": elements,
+        "elements_per_cycle": elements_per_cycle,
+        "input_stalls": timing.input_stalls,
+        "bit_exact": verdict.passed(),
+        "verdict": verdict,
+        "sim_cycles_per_s": timing.sim_cycles_per_s,
+        "verilator_build_s": build_s,
+        "traffic": args.traffic_stats(),
+    });
+    if let (Some(o), serde_json::Value::Object(e)) = (stats.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    stats
 }
 
 /// Write the statistics, fail on a failed verdict, and only then write the output.
@@ -261,28 +290,17 @@ pub fn softmax(args: &SimArgs, x_path: &Path) -> Result<()> {
         &args.traffic(),
     )?;
     let v = &run.verdict;
-    println!(
-        "cycles {}  elements {}  elements/cycle {:.3}  input stalls {}  bit_exact {}",
-        run.timing.cycles,
+    let stats = run_stats(
+        args,
+        "softmax",
+        sm.lanes,
+        &run.timing,
         run.elements,
         run.elements_per_cycle,
-        run.timing.input_stalls,
-        v.passed()
+        v,
+        build_s,
+        json!({ "rows": rows.len() }),
     );
-    let stats = json!({
-        "unit": "softmax",
-        "lanes": sm.lanes,
-        "rows": rows.len(),
-        "cycles": run.timing.cycles,
-        "elements": run.elements,
-        "elements_per_cycle": run.elements_per_cycle,
-        "input_stalls": run.timing.input_stalls,
-        "bit_exact": v.passed(),
-        "verdict": v,
-        "sim_cycles_per_s": run.timing.sim_cycles_per_s,
-        "verilator_build_s": build_s,
-        "traffic": args.traffic_stats(),
-    });
     let arr = NpyArray {
         dtype: out_dtype(sm.out_bits, false),
         shape: x.shape.clone(),

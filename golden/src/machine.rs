@@ -644,7 +644,6 @@ impl<'a> Machine<'a> {
             elem_bytes(sm.out_bits) as usize,
         );
         let len = s.len as usize;
-        let w = self.geo.spad_row_bytes as usize;
         let ip = self.geo.spad_pitch((len * ib) as u64) as usize;
         let op = self.geo.spad_pitch((len * ob) as u64) as usize;
         let src = self.spad_rows(
@@ -672,22 +671,12 @@ impl<'a> Machine<'a> {
         self.check_read(false, s.src as u64, (s.rows as usize * ip) as u64, idx);
         self.mark(false, s.dst as u64, (s.rows as usize * op) as u64);
         // Read every row first: the output may overlap the input.
-        let rows: Vec<Vec<i64>> = (0..s.rows as usize)
-            .map(|r| {
-                let r0 = src.start + r * ip * w;
-                (0..len)
-                    .map(|t| read_elem(&self.spad[r0..], t, ib, sm.in_bits))
-                    .collect()
-            })
+        let rows = self.read_rows(src.start, s.rows as usize, ip, len, ib, sm.in_bits);
+        let ys: Vec<Vec<i64>> = rows
+            .iter()
+            .map(|xs| unit.row(xs).expect("row length and range checked"))
             .collect();
-        for (r, xs) in rows.iter().enumerate() {
-            let ys = unit.row(xs).expect("row length and range checked");
-            let d0 = dst.start + r * op * w;
-            self.spad[d0..d0 + op * w].fill(0);
-            for (t, y) in ys.into_iter().enumerate() {
-                write_elem(&mut self.spad[d0..], t, ob, y);
-            }
-        }
+        self.write_rows(dst.start, op, ob, &ys);
         Ok(())
     }
 
@@ -721,6 +710,42 @@ impl<'a> Machine<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// `rows` rows of `len` elements (`eb` bytes, signed `bits`) from scratchpad byte
+    /// `start`, `pitch` scratchpad rows apart. Everything is read before anything is
+    /// written, since an output may overlap its input.
+    fn read_rows(
+        &self,
+        start: usize,
+        rows: usize,
+        pitch: usize,
+        len: usize,
+        eb: usize,
+        bits: u32,
+    ) -> Vec<Vec<i64>> {
+        let w = self.geo.spad_row_bytes as usize;
+        (0..rows)
+            .map(|r| {
+                let r0 = start + r * pitch * w;
+                (0..len)
+                    .map(|t| read_elem(&self.spad[r0..], t, eb, bits))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Write `rows` from scratchpad byte `start`, `pitch` scratchpad rows apart,
+    /// elements of `eb` bytes, each row zero beyond its elements.
+    fn write_rows(&mut self, start: usize, pitch: usize, eb: usize, rows: &[Vec<i64>]) {
+        let w = self.geo.spad_row_bytes as usize;
+        for (r, ys) in rows.iter().enumerate() {
+            let d0 = start + r * pitch * w;
+            self.spad[d0..d0 + pitch * w].fill(0);
+            for (t, &y) in ys.iter().enumerate() {
+                write_elem(&mut self.spad[d0..], t, eb, y);
+            }
+        }
     }
 
     fn layernorm(&mut self, l: &Layernorm, idx: usize) -> Step {
@@ -791,23 +816,15 @@ impl<'a> Machine<'a> {
         let beta: Vec<i64> = (0..len)
             .map(|i| read_elem(&self.spad[b0..], i, bb, ln.beta_bits))
             .collect();
-        let rows: Vec<Vec<i64>> = (0..l.rows as usize)
-            .map(|r| {
-                let r0 = src.start + r * ip * w;
-                (0..len)
-                    .map(|t| read_elem(&self.spad[r0..], t, ib, ln.in_bits))
-                    .collect()
+        let rows = self.read_rows(src.start, l.rows as usize, ip, len, ib, ln.in_bits);
+        let ys: Vec<Vec<i64>> = rows
+            .iter()
+            .map(|xs| {
+                crate::layernorm::layernorm_row(&ln, xs, &gamma, &beta)
+                    .expect("row length and ranges follow from the formats")
             })
             .collect();
-        for (r, xs) in rows.iter().enumerate() {
-            let ys = crate::layernorm::layernorm_row(&ln, xs, &gamma, &beta)
-                .expect("row length and ranges follow from the formats");
-            let d0 = dst.start + r * op * w;
-            self.spad[d0..d0 + op * w].fill(0);
-            for (t, y) in ys.into_iter().enumerate() {
-                write_elem(&mut self.spad[d0..], t, ob, y);
-            }
-        }
+        self.write_rows(dst.start, op, ob, &ys);
         Ok(())
     }
 
@@ -823,7 +840,6 @@ impl<'a> Machine<'a> {
             elem_bytes(rc.out_bits) as usize,
         );
         let len = a.len as usize;
-        let w = self.geo.spad_row_bytes as usize;
         let ap = self.geo.spad_pitch((len * ab) as u64) as usize;
         let bp = self.geo.spad_pitch((len * bb) as u64) as usize;
         let op = self.geo.spad_pitch((len * ob) as u64) as usize;
@@ -836,25 +852,19 @@ impl<'a> Machine<'a> {
         self.check_read(false, a.a as u64, (n * ap) as u64, idx);
         self.check_read(false, a.b as u64, (n * bp) as u64, idx);
         self.mark(false, a.dst as u64, (n * op) as u64);
-        let ys: Vec<Vec<i64>> = (0..n)
-            .map(|r| {
-                let (a0, b0) = (sa.start + r * ap * w, sb.start + r * bp * w);
-                (0..len)
-                    .map(|t| {
-                        let x = read_elem(&self.spad[a0..], t, ab, rc.a_bits);
-                        let y = read_elem(&self.spad[b0..], t, bb, rc.b_bits);
-                        crate::residual::residual(&rc, x, y)
-                    })
+        let xa = self.read_rows(sa.start, n, ap, len, ab, rc.a_bits);
+        let xb = self.read_rows(sb.start, n, bp, len, bb, rc.b_bits);
+        let ys: Vec<Vec<i64>> = xa
+            .iter()
+            .zip(&xb)
+            .map(|(a, b)| {
+                a.iter()
+                    .zip(b)
+                    .map(|(&x, &y)| crate::residual::residual(&rc, x, y))
                     .collect()
             })
             .collect();
-        for (r, row) in ys.into_iter().enumerate() {
-            let d0 = dst.start + r * op * w;
-            self.spad[d0..d0 + op * w].fill(0);
-            for (t, y) in row.into_iter().enumerate() {
-                write_elem(&mut self.spad[d0..], t, ob, y);
-            }
-        }
+        self.write_rows(dst.start, op, ob, &ys);
         Ok(())
     }
 

@@ -65,7 +65,20 @@ enum Command {
         #[arg(long)]
         no_synth: bool,
     },
-    /// Assemble accelerator program text into a binary (16 bytes per instruction).
+    /// Import a quantized ONNX model (QCDQ or QONNX, power-of-two scales) as a model
+    /// directory (model.toml and .npy weights).
+    Import {
+        /// The ONNX file.
+        #[arg(long)]
+        onnx: PathBuf,
+        /// Output model directory (new, empty, or written by accgen before).
+        #[arg(long)]
+        out: PathBuf,
+        /// Round scales that are not powers of two to the nearest one (each rounding
+        /// and its relative error is reported) instead of rejecting them.
+        #[arg(long)]
+        round_scales: bool,
+    },
     /// Compile a model directory to a program, its disassembly and its DRAM layout.
     Compile {
         /// TOML config with an [accel] section.
@@ -78,6 +91,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Assemble accelerator program text into a binary (16 bytes per instruction).
     Asm {
         /// Program text (`.s`).
         input: PathBuf,
@@ -436,6 +450,11 @@ fn main() -> ExitCode {
             out,
             no_synth,
         } => cmd::demo::run(&config, &out, !no_synth),
+        Command::Import {
+            onnx,
+            out,
+            round_scales,
+        } => cmd::import::import_cmd(&onnx, &out, round_scales),
         Command::Compile { config, model, out } => cmd::model::compile_cmd(&config, &model, &out),
         Command::Asm {
             input,

@@ -19,7 +19,8 @@
 //!   overlap batch b-1's instruction and batch b-2's store: a batch's loads wait (a
 //!   token) until the instruction two batches back has read its buffers, and the
 //!   instruction waits until the store two batches back has read its output buffer.
-//!   LayerNorm loads its gammas and betas once, first.
+//!   LayerNorm loads its gammas and betas once, first;
+//! - `reshape`: nothing (its output is placed at its input's address).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -463,6 +464,14 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
     }
     // Tensors; those only read as matmul B operands are column-tiled.
     let tiled = tiled_tensors(cfg, model);
+    // A reshape's output is its input's bytes (row-major, never tiled: only linear
+    // outputs are).
+    let alias: BTreeMap<&str, &str> = model
+        .nodes
+        .iter()
+        .filter(|nd| matches!(nd.kind, NodeKind::Reshape))
+        .map(|nd| (nd.output.as_str(), nd.inputs[0].as_str()))
+        .collect();
     let mut tensors = BTreeMap::new();
     for (name, t) in &model.tensors {
         let eb = elem_bytes(t.bits);
@@ -479,8 +488,19 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
                 0
             },
         };
+        if alias.contains_key(name.as_str()) {
+            tensors.insert(name.clone(), p);
+            continue;
+        }
         let addr = alloc(p.bytes());
         tensors.insert(name.clone(), Placed { addr, ..p });
+    }
+    // In node order, so a reshape of a reshape finds its input placed.
+    for nd in &model.nodes {
+        if matches!(nd.kind, NodeKind::Reshape) {
+            let addr = tensors[&nd.inputs[0]].addr;
+            tensors.get_mut(&nd.output).expect("checked").addr = addr;
+        }
     }
     // Instructions.
     let mut ins: Vec<Instr> = Vec::new();
@@ -639,6 +659,7 @@ pub fn compile(cfg: &Config, model: &Model) -> Result<Compiled, ModelError> {
                     },
                 )?;
             }
+            NodeKind::Reshape => {}
         }
         balance(&mut ins, start);
         node_instrs.push((nd.name.clone(), nd.kind.op_name(), start..ins.len()));

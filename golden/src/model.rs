@@ -23,6 +23,9 @@
 //! - `layernorm`: `[layernorm]` over each row (`cols` channels), with per-channel
 //!   gamma and beta.
 //! - `softmax`: `[softmax]` over each row.
+//! - `reshape`: the same elements, row-major, as another `rows x cols` (for example
+//!   the flattening of all tokens before a classifier); the same format. No
+//!   instruction: the output is the input's DRAM bytes.
 //!
 //! The formats must match the units' exactly: the hardware has no format converters,
 //! so a mismatch is an error, never a silent rescale.
@@ -87,6 +90,8 @@ pub enum NodeKind {
     },
     /// Softmax of each row.
     Softmax,
+    /// The input's elements, row-major, as the output's shape (a view: no work).
+    Reshape,
 }
 
 impl NodeKind {
@@ -98,6 +103,7 @@ impl NodeKind {
             NodeKind::Add => "add",
             NodeKind::Layernorm { .. } => "layernorm",
             NodeKind::Softmax => "softmax",
+            NodeKind::Reshape => "reshape",
         }
     }
 }
@@ -572,6 +578,34 @@ impl Model {
                 }
                 Ok(())
             }
+            NodeKind::Reshape => {
+                let x = self.tensor(name, &nd.inputs[0])?;
+                let y = self.tensor(name, &nd.output)?;
+                if x.rows as u64 * x.cols as u64 != y.rows as u64 * y.cols as u64 {
+                    return Err(err(
+                        name,
+                        format!(
+                            "`reshape` keeps the element count: the input is {}x{}, the output {}x{}",
+                            x.rows, x.cols, y.rows, y.cols
+                        ),
+                    ));
+                }
+                if (x.bits, x.signed, x.frac) != (y.bits, y.signed, y.frac) {
+                    return Err(err(
+                        name,
+                        format!(
+                            "`reshape` keeps the format: the input is {} {} bits at 2^-{}, the output {} {} bits at 2^-{}",
+                            if x.signed { "signed" } else { "unsigned" },
+                            x.bits,
+                            x.frac,
+                            if y.signed { "signed" } else { "unsigned" },
+                            y.bits,
+                            y.frac
+                        ),
+                    ));
+                }
+                Ok(())
+            }
             NodeKind::Softmax => {
                 let sm = cfg
                     .softmax
@@ -707,6 +741,7 @@ impl Model {
                     }
                     out
                 }
+                NodeKind::Reshape => x.clone(),
             };
             vals.insert(nd.output.clone(), y);
         }

@@ -4,6 +4,7 @@ pub mod asm;
 pub mod cache;
 pub mod demo;
 pub mod generate;
+pub mod import;
 pub mod layernorm;
 pub mod lint;
 pub mod model;

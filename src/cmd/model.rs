@@ -13,7 +13,7 @@
 //!
 //! [[nodes]]
 //! name = "fc1"
-//! op = "linear"            # linear | matmul | add | layernorm | softmax
+//! op = "linear"            # linear | matmul | add | layernorm | softmax | reshape
 //! inputs = ["x"]
 //! output = "h"
 //! weight = "fc1.weight.npy"  # K x N, signed
@@ -26,8 +26,12 @@
 //! and for attention `heads = H` with `head_layout = "qk"` (A `M x H*d` by column
 //! blocks, B `H*d x N` by row blocks, Y `H*M x N`) or `"pv"` (A `H*M x K` by row
 //! blocks, B `K x H*d` by column blocks, Y `M x H*d`).
-//! `layernorm` nodes name `gamma` and `beta` files (one entry per channel). Every
-//! error names the node, the field or the file.
+//! `layernorm` nodes name `gamma` and `beta` files (one entry per channel), optionally
+//! with `gamma_frac` (the gamma file's fraction bits, converted exactly to
+//! `layernorm.gamma_frac`) and `eps` (checked against `layernorm.eps`). A linear with
+//! `act = "gelu"` may record `gelu_in_frac` (checked against `gelu.in_frac`).
+//! `reshape` nodes reinterpret their input's elements, row-major, as the output's
+//! shape (no instruction). Every error names the node, the field or the file.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -86,7 +90,13 @@ struct NodeSpec {
     heads: Option<u32>,
     head_layout: Option<String>,
     gamma: Option<String>,
+    /// Fraction bits of the gamma file (default: `layernorm.gamma_frac`).
+    gamma_frac: Option<i32>,
     beta: Option<String>,
+    /// The model's LayerNorm epsilon (checked against `layernorm.eps`).
+    eps: Option<f64>,
+    /// The pre-GELU scale of a GELU-fused linear (checked against `gelu.in_frac`).
+    gelu_in_frac: Option<i32>,
 }
 
 /// Read a signed integer `.npy` of `dims` dimensions, named for messages.
@@ -123,8 +133,51 @@ fn parse_act(n: &NodeSpec) -> Result<Act> {
     })
 }
 
-/// Load a model directory.
-pub fn load_model(dir: &Path) -> Result<Model> {
+/// LayerNorm gammas at `gamma_frac` fraction bits, at the unit's `layernorm.gamma_frac`
+/// (exactly, or an error).
+fn gammas_for(cfg: &Config, node: &str, g: Vec<i64>, gamma_frac: Option<i32>) -> Result<Vec<i64>> {
+    let (Some(f), Some(ln)) = (gamma_frac, cfg.layernorm.as_ref()) else {
+        return Ok(g);
+    };
+    let want = ln.gamma_frac as i32;
+    if f <= want {
+        Ok(g.iter().map(|&v| v << (want - f)).collect())
+    } else {
+        let d = 1i64 << (f - want);
+        if let Some(v) = g.iter().find(|&&v| v % d != 0) {
+            bail!(
+                "node `{node}`: gamma {v} at 2^-{f} is not exact at the unit's 2^-{want} (layernorm.gamma_frac); raise gamma_frac to {f}"
+            );
+        }
+        Ok(g.iter().map(|&v| v / d).collect())
+    }
+}
+
+/// Check a model node's recorded unit formats against `cfg`.
+fn check_unit_formats(cfg: &Config, n: &NodeSpec) -> Result<()> {
+    if let (Some(e), Some(ln)) = (n.eps, cfg.layernorm.as_ref()) {
+        if (e - ln.eps.0).abs() > 1e-6 * e.abs().max(ln.eps.0.abs()) {
+            bail!(
+                "node `{}`: the model's LayerNorm eps is {e:e}; the unit's (layernorm.eps) is {:e}; set layernorm.eps = {e:e}",
+                n.name,
+                ln.eps.0
+            );
+        }
+    }
+    if let (Some(f), Some(g)) = (n.gelu_in_frac, cfg.gelu.as_ref()) {
+        if f != g.in_frac as i32 {
+            bail!(
+                "node `{}`: the model quantizes GELU's input at 2^-{f}; the unit's gelu.in_frac is {}; set gelu.in_frac = {f}",
+                n.name,
+                g.in_frac
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Load a model directory (gammas converted to `cfg`'s LayerNorm format).
+pub fn load_model(dir: &Path, cfg: &Config) -> Result<Model> {
     let path = dir.join("model.toml");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the model file {}", path.display()))?;
@@ -238,15 +291,22 @@ pub fn load_model(dir: &Path) -> Result<Model> {
             },
             "add" => NodeKind::Add,
             "softmax" => NodeKind::Softmax,
+            "reshape" => NodeKind::Reshape,
             "layernorm" => NodeKind::Layernorm {
-                gamma: read_ints(dir, &need(&n.gamma, "gamma")?, &n.name, "gamma", 1)?.data,
+                gamma: gammas_for(
+                    cfg,
+                    &n.name,
+                    read_ints(dir, &need(&n.gamma, "gamma")?, &n.name, "gamma", 1)?.data,
+                    n.gamma_frac,
+                )?,
                 beta: read_ints(dir, &need(&n.beta, "beta")?, &n.name, "beta", 1)?.data,
             },
             other => bail!(
-                "node `{}`: op `{other}` is not supported by this accelerator compiler (supported: linear, matmul, add, layernorm, softmax)",
+                "node `{}`: op `{other}` is not supported by this accelerator compiler (supported: linear, matmul, add, layernorm, softmax, reshape)",
                 n.name
             ),
         };
+        check_unit_formats(cfg, n)?;
         nodes.push(Node {
             name: n.name.clone(),
             kind,
@@ -292,7 +352,7 @@ fn layout_json(c: &Compiled) -> serde_json::Value {
 }
 
 fn compile_timed(cfg: &Config, dir: &Path) -> Result<(Model, Compiled, f64)> {
-    let model = load_model(dir)?;
+    let model = load_model(dir, cfg)?;
     let t0 = std::time::Instant::now();
     let c = compile(cfg, &model).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((model, c, t0.elapsed().as_secs_f64()))
@@ -406,16 +466,11 @@ pub fn run_model(args: &super::run::RunArgs, cfg: &Config, dir: &Path) -> Result
         .context("--model needs --input X.npy (the model input)")?;
     let (model, c, secs) = compile_timed(cfg, dir)?;
     let xi = model.tensors[&model.input];
-    let x = npy::read(input).context("reading --input")?;
-    if x.shape != [xi.rows as usize, xi.cols as usize] {
-        bail!(
-            "--input has shape {:?}; the model input `{}` is [{}, {}]",
-            x.shape,
-            model.input,
-            xi.rows,
-            xi.cols
-        );
-    }
+    let batch = read_batch(input, xi.rows as usize, xi.cols as usize, &model.input)?;
+    let x = match batch {
+        Inputs::One(x) => x,
+        Inputs::Batch(b) => return run_batch(args, cfg, &model, &c, secs, b),
+    };
     let want = model
         .evaluate(cfg, &x.data)
         .map_err(|e| anyhow::anyhow!("--input: {e}"))?;
@@ -491,6 +546,270 @@ pub fn run_model(args: &super::run::RunArgs, cfg: &Config, dir: &Path) -> Result
                 dtype,
                 shape: vec![y.rows as usize, y.cols as usize],
                 data: c.read(&gold.dram, &model.output),
+            },
+        )?;
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// Reference data that comes with a batch of inputs (from an `.npz`).
+struct Batch {
+    /// One input per sample, row-major.
+    xs: Vec<Vec<i64>>,
+    /// True labels (`y`).
+    labels: Option<Vec<i64>>,
+    /// A reference's top-1 predictions (`ort_pred`).
+    ref_pred: Option<Vec<i64>>,
+    /// A reference's outputs times 2^10 (`ort_out_x1024`), per sample.
+    ref_out: Option<Vec<Vec<i64>>>,
+}
+
+enum Inputs {
+    One(NpyArray),
+    Batch(Batch),
+}
+
+/// `--input`: one `rows x cols` array, a batch `[N, ...]` of them (`.npy`), or an
+/// `.npz` with the batch `x` and optionally `y`, `ort_pred` and `ort_out_x1024`.
+fn read_batch(path: &Path, rows: usize, cols: usize, name: &str) -> Result<Inputs> {
+    let want = format!("the model input `{name}` is [{rows}, {cols}]");
+    // A sample's shape matches when its elements are rows x cols with cols last.
+    let sample_ok = |s: &[usize]| {
+        s.iter().product::<usize>() == rows * cols && s.last() == Some(&cols)
+            || (s.len() <= 1 && rows == 1 && s.iter().product::<usize>() == cols)
+    };
+    let split = |a: &NpyArray, what: &str| -> Result<Vec<Vec<i64>>> {
+        if a.shape.is_empty() || !sample_ok(&a.shape[1..]) {
+            bail!(
+                "{what} has shape {:?}; expected [N, ...] with samples of {rows}x{cols} ({want})",
+                a.shape
+            );
+        }
+        Ok(a.data.chunks(rows * cols).map(|c| c.to_vec()).collect())
+    };
+    if path.extension().is_some_and(|e| e == "npz") {
+        let arrays = npy::read_npz(path).context("reading --input")?;
+        let get = |k: &str| arrays.iter().find(|(n, _)| n == k).map(|(_, a)| a);
+        let x = get("x").with_context(|| format!("--input {} has no array `x`", path.display()))?;
+        let xs = split(x, "--input's `x`")?;
+        let n = xs.len();
+        let vec1 = |k: &str| -> Result<Option<Vec<i64>>> {
+            match get(k) {
+                None => Ok(None),
+                Some(a) if a.shape == [n] => Ok(Some(a.data.clone())),
+                Some(a) => bail!("--input's `{k}` has shape {:?}; expected [{n}]", a.shape),
+            }
+        };
+        let ref_out = match get("ort_out_x1024") {
+            None => None,
+            Some(a) if a.shape.first() == Some(&n) => Some(
+                a.data
+                    .chunks(a.data.len() / n.max(1))
+                    .map(|c| c.to_vec())
+                    .collect(),
+            ),
+            Some(a) => bail!(
+                "--input's `ort_out_x1024` has shape {:?}; expected [{n}, ...]",
+                a.shape
+            ),
+        };
+        return Ok(Inputs::Batch(Batch {
+            xs,
+            labels: vec1("y")?,
+            ref_pred: vec1("ort_pred")?,
+            ref_out,
+        }));
+    }
+    let x = npy::read(path).context("reading --input")?;
+    if x.shape == [rows, cols] {
+        return Ok(Inputs::One(x));
+    }
+    if x.shape.len() >= 2 && sample_ok(&x.shape[1..]) {
+        return Ok(Inputs::Batch(Batch {
+            xs: split(&x, "--input")?,
+            labels: None,
+            ref_pred: None,
+            ref_out: None,
+        }));
+    }
+    bail!(
+        "--input has shape {:?}; {want} (or a batch [N, {rows}, {cols}])",
+        x.shape
+    )
+}
+
+/// The index of the first largest value.
+fn argmax(v: &[i64]) -> i64 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as i64
+}
+
+/// `accgen run --model` over a batch: every sample on golden (checked against the
+/// op-by-op evaluation) and on the RTL (every DRAM byte compared), then accuracy and
+/// agreement with the reference predictions when the batch has them.
+fn run_batch(
+    args: &super::run::RunArgs,
+    cfg: &Config,
+    model: &Model,
+    c: &Compiled,
+    secs: f64,
+    b: Batch,
+) -> Result<()> {
+    let n = b.xs.len();
+    let y = c.tensors[&model.output];
+    let hw = if args.golden_only {
+        None
+    } else {
+        eprintln!("building the accelerator's Verilator model ...");
+        Some(accgen_sim::accel::build_accel(cfg)?)
+    };
+    println!(
+        "compiled {} nodes into {} instructions in {:.3} s; running {n} samples on golden{}",
+        c.node_instrs.len(),
+        c.program.instrs.len(),
+        secs,
+        if hw.is_some() { " and the RTL" } else { "" }
+    );
+    let mut prog = crate::progress::Progress::new("samples", "samples", n as u64);
+    let mut outs: Vec<Vec<i64>> = Vec::with_capacity(n);
+    let mut cycles: Vec<u64> = Vec::new();
+    for (i, x) in b.xs.iter().enumerate() {
+        let want = model
+            .evaluate(cfg, x)
+            .map_err(|e| anyhow::anyhow!("sample {i}: {e}"))?;
+        let dram = c.image(x);
+        let mut gold = Machine::new(cfg, dram.clone(), 0)?;
+        let out = gold.run(c.prog_addr, c.program.instrs.len() as u64);
+        if let Some(f) = &out.fault {
+            bail!("sample {i}: the compiled program failed on the golden model: {f}");
+        }
+        for (name, vals) in &want {
+            if &c.read(&gold.dram, name) != vals {
+                bail!("sample {i}: tensor `{name}`: the compiled program differs from the op-by-op evaluation (a compiler bug)");
+            }
+        }
+        if let Some(hw) = &hw {
+            let mut t = super::run::timing_of(args);
+            t.seed = t.seed.wrapping_add(i as u64);
+            let r = accgen_sim::accel::run_accel(
+                hw,
+                cfg,
+                dram,
+                c.prog_addr,
+                c.program.instrs.len() as u32,
+                &t,
+            )?;
+            if r.error_code != 0 {
+                bail!(
+                    "sample {i}: the RTL ended with error code {} (golden ran clean)",
+                    r.error_code
+                );
+            }
+            if let Some(at) = (0..r.dram.len()).find(|&a| r.dram[a] != gold.dram[a]) {
+                bail!(
+                    "RTL and golden differ: sample {i}: DRAM byte {at:#x} is {:#04x} after the RTL and {:#04x} after golden",
+                    r.dram[at],
+                    gold.dram[at]
+                );
+            }
+            cycles.push(r.cycles);
+        }
+        outs.push(c.read(&gold.dram, &model.output));
+        prog.set(i as u64 + 1);
+    }
+    prog.finish();
+    let pred: Vec<i64> = outs.iter().map(|o| argmax(o)).collect();
+    let frac = |hits: usize| hits as f64 / n.max(1) as f64;
+    let mut stats = json!({
+        "samples": n,
+        "nodes": c.node_instrs.len(),
+        "instructions": c.program.instrs.len(),
+        "compile_s": secs,
+        "golden_matches_op_by_op": true,
+    });
+    if !cycles.is_empty() {
+        let mean = cycles.iter().sum::<u64>() as f64 / cycles.len() as f64;
+        println!(
+            "RTL: all {n} samples bit-exact against golden; cycles per sample {} min, {:.0} mean, {} max; {:.0} samples/s at 300 MHz",
+            cycles.iter().min().expect("n > 0"),
+            mean,
+            cycles.iter().max().expect("n > 0"),
+            300e6 / mean
+        );
+        merge_json(
+            &mut stats,
+            json!({"rtl_bit_exact": true, "cycles_per_sample": {"min": cycles.iter().min(), "mean": mean, "max": cycles.iter().max()}, "samples_per_s_at_300mhz": 300e6 / mean}),
+        );
+    }
+    if let Some(labels) = &b.labels {
+        let acc = frac(pred.iter().zip(labels).filter(|(p, l)| p == l).count());
+        println!("top-1 accuracy: {:.2}% ({n} samples)", 100.0 * acc);
+        merge_json(&mut stats, json!({"accuracy": acc}));
+        if let Some(r) = &b.ref_pred {
+            let racc = frac(r.iter().zip(labels).filter(|(p, l)| p == l).count());
+            println!(
+                "reference (onnxruntime) accuracy: {:.2}%; difference {:+.2} percentage points",
+                100.0 * racc,
+                100.0 * (acc - racc)
+            );
+            merge_json(&mut stats, json!({"reference_accuracy": racc}));
+        }
+    }
+    if let Some(r) = &b.ref_pred {
+        let agree = frac(pred.iter().zip(r).filter(|(p, q)| p == q).count());
+        println!("top-1 agreement with the reference: {:.2}%", 100.0 * agree);
+        merge_json(&mut stats, json!({"reference_agreement": agree}));
+    }
+    if let Some(ro) = &b.ref_out {
+        // The reference's outputs in units of the output's LSB.
+        let sh = 10 - model.tensors[&model.output].frac;
+        if (0..=20).contains(&sh) {
+            let mut worst = 0i64;
+            let mut exact = 0usize;
+            let mut total = 0usize;
+            for (o, r) in outs.iter().zip(ro) {
+                for (&a, &b) in o.iter().zip(r) {
+                    let d = (a * (1 << sh) - b).abs();
+                    worst = worst.max(d);
+                    exact += (d == 0) as usize;
+                    total += 1;
+                }
+            }
+            let lsb = (1i64 << sh) as f64;
+            println!(
+                "outputs against the reference: {:.2}% equal, largest difference {} LSB",
+                100.0 * exact as f64 / total.max(1) as f64,
+                worst as f64 / lsb
+            );
+            merge_json(
+                &mut stats,
+                json!({"reference_outputs_equal": exact as f64 / total.max(1) as f64, "reference_outputs_max_lsb": worst as f64 / lsb}),
+            );
+        }
+    }
+    if let Some(j) = args.json {
+        super::sim::write_stats(j, &stats)?;
+    }
+    if let Some(p) = args.out {
+        let dtype = match (y.elem_bytes, y.signed) {
+            (1, true) => Dtype::I8,
+            (1, false) => Dtype::U8,
+            (2, true) => Dtype::I16,
+            (2, false) => Dtype::U16,
+            _ => Dtype::I32,
+        };
+        npy::write(
+            p,
+            &NpyArray {
+                dtype,
+                shape: vec![n, y.rows as usize, y.cols as usize],
+                data: outs.concat(),
             },
         )?;
         eprintln!("wrote {}", p.display());

@@ -28,6 +28,9 @@ Not run in CI (it needs torch). It writes, for each model:
   top-1 predictions and `ort_out_x1024` its outputs times 2^10, exactly), and README.md with the float
   and quantized accuracies.
 
+It also writes models/onnx_errors/ and models/onnx_patterns/ (small graphs built
+with onnx.helper; `--only-onnx-tests` writes just those).
+
 Usage: python scripts/train_vit_digits.py  (in a venv with torch, brevitas, onnx,
 onnxruntime, onnxscript and scikit-learn; about two minutes on two cores).
 """
@@ -341,8 +344,99 @@ def write_error_models():
                 "of two.\n")
 
 
+def write_pattern_models():
+    """models/onnx_patterns/: one small block twice, with LayerNorm as one
+    `LayerNormalization` node (ln_fused.onnx) and as its ReduceMean/Sub/Pow/ReduceMean/
+    Add/Sqrt/Div/Mul/Add decomposition (ln_decomposed.onnx), and GELU as the opset-20
+    `Gelu` op; test.npz holds 64 random int8 inputs at 2^-4 and onnxruntime's outputs
+    of both files times 2^10."""
+    from onnx import TensorProto, helper
+
+    out = os.path.join(ROOT, "onnx_patterns")
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(SEED + 1)
+    dim, hid, rows = 16, 32, 4
+    inits = []
+
+    def const(name, dtype, dims, vals):
+        inits.append(helper.make_tensor(name, dtype, dims, list(vals)))
+        return name
+
+    const("s4", TensorProto.FLOAT, [], [2.0 ** -4])
+    const("s6", TensorProto.FLOAT, [], [2.0 ** -6])
+    const("s10", TensorProto.FLOAT, [], [2.0 ** -10])
+    const("z8", TensorProto.INT8, [], [0])
+    const("z32", TensorProto.INT32, [], [0])
+
+    def qdq(src, dst, scale="s4"):
+        return [
+            helper.make_node("QuantizeLinear", [src, scale, "z8"], [dst + "_q"], name=dst + "/QuantizeLinear"),
+            helper.make_node("DequantizeLinear", [dst + "_q", scale, "z8"], [dst], name=dst + "/DequantizeLinear"),
+        ]
+
+    def weight(name, k, n):
+        const(name + "_i", TensorProto.INT8, [k, n], rng.integers(-90, 90, k * n))
+        return helper.make_node("DequantizeLinear", [name + "_i", "s6", "z8"], [name], name=name + "/dq")
+
+    gamma = rng.integers(32, 96, dim) / 64.0
+    beta = rng.integers(-8, 8, dim) / 16.0
+    const("gamma", TensorProto.FLOAT, [dim], gamma)
+    const("beta", TensorProto.FLOAT, [dim], beta)
+    const("eps", TensorProto.FLOAT, [], [1e-5])
+    const("two", TensorProto.FLOAT, [], [2.0])
+    const("axes", TensorProto.INT64, [1], [-1])
+    const("b2_i", TensorProto.INT32, [hid], rng.integers(-2000, 2000, hid))
+    head = qdq("x", "xq") + [weight("w1", dim, dim),
+                             helper.make_node("MatMul", ["xq", "w1"], ["h"], name="fc1/MatMul")] + qdq("h", "hq")
+    fused = [helper.make_node("LayerNormalization", ["hq", "gamma", "beta"], ["ln"], name="norm/LayerNormalization",
+                              axis=-1, epsilon=1e-5)]
+    dec = [
+        helper.make_node("ReduceMean", ["hq", "axes"], ["mu"], name="norm/ReduceMean"),
+        helper.make_node("Sub", ["hq", "mu"], ["d"], name="norm/Sub"),
+        helper.make_node("Pow", ["d", "two"], ["d2"], name="norm/Pow"),
+        helper.make_node("ReduceMean", ["d2", "axes"], ["var"], name="norm/ReduceMean_1"),
+        helper.make_node("Add", ["var", "eps"], ["ve"], name="norm/Add"),
+        helper.make_node("Sqrt", ["ve"], ["sd"], name="norm/Sqrt"),
+        helper.make_node("Div", ["d", "sd"], ["nrm"], name="norm/Div"),
+        helper.make_node("Mul", ["nrm", "gamma"], ["ng"], name="norm/Mul"),
+        helper.make_node("Add", ["ng", "beta"], ["ln"], name="norm/Add_1"),
+    ]
+    tail = qdq("ln", "lnq") + [
+        weight("w2", dim, hid),
+        helper.make_node("DequantizeLinear", ["b2_i", "s10", "z32"], ["b2"], name="b2/dq"),
+        helper.make_node("MatMul", ["lnq", "w2"], ["m"], name="fc2/MatMul"),
+        helper.make_node("Add", ["m", "b2"], ["mb"], name="fc2/Add"),
+    ] + qdq("mb", "mq") + [helper.make_node("Gelu", ["mq"], ["g"], name="act/Gelu")] + qdq("g", "y")
+    x = rng.integers(-128, 128, (64, rows, dim)).astype(np.int8)
+    outs = {}
+    for tag, mid in [("fused", fused), ("decomposed", dec)]:
+        g = helper.make_graph(
+            head + mid + tail, "block",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, rows, dim])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows, hid])], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)])
+        onnx.checker.check_model(m)
+        path = os.path.join(out, "ln_%s.onnx" % tag)
+        onnx.save(m, path)
+        y = ort_run(path, (x.astype(np.float32) / 16.0).reshape(64, 1, rows, dim)[:, 0])
+        outs["ort_%s_x1024" % tag] = np.round(y.astype(np.float64) * 1024).astype(np.int32)
+    np.savez(os.path.join(out, "test.npz"), x=x, **outs)
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write("# onnx_patterns\n\nWritten by `scripts/train_vit_digits.py`: a linear "
+                "layer, LayerNorm, a linear layer with bias and GELU, twice: "
+                "`ln_fused.onnx` with one `LayerNormalization` node, `ln_decomposed.onnx` "
+                "with its ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add form; GELU "
+                "is the opset-20 `Gelu` op. `test.npz`: 64 int8 inputs `x` at 2^-4 and "
+                "onnxruntime %s's outputs of each file times 2^10.\n" % ort.__version__)
+
+
 def main():
+    if "--only-onnx-tests" in sys.argv:
+        write_error_models()
+        write_pattern_models()
+        return 0
     write_error_models()
+    write_pattern_models()
     torch.manual_seed(SEED)
     np.random.seed(SEED)
     torch.set_num_threads(2)

@@ -281,3 +281,75 @@ fn a_config_that_disagrees_with_the_model_is_named() {
     assert!(e.contains("fc1") && e.contains("gelu.in_frac"), "{e}");
     assert!(!t.path("o").exists());
 }
+
+#[test]
+fn decomposed_layernorm_and_gelu_op_import_like_the_fused_forms() {
+    let t = Tmp::new("import-patterns");
+    for tag in ["fused", "decomposed"] {
+        let o = import(&format!("models/onnx_patterns/ln_{tag}.onnx"), &t.s(tag));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // The same graph: node for node, with equal parameter files.
+    let nodes = |d: &str| -> Vec<toml::Value> {
+        let m: toml::Value =
+            toml::from_str(&std::fs::read_to_string(t.path(d).join("model.toml")).unwrap())
+                .unwrap();
+        m["nodes"].as_array().unwrap().clone()
+    };
+    let (a, b) = (nodes("fused"), nodes("decomposed"));
+    let ops: Vec<&str> = a.iter().map(|n| n["op"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["linear", "layernorm", "linear"]);
+    assert_eq!(a[2]["act"].as_str(), Some("gelu"));
+    for (x, y) in a.iter().zip(&b) {
+        for k in [
+            "op",
+            "inputs",
+            "output",
+            "act",
+            "gamma_frac",
+            "eps",
+            "weight_frac",
+        ] {
+            assert_eq!(x.get(k), y.get(k), "{k}");
+        }
+        for k in ["weight", "bias", "gamma", "beta"] {
+            if let (Some(f), Some(g)) = (x.get(k), y.get(k)) {
+                let p = npy::read(&t.path("fused").join(f.as_str().unwrap())).unwrap();
+                let q = npy::read(&t.path("decomposed").join(g.as_str().unwrap())).unwrap();
+                assert_eq!(p.data, q.data, "{k}");
+            }
+        }
+    }
+    // Golden against onnxruntime on 64 random inputs: LayerNorm and GELU are within
+    // an LSB of the float ops, so outputs differ by at most 2 LSBs, and rarely.
+    let y = t.path("y.npy");
+    let o = accgen(&[
+        "run",
+        "--config",
+        CFG,
+        "--model",
+        &t.s("decomposed"),
+        "--input",
+        "models/onnx_patterns/test.npz",
+        "--golden-only",
+        "--out",
+        y.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let yv = npy::read(&y).unwrap();
+    assert_eq!(yv.shape, vec![64, 4, 32]);
+    let data = npz("models/onnx_patterns/test.npz");
+    for k in ["ort_fused_x1024", "ort_decomposed_x1024"] {
+        let r = get(&data, k);
+        assert_eq!(r.data.len(), yv.data.len());
+        let d: Vec<i64> = yv
+            .data
+            .iter()
+            .zip(&r.data)
+            .map(|(&a, &b)| (a * 64 - b).abs())
+            .collect();
+        assert!(d.iter().all(|&v| v <= 2 * 64), "{k}: more than 2 LSBs");
+        let equal = d.iter().filter(|&&v| v == 0).count();
+        assert!(equal * 100 >= 95 * d.len(), "{k}: {equal}/{}", d.len());
+    }
+}

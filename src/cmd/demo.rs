@@ -338,6 +338,7 @@ pub fn run(config: &Path, out: &Path, synth: bool) -> Result<()> {
     }
     if cfg.accel.is_some() {
         accel_demo(&cfg, &mut rows)?;
+        vit_demo(&mut rows)?;
     }
     print_summary(&rows);
     println!("demo passed: every output bit-exact against the golden model");
@@ -472,6 +473,70 @@ fn accel_demo(cfg: &accgen_golden::config::Config, rows: &mut Vec<[String; 6]>) 
                 bail!("{what} ({pass}): {mm}");
             }
         }
+    }
+    Ok(())
+}
+
+/// The trained ViT of `models/vit_digits`, imported from its ONNX file and run over
+/// its whole held-out split on the accelerator of `configs/vit_digits.toml` under
+/// hostile memory timing: every image bit-exact against golden, and the top-1
+/// accuracy within 1 percentage point of onnxruntime's.
+fn vit_demo(rows: &mut Vec<[String; 6]>) -> Result<()> {
+    use super::model::{compile_timed, read_batch, run_samples, Inputs};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cfg_path = root.join("configs/vit_digits.toml");
+    println!(
+        "== ViT-digits end to end: accgen import models/vit_digits/model.onnx, {} ==",
+        "configs/vit_digits.toml"
+    );
+    let cfg = super::generate::load_config(&cfg_path)?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("vit_digits");
+    super::import::import_cmd(&root.join("models/vit_digits/model.onnx"), &dir, false)?;
+    let (model, c, secs) = compile_timed(&cfg, &dir)?;
+    let xi = model.tensors[&model.input];
+    let Inputs::Batch(b) = read_batch(
+        &root.join("models/vit_digits/test.npz"),
+        xi.rows as usize,
+        xi.cols as usize,
+        &model.input,
+    )?
+    else {
+        bail!("models/vit_digits/test.npz holds one sample, not the split");
+    };
+    let timing = accgen_sim::accel::AccelTiming {
+        mem_latency: 37,
+        stall: 0.3,
+        seed: 2026,
+        timeout: 50_000_000,
+    };
+    let w = Instant::now();
+    let (st, _) = run_samples(&cfg, &model, &c, secs, &b, Some(timing))?;
+    let f = |k: &str| st[k].as_f64().unwrap_or(f64::NAN);
+    let mean = st["cycles_per_sample"]["mean"].as_f64().unwrap_or(f64::NAN);
+    rows.push([
+        format!(
+            "vit_digits ({} images, hostile; accuracy {:.2}%, onnxruntime {:.2}%)",
+            b.xs.len(),
+            100.0 * f("accuracy"),
+            100.0 * f("reference_accuracy")
+        ),
+        format!("{mean:.0}/image"),
+        format!("{:.4}", f("array_utilization")),
+        "true".into(),
+        "-".into(),
+        format!(
+            "{:.2} M",
+            mean * b.xs.len() as f64 / w.elapsed().as_secs_f64() / 1e6
+        ),
+    ]);
+    if (f("accuracy") - f("reference_accuracy")).abs() > 0.01 {
+        print_summary(rows);
+        bail!(
+            "vit_digits: the accelerator's accuracy {:.2}% is not within 1 percentage point of onnxruntime's {:.2}%",
+            100.0 * f("accuracy"),
+            100.0 * f("reference_accuracy")
+        );
     }
     Ok(())
 }

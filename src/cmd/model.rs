@@ -351,7 +351,7 @@ fn layout_json(c: &Compiled) -> serde_json::Value {
     })
 }
 
-fn compile_timed(cfg: &Config, dir: &Path) -> Result<(Model, Compiled, f64)> {
+pub(crate) fn compile_timed(cfg: &Config, dir: &Path) -> Result<(Model, Compiled, f64)> {
     let model = load_model(dir, cfg)?;
     let t0 = std::time::Instant::now();
     let c = compile(cfg, &model).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -554,9 +554,9 @@ pub fn run_model(args: &super::run::RunArgs, cfg: &Config, dir: &Path) -> Result
 }
 
 /// Reference data that comes with a batch of inputs (from an `.npz`).
-struct Batch {
+pub(crate) struct Batch {
     /// One input per sample, row-major.
-    xs: Vec<Vec<i64>>,
+    pub(crate) xs: Vec<Vec<i64>>,
     /// True labels (`y`).
     labels: Option<Vec<i64>>,
     /// A reference's top-1 predictions (`ort_pred`).
@@ -565,14 +565,14 @@ struct Batch {
     ref_out: Option<Vec<Vec<i64>>>,
 }
 
-enum Inputs {
+pub(crate) enum Inputs {
     One(NpyArray),
     Batch(Batch),
 }
 
 /// `--input`: one `rows x cols` array, a batch `[N, ...]` of them (`.npy`), or an
 /// `.npz` with the batch `x` and optionally `y`, `ort_pred` and `ort_out_x1024`.
-fn read_batch(path: &Path, rows: usize, cols: usize, name: &str) -> Result<Inputs> {
+pub(crate) fn read_batch(path: &Path, rows: usize, cols: usize, name: &str) -> Result<Inputs> {
     let want = format!("the model input `{name}` is [{rows}, {cols}]");
     // A sample's shape matches when its elements are rows x cols with cols last.
     let sample_ok = |s: &[usize]| {
@@ -650,9 +650,7 @@ fn argmax(v: &[i64]) -> i64 {
     best as i64
 }
 
-/// `accgen run --model` over a batch: every sample on golden (checked against the
-/// op-by-op evaluation) and on the RTL (every DRAM byte compared), then accuracy and
-/// agreement with the reference predictions when the batch has them.
+/// `accgen run --model` over a batch: `--json` and `--out` from [`run_samples`].
 fn run_batch(
     args: &super::run::RunArgs,
     cfg: &Config,
@@ -661,13 +659,52 @@ fn run_batch(
     secs: f64,
     b: Batch,
 ) -> Result<()> {
+    let timing = (!args.golden_only).then(|| super::run::timing_of(args));
+    let (stats, outs) = run_samples(cfg, model, c, secs, &b, timing)?;
+    if let Some(j) = args.json {
+        super::sim::write_stats(j, &stats)?;
+    }
+    if let Some(p) = args.out {
+        let y = c.tensors[&model.output];
+        let dtype = match (y.elem_bytes, y.signed) {
+            (1, true) => Dtype::I8,
+            (1, false) => Dtype::U8,
+            (2, true) => Dtype::I16,
+            (2, false) => Dtype::U16,
+            _ => Dtype::I32,
+        };
+        npy::write(
+            p,
+            &NpyArray {
+                dtype,
+                shape: vec![outs.len(), y.rows as usize, y.cols as usize],
+                data: outs.concat(),
+            },
+        )?;
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// Run every sample of a batch on golden (checked against the op-by-op evaluation)
+/// and, with `timing`, on the RTL (every DRAM byte compared; the seed advances per
+/// sample); print and return the statistics (cycles, utilization, accuracy and
+/// agreement with the reference when the batch has them) and the outputs.
+pub(crate) fn run_samples(
+    cfg: &Config,
+    model: &Model,
+    c: &Compiled,
+    secs: f64,
+    b: &Batch,
+    timing: Option<accgen_sim::accel::AccelTiming>,
+) -> Result<(serde_json::Value, Vec<Vec<i64>>)> {
     let n = b.xs.len();
-    let y = c.tensors[&model.output];
-    let hw = if args.golden_only {
-        None
-    } else {
-        eprintln!("building the accelerator's Verilator model ...");
-        Some(accgen_sim::accel::build_accel(cfg)?)
+    let hw = match timing {
+        None => None,
+        Some(_) => {
+            eprintln!("building the accelerator's Verilator model ...");
+            Some(accgen_sim::accel::build_accel(cfg)?)
+        }
     };
     println!(
         "compiled {} nodes into {} instructions in {:.3} s; running {n} samples on golden{}",
@@ -679,6 +716,8 @@ fn run_batch(
     let mut prog = crate::progress::Progress::new("samples", "samples", n as u64);
     let mut outs: Vec<Vec<i64>> = Vec::with_capacity(n);
     let mut cycles: Vec<u64> = Vec::new();
+    let mut macs = 0u64;
+    let wall = std::time::Instant::now();
     for (i, x) in b.xs.iter().enumerate() {
         let want = model
             .evaluate(cfg, x)
@@ -689,13 +728,14 @@ fn run_batch(
         if let Some(f) = &out.fault {
             bail!("sample {i}: the compiled program failed on the golden model: {f}");
         }
+        macs = out.stats.macs;
         for (name, vals) in &want {
             if &c.read(&gold.dram, name) != vals {
                 bail!("sample {i}: tensor `{name}`: the compiled program differs from the op-by-op evaluation (a compiler bug)");
             }
         }
-        if let Some(hw) = &hw {
-            let mut t = super::run::timing_of(args);
+        if let (Some(hw), Some(t)) = (&hw, &timing) {
+            let mut t = t.clone();
             t.seed = t.seed.wrapping_add(i as u64);
             let r = accgen_sim::accel::run_accel(
                 hw,
@@ -731,20 +771,27 @@ fn run_batch(
         "nodes": c.node_instrs.len(),
         "instructions": c.program.instrs.len(),
         "compile_s": secs,
+        "macs_per_sample": macs,
         "golden_matches_op_by_op": true,
     });
     if !cycles.is_empty() {
         let mean = cycles.iter().sum::<u64>() as f64 / cycles.len() as f64;
+        let arr = cfg.array.as_ref().map_or(1, |a| a.rows * a.cols) as f64;
+        let util = macs as f64 / (arr * mean);
         println!(
-            "RTL: all {n} samples bit-exact against golden; cycles per sample {} min, {:.0} mean, {} max; {:.0} samples/s at 300 MHz",
+            "RTL: all {n} samples bit-exact against golden; cycles per sample {} min, {:.0} mean, {} max; array utilization {util:.3}; {:.0} samples/s at 300 MHz; simulated {:.1} samples/s",
             cycles.iter().min().expect("n > 0"),
             mean,
             cycles.iter().max().expect("n > 0"),
-            300e6 / mean
+            300e6 / mean,
+            n as f64 / wall.elapsed().as_secs_f64()
         );
         merge_json(
             &mut stats,
-            json!({"rtl_bit_exact": true, "cycles_per_sample": {"min": cycles.iter().min(), "mean": mean, "max": cycles.iter().max()}, "samples_per_s_at_300mhz": 300e6 / mean}),
+            json!({"rtl_bit_exact": true,
+                   "cycles_per_sample": {"min": cycles.iter().min(), "mean": mean, "max": cycles.iter().max()},
+                   "array_utilization": util,
+                   "samples_per_s_at_300mhz": 300e6 / mean}),
         );
     }
     if let Some(labels) = &b.labels {
@@ -767,7 +814,7 @@ fn run_batch(
         merge_json(&mut stats, json!({"reference_agreement": agree}));
     }
     if let Some(ro) = &b.ref_out {
-        // The reference's outputs in units of the output's LSB.
+        // The reference's outputs are times 2^10; ours are at 2^-frac.
         let sh = 10 - model.tensors[&model.output].frac;
         if (0..=20).contains(&sh) {
             let mut worst = 0i64;
@@ -793,26 +840,5 @@ fn run_batch(
             );
         }
     }
-    if let Some(j) = args.json {
-        super::sim::write_stats(j, &stats)?;
-    }
-    if let Some(p) = args.out {
-        let dtype = match (y.elem_bytes, y.signed) {
-            (1, true) => Dtype::I8,
-            (1, false) => Dtype::U8,
-            (2, true) => Dtype::I16,
-            (2, false) => Dtype::U16,
-            _ => Dtype::I32,
-        };
-        npy::write(
-            p,
-            &NpyArray {
-                dtype,
-                shape: vec![n, y.rows as usize, y.cols as usize],
-                data: outs.concat(),
-            },
-        )?;
-        eprintln!("wrote {}", p.display());
-    }
-    Ok(())
+    Ok((stats, outs))
 }

@@ -6,7 +6,12 @@
 //! program's cycles and the array utilization over the layer (target 0.8). Every run
 //! is checked against golden, and golden against the op-by-op evaluation.
 //!
-//! `cargo bench --bench encoder`
+//! Then the trained ViT of `models/vit_digits` (imported from its ONNX file with the
+//! `accgen` binary, on `configs/vit_digits.toml`, same memory timing) over its whole
+//! held-out split: import and compile times, cycles per image, utilization, images/s
+//! at 300 MHz and accuracy against onnxruntime's.
+//!
+//! `cargo bench --bench encoder` (`-- --vit-only` skips the encoder layer)
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -129,6 +134,84 @@ fn encoder(rng: &mut SplitMix64, tok: u32, dim: u32, heads: u32, mlp: u32) -> Mo
 }
 
 fn main() {
+    if !std::env::args().any(|a| a == "--vit-only") {
+        encoder_layer();
+    }
+    vit_digits();
+}
+
+/// `models/vit_digits` through `accgen import` and `accgen run` (the CLI itself).
+fn vit_digits() {
+    let exe = env!("CARGO_BIN_EXE_accgen");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vit");
+    let t0 = Instant::now();
+    let o = std::process::Command::new(exe)
+        .args(["import", "--onnx"])
+        .arg(format!("{root}/models/vit_digits/model.onnx"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let import_s = t0.elapsed().as_secs_f64();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json = tmp.path().join("vit.json");
+    let o = std::process::Command::new(exe)
+        .args(["run", "--config"])
+        .arg(format!("{root}/configs/vit_digits.toml"))
+        .arg("--model")
+        .arg(&dir)
+        .arg("--input")
+        .arg(format!("{root}/models/vit_digits/test.npz"))
+        .args(["--mem-latency", "100", "--stall", "0", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    println!("\nViT-digits (models/vit_digits on configs/vit_digits.toml: 16x16 int8; memory latency 100, no stalls)");
+    println!("| measure | value |\n|---|---|");
+    println!("| ONNX import (process, 218 ONNX nodes) | {import_s:.3} s |");
+    println!(
+        "| compile ({} nodes, {} instructions) | {:.4} s |",
+        s["nodes"],
+        s["instructions"],
+        f(&s["compile_s"])
+    );
+    println!(
+        "| images, every one bit-exact RTL vs golden | {} |",
+        s["samples"]
+    );
+    println!(
+        "| cycles per image (min / mean / max) | {} / {:.0} / {} |",
+        s["cycles_per_sample"]["min"],
+        f(&s["cycles_per_sample"]["mean"]),
+        s["cycles_per_sample"]["max"]
+    );
+    println!("| MACs per image | {} |", s["macs_per_sample"]);
+    println!("| array utilization | {:.3} |", f(&s["array_utilization"]));
+    println!(
+        "| images/s at 300 MHz | {:.0} |",
+        f(&s["samples_per_s_at_300mhz"])
+    );
+    println!(
+        "| top-1 accuracy (accgen RTL) | {:.2}% |",
+        100.0 * f(&s["accuracy"])
+    );
+    println!(
+        "| top-1 accuracy (onnxruntime, same ONNX) | {:.2}% |",
+        100.0 * f(&s["reference_accuracy"])
+    );
+    println!(
+        "| top-1 agreement with onnxruntime | {:.2}% |",
+        100.0 * f(&s["reference_agreement"])
+    );
+}
+
+fn encoder_layer() {
     let cfg = Config::from_toml_str(CFG).unwrap();
     let mut rng = SplitMix64::new(10);
     let (tok, dim, heads, mlp) = (197, 192, 3, 768);

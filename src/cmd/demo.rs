@@ -486,8 +486,7 @@ fn vit_demo(rows: &mut Vec<[String; 6]>) -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cfg_path = root.join("configs/vit_digits.toml");
     println!(
-        "== ViT-digits end to end: accgen import models/vit_digits/model.onnx, {} ==",
-        "configs/vit_digits.toml"
+        "== ViT-digits end to end: models/vit_digits/model.onnx on configs/vit_digits.toml =="
     );
     let cfg = super::generate::load_config(&cfg_path)?;
     let tmp = tempfile::tempdir()?;

@@ -432,10 +432,8 @@ impl Importer {
     fn new_tensor(
         &mut self,
         name: &str,
-        rows: u64,
-        cols: u64,
-        lo: i64,
-        hi: i64,
+        (rows, cols): (u64, u64),
+        (lo, hi): (i64, i64),
         frac: i32,
         node: &str,
     ) -> Result<()> {
@@ -504,7 +502,7 @@ impl Importer {
                 a.t
             );
         }
-        let transposed = a.form == Form::HeadsT(0) || matches!(a.form, Form::HeadsT(_));
+        let transposed = matches!(a.form, Form::HeadsT(_));
         if transposed {
             if let Some(by) = self.plain_use.get(&a.t) {
                 bail!(
@@ -579,7 +577,7 @@ impl Importer {
                     bail!("node `{node}`: the graph input is quantized twice");
                 }
                 let (r, c) = rows_cols(&shape);
-                self.new_tensor(name, r, c, lo, hi, frac, node)?;
+                self.new_tensor(name, (r, c), (lo, hi), frac, node)?;
                 self.input = Some(name.to_string());
                 out(name, shape, Form::Rows)
             }
@@ -655,7 +653,7 @@ impl Importer {
             } => {
                 self.use_act(&x, &node)?;
                 let (r, _) = rows_cols(&x.shape);
-                self.new_tensor(name, r, n as u64, lo, hi, frac, &node)?;
+                self.new_tensor(name, (r, n as u64), (lo, hi), frac, &node)?;
                 let stem = file_stem(&node);
                 let wf = self.weight_file(&stem, "weight", vec![k as usize, n as usize], w, Dtype::I8);
                 let acc_frac = self.tensors[&x.t].frac + wfrac;
@@ -720,7 +718,7 @@ impl Importer {
                     Form::Heads(h) => (shape[shape.len() - 2], h as u64 * shape[shape.len() - 1]),
                     _ => rows_cols(&shape),
                 };
-                self.new_tensor(name, r, c, lo, hi, frac, &node)?;
+                self.new_tensor(name, (r, c), (lo, hi), frac, &node)?;
                 self.nodes.push(OutNode {
                     name: node,
                     op: "matmul",
@@ -736,7 +734,7 @@ impl Importer {
                 self.use_act(&a, &node)?;
                 self.use_act(&b, &node)?;
                 let (r, c) = rows_cols(&a.shape);
-                self.new_tensor(name, r, c, lo, hi, frac, &node)?;
+                self.new_tensor(name, (r, c), (lo, hi), frac, &node)?;
                 self.nodes.push(OutNode {
                     name: node,
                     op: "add",
@@ -749,7 +747,7 @@ impl Importer {
             Pend::Softmax(x, node) => {
                 self.use_act(&x, &node)?;
                 let t = self.tensors[&x.t].clone();
-                self.new_tensor(name, t.shape[0] as u64, t.shape[1] as u64, lo, hi, frac, &node)?;
+                self.new_tensor(name, (t.shape[0] as u64, t.shape[1] as u64), (lo, hi), frac, &node)?;
                 self.nodes.push(OutNode {
                     name: node,
                     op: "softmax",
@@ -768,7 +766,7 @@ impl Importer {
             } => {
                 self.use_act(&x, &node)?;
                 let (r, c) = rows_cols(&x.shape);
-                self.new_tensor(name, r, c, lo, hi, frac, &node)?;
+                self.new_tensor(name, (r, c), (lo, hi), frac, &node)?;
                 // gamma: the fewest fraction bits that hold every value exactly.
                 let gf = (0..=16)
                     .find(|&f| gamma.iter().all(|g| (g * (f as f64).exp2()).fract() == 0.0))
@@ -880,7 +878,7 @@ impl Importer {
         let xt = self.tensors.remove(&x.t).expect("declared");
         let (r, c) = (xt.shape[0] as u64, xt.shape[1] as u64);
         if act == "relu" {
-            self.new_tensor(name, r, c, lo, hi, frac, &node)?;
+            self.new_tensor(name, (r, c), (lo, hi), frac, &node)?;
             if self.tensors[name].frac != xt.frac
                 || self.tensors[name].dtype != xt.dtype
                 || self.tensors[name].bits != xt.bits
@@ -891,7 +889,7 @@ impl Importer {
                 );
             }
         } else {
-            self.new_tensor(name, r, c, lo, hi, frac, &node)?;
+            self.new_tensor(name, (r, c), (lo, hi), frac, &node)?;
         }
         let n = &mut self.nodes[i];
         n.act = Some(act);
@@ -955,7 +953,7 @@ impl Importer {
         }
         let known: u64 = out.iter().product();
         if let Some(i) = infer {
-            if known == 0 || total % known != 0 {
+            if known == 0 || !total.is_multiple_of(known) {
                 bail!("node `{node}`: cannot reshape {from:?} to {spec:?}");
             }
             out[i] = total / known;
@@ -1320,8 +1318,7 @@ impl Importer {
                     (Val::Act(a), Val::Act(b)) => {
                         let ra = a.shape.len();
                         let rb = b.shape.len();
-                        let (m, ka) = (a.shape[ra - 2.min(ra)..][0], a.shape[ra - 1]);
-                        let _ = m;
+                        let ka = a.shape[ra - 1];
                         let (kb, nn) = (b.shape[rb - 2], b.shape[rb - 1]);
                         if ka != kb {
                             bail!("node `{node}`: MatMul of {:?} by {:?}: the inner dimensions differ", a.shape, b.shape);
@@ -1674,4 +1671,300 @@ pub fn import_cmd(onnx: &Path, out: &Path, round_scales: bool) -> Result<()> {
         println!("note: {n}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Small graphs built here, each with one thing the importer must reject; the
+    //! message must name the node and the reason, and nothing may be written.
+    use super::*;
+    use onnx_protobuf::{
+        tensor_shape_proto, type_proto, AttributeProto, GraphProto, TensorShapeProto, TypeProto,
+        ValueInfoProto,
+    };
+    use protobuf::MessageField;
+
+    fn tensor(name: &str, ty: i32, dims: &[i64], vals: &[f64]) -> TensorProto {
+        let mut t = TensorProto::new();
+        t.name = name.into();
+        t.data_type = ty;
+        t.dims = dims.to_vec();
+        if ty == 1 {
+            t.float_data = vals.iter().map(|&v| v as f32).collect();
+        } else {
+            t.int32_data = vals.iter().map(|&v| v as i32).collect();
+        }
+        t
+    }
+
+    fn node(op: &str, ins: &[&str], out: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+        let mut n = NodeProto::new();
+        n.op_type = op.into();
+        n.name = format!("{out}/{op}");
+        n.input = ins.iter().map(|s| s.to_string()).collect();
+        n.output = vec![out.into()];
+        n.attribute = attrs;
+        n
+    }
+
+    fn int_attr(name: &str, v: i64) -> AttributeProto {
+        let mut a = AttributeProto::new();
+        a.name = name.into();
+        a.i = v;
+        a
+    }
+
+    fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+        let mut a = AttributeProto::new();
+        a.name = name.into();
+        a.ints = v.to_vec();
+        a
+    }
+
+    fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
+        let mut shape = TensorShapeProto::new();
+        for &d in dims {
+            let mut dim = tensor_shape_proto::Dimension::new();
+            dim.value = Some(tensor_shape_proto::dimension::Value::DimValue(d));
+            shape.dim.push(dim);
+        }
+        let mut tt = type_proto::Tensor::new();
+        tt.elem_type = 1;
+        tt.shape = MessageField::some(shape);
+        let mut ty = TypeProto::new();
+        ty.value = Some(type_proto::Value::TensorType(tt));
+        let mut v = ValueInfoProto::new();
+        v.name = name.into();
+        v.type_ = MessageField::some(ty);
+        v
+    }
+
+    /// Q/DQ of `src` into `dst` at `scale` (int8, zero point `zp`).
+    fn qdq(src: &str, dst: &str, scale: &str) -> Vec<NodeProto> {
+        vec![
+            node(
+                "QuantizeLinear",
+                &[src, scale, "z"],
+                &format!("{dst}_q"),
+                vec![],
+            ),
+            node(
+                "DequantizeLinear",
+                &[&format!("{dst}_q"), scale, "z"],
+                dst,
+                vec![],
+            ),
+        ]
+    }
+
+    /// The common constants: scales s4 (2^-4), s6, a zero point, an 8x8 int8 weight.
+    fn inits() -> Vec<TensorProto> {
+        vec![
+            tensor("s4", 1, &[], &[0.0625]),
+            tensor("s6", 1, &[], &[1.0 / 64.0]),
+            tensor("z", 3, &[], &[0.0]),
+            tensor(
+                "w",
+                3,
+                &[8, 8],
+                &(0..64).map(|i| (i % 13 - 6) as f64).collect::<Vec<_>>(),
+            ),
+        ]
+    }
+
+    /// Import a graph of `nodes` from input `x` ([1, 4, 8]) to `out`.
+    fn import(
+        nodes: Vec<NodeProto>,
+        extra: Vec<TensorProto>,
+        inputs: &[&str],
+        out: &str,
+    ) -> (Result<()>, bool) {
+        let mut g = GraphProto::new();
+        g.node = nodes;
+        g.initializer = inits().into_iter().chain(extra).collect();
+        g.input = inputs.iter().map(|i| value(i, &[1, 4, 8])).collect();
+        g.output = vec![value(out, &[1, 4, 8])];
+        let mut m = ModelProto::new();
+        m.graph = MessageField::some(g);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("m.onnx");
+        std::fs::write(&f, m.write_to_bytes().unwrap()).unwrap();
+        let out_dir = dir.path().join("out");
+        let r = import_cmd(&f, &out_dir, false);
+        (r, out_dir.exists())
+    }
+
+    fn linear(y: &str) -> Vec<NodeProto> {
+        let mut v = qdq("x", "xq", "s4");
+        v.push(node("DequantizeLinear", &["w", "s6", "z"], "wf", vec![]));
+        v.push(node("MatMul", &["xq", "wf"], "h", vec![]));
+        v.extend(qdq("h", y, "s4"));
+        v
+    }
+
+    fn fails(
+        nodes: Vec<NodeProto>,
+        extra: Vec<TensorProto>,
+        inputs: &[&str],
+        out: &str,
+        want: &[&str],
+    ) {
+        let (r, wrote) = import(nodes, extra, inputs, out);
+        let e = format!("{:#}", r.expect_err("must fail"));
+        for w in want {
+            assert!(e.contains(w), "`{w}` not in: {e}");
+        }
+        assert!(!wrote, "an output directory was left behind");
+    }
+
+    #[test]
+    fn a_plain_linear_imports() {
+        let (r, wrote) = import(linear("y"), vec![], &["x"], "y");
+        r.unwrap();
+        assert!(wrote);
+    }
+
+    #[test]
+    fn zero_points_must_be_zero() {
+        let mut n = linear("y");
+        n[0].input[2] = "z3".into();
+        fails(
+            n,
+            vec![tensor("z3", 3, &[], &[3.0])],
+            &["x"],
+            "y",
+            &["node `xq_q/QuantizeLinear`", "zero point 3 is not 0"],
+        );
+    }
+
+    #[test]
+    fn per_channel_scales_are_rejected() {
+        let mut n = linear("y");
+        n[2].input[1] = "sc".into();
+        fails(
+            n,
+            vec![tensor(
+                "sc",
+                1,
+                &[8],
+                &[0.5, 0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+            )],
+            &["x"],
+            "y",
+            &["node `wf/DequantizeLinear`", "only per-tensor quantization"],
+        );
+    }
+
+    #[test]
+    fn narrow_activations_are_rejected() {
+        let mut n = qdq("x", "xq", "s4");
+        n.insert(1, node("Clip", &["xq_q", "lo", "hi"], "xc", vec![]));
+        n[2].input[0] = "xc".into();
+        fails(
+            n,
+            vec![
+                tensor("lo", 3, &[], &[-127.0]),
+                tensor("hi", 3, &[], &[127.0]),
+            ],
+            &["x"],
+            "xq",
+            &[
+                "node `xq/DequantizeLinear`",
+                "-127..=127 is not a full two's-complement range",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_second_quantizer_with_another_scale_is_rejected() {
+        let mut n = linear("y");
+        n.extend(qdq("y", "y2", "s6"));
+        fails(
+            n,
+            vec![],
+            &["x"],
+            "y2",
+            &["node `y2/DequantizeLinear`", "no stand-alone re-quantizer"],
+        );
+    }
+
+    #[test]
+    fn gelu_must_follow_a_linear_layer() {
+        let mut n = qdq("x", "xq", "s4");
+        n.push(node("Gelu", &["xq"], "g", vec![]));
+        n.extend(qdq("g", "y", "s4"));
+        fails(
+            n,
+            vec![],
+            &["x"],
+            "y",
+            &["node `g/Gelu`", "GELU of the model input"],
+        );
+    }
+
+    #[test]
+    fn float_weights_and_transposed_gemm_inputs_are_rejected() {
+        let mut n = qdq("x", "xq", "s4");
+        n.push(node("MatMul", &["xq", "wfloat"], "h", vec![]));
+        n.extend(qdq("h", "y", "s4"));
+        fails(
+            n,
+            vec![tensor("wfloat", 1, &[8, 8], &[0.5; 64])],
+            &["x"],
+            "y",
+            &["node `h/MatMul`", "float constant"],
+        );
+        let mut n = linear("y");
+        n[3] = node("Gemm", &["xq", "wf"], "h", vec![int_attr("transA", 1)]);
+        fails(n, vec![], &["x"], "y", &["node `h/Gemm`", "transA = 1"]);
+    }
+
+    #[test]
+    fn softmax_over_another_axis_and_odd_transposes_are_rejected() {
+        let mut n = linear("y0");
+        n.push(node("Softmax", &["y0"], "p", vec![int_attr("axis", 1)]));
+        n.extend(qdq("p", "y", "s4"));
+        fails(
+            n,
+            vec![],
+            &["x"],
+            "y",
+            &["node `p/Softmax`", "only the last axis"],
+        );
+        let mut n = linear("y0");
+        n.push(node(
+            "Transpose",
+            &["y0"],
+            "t",
+            vec![ints_attr("perm", &[1, 0, 2])],
+        ));
+        n.extend(qdq("t", "y", "s4"));
+        fails(
+            n,
+            vec![],
+            &["x"],
+            "y",
+            &["node `t/Transpose`", "is not supported"],
+        );
+    }
+
+    #[test]
+    fn two_inputs_and_unquantized_outputs_are_rejected() {
+        fails(
+            linear("y"),
+            vec![],
+            &["x", "x2"],
+            "y",
+            &["2 inputs", "exactly one"],
+        );
+        let mut n = linear("y");
+        n.truncate(4);
+        fails(
+            n,
+            vec![],
+            &["x"],
+            "h",
+            &["the graph output `h` is not a quantized activation"],
+        );
+    }
 }

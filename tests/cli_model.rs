@@ -231,7 +231,7 @@ fn unsupported_ops_and_formats_name_the_node_and_write_nothing() {
     for (body, frag) in [
         (
             "[[nodes]]\nname = \"qk\"\nop = \"conv2d\"\ninputs = [\"x\"]\noutput = \"y\"\n",
-            "node `qk`: op `conv2d` is not supported by this accelerator compiler (supported: linear, matmul, add, layernorm, softmax)",
+            "node `qk`: op `conv2d` is not supported by this accelerator compiler (supported: linear, matmul, add, layernorm, softmax, reshape)",
         ),
         (
             "[[nodes]]\nname = \"fc\"\nop = \"linear\"\ninputs = [\"x\"]\noutput = \"y\"\nweight = \"w.npy\"\nweight_frac = 60\n",

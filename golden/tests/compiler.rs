@@ -39,10 +39,13 @@ fn random_model(rng: &mut SplitMix64, rows: u32, cols: u32, len: usize) -> Model
     let mut nodes = Vec::new();
     let mut cur = "x".to_string();
     let mut cur_cols = cols;
+    let mut rows = rows;
     for i in 0..len {
         let out = format!("t{i}");
         let last = i + 1 == len;
-        let kind = rng.range_i64(0, if last { 3 } else { 2 });
+        // 0..=2 linear, add or LayerNorm; 3: softmax last, else reshape.
+        let kind = rng.range_i64(0, 3);
+        let kind = if kind == 3 && !last { 5 } else { kind };
         let (node_kind, inputs, info) = match kind {
             0 | 1 => {
                 let n = rng.range_i64(1, 40) as u32;
@@ -65,7 +68,9 @@ fn random_model(rng: &mut SplitMix64, rows: u32, cols: u32, len: usize) -> Model
                 // Add to an earlier tensor of the same shape, or LayerNorm.
                 let same: Vec<String> = tensors
                     .iter()
-                    .filter(|(nm, t)| t.cols == cur_cols && t.signed && **nm != cur)
+                    .filter(|(nm, t)| {
+                        t.rows == rows && t.cols == cur_cols && t.signed && **nm != cur
+                    })
                     .map(|(nm, _)| nm.clone())
                     .collect();
                 if !same.is_empty() && rng.chance(0.6) {
@@ -85,6 +90,15 @@ fn random_model(rng: &mut SplitMix64, rows: u32, cols: u32, len: usize) -> Model
                         t8(rows, cur_cols),
                     )
                 }
+            }
+            5 => {
+                // The same elements as another rows x cols (a divisor of the count).
+                let total = rows * cur_cols;
+                let divs: Vec<u32> = (1..=total.min(64)).filter(|d| total % d == 0).collect();
+                let c = divs[rng.range_i64(0, divs.len() as i64 - 1) as usize];
+                rows = total / c;
+                cur_cols = c;
+                (NodeKind::Reshape, vec![cur.clone()], t8(rows, c))
             }
             _ => (
                 NodeKind::Softmax,
@@ -147,8 +161,12 @@ fn random_graphs_equal_the_op_by_op_evaluation() {
         for (_, op, _) in &c.node_instrs {
             *kinds.entry(*op).or_insert(0) += 1;
         }
+        // A reshape is its input's bytes.
+        for nd in model.nodes.iter().filter(|n| n.kind == NodeKind::Reshape) {
+            assert_eq!(c.tensors[&nd.output].addr, c.tensors[&nd.inputs[0]].addr);
+        }
     }
-    for op in ["linear", "add", "layernorm", "softmax"] {
+    for op in ["linear", "add", "layernorm", "softmax", "reshape"] {
         assert!(kinds.get(op).copied().unwrap_or(0) >= 5, "{op}: {kinds:?}");
     }
 }

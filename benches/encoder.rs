@@ -30,7 +30,7 @@ const CFG: &str = "[array]\nrows = 16\ncols = 16\n\
 [softmax]\nlanes = 8\nmax_len = 256\nin_bits = 8\nin_frac = 4\nout_bits = 7\n\
 [layernorm]\nlanes = 8\nmax_len = 256\n\
 [residual]\nlanes = 1\n\
-[accel]\nspad_kib = 256\nacc_kib = 64\nspad_banks = 4\naxi_data_bits = 128\nmax_outstanding = 8\n";
+[accel]\nspad_kib = 256\nacc_kib = 64\nspad_banks = 4\naxi_data_bits = 128\nmax_outstanding = 32\n";
 
 fn t8(rows: u32, cols: u32) -> TensorInfo {
     TensorInfo {

@@ -30,8 +30,24 @@ fn get<'a>(a: &'a [(String, NpyArray)], k: &str) -> &'a NpyArray {
     &a.iter().find(|(n, _)| n == k).expect("array").1
 }
 
-fn stats(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("stats")).expect("json")
+/// `accgen run --golden-only` of model directory `dir` (in `t`) on `input`: its
+/// `--json` statistics.
+fn golden_stats(t: &Tmp, dir: &str, input: &str) -> serde_json::Value {
+    let j = t.path(&format!("{dir}.json"));
+    let o = accgen(&[
+        "run",
+        "--config",
+        CFG,
+        "--model",
+        &t.s(dir),
+        "--input",
+        input,
+        "--golden-only",
+        "--json",
+        j.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&std::fs::read_to_string(&j).expect("stats")).expect("json")
 }
 
 #[test]
@@ -67,21 +83,7 @@ fn mlp_qcdq_and_qonnx_import_alike_and_match_onnxruntime() {
     }
     // Golden over the held-out split: every output equals onnxruntime's (the MLP
     // has no approximated unit).
-    let j = t.path("mlp.json");
-    let o = accgen(&[
-        "run",
-        "--config",
-        CFG,
-        "--model",
-        &t.s("qcdq"),
-        "--input",
-        "models/mlp_digits/test.npz",
-        "--golden-only",
-        "--json",
-        j.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let s = stats(&j);
+    let s = golden_stats(&t, "qcdq", "models/mlp_digits/test.npz");
     assert_eq!(s["samples"], 360);
     assert_eq!(s["reference_outputs_equal"], 1.0, "{s}");
     assert_eq!(s["reference_agreement"], 1.0);
@@ -132,21 +134,7 @@ fn vit_imports_and_matches_onnxruntime_over_the_split() {
         2
     );
     // Golden over the whole held-out split.
-    let j = t.path("vit.json");
-    let o = accgen(&[
-        "run",
-        "--config",
-        CFG,
-        "--model",
-        &t.s("vit"),
-        "--input",
-        "models/vit_digits/test.npz",
-        "--golden-only",
-        "--json",
-        j.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let s = stats(&j);
+    let s = golden_stats(&t, "vit", "models/vit_digits/test.npz");
     assert_eq!(s["samples"], 360);
     let (acc, racc) = (
         s["accuracy"].as_f64().unwrap(),
@@ -211,23 +199,24 @@ fn vit_imports_and_matches_onnxruntime_over_the_split() {
 #[test]
 fn unsupported_ops_and_scales_fail_with_the_node_named() {
     let t = Tmp::new("import-bad");
-    let o = import("models/onnx_errors/unsupported_op.onnx", &t.s("a"));
-    assert_eq!(o.status.code(), Some(1));
-    let e = stderr(&o);
-    assert!(
-        e.contains("node `act/Tanh`") && e.contains("op `Tanh` is not supported"),
-        "{e}"
-    );
-    assert!(!t.path("a").exists());
-
-    let o = import("models/onnx_errors/bad_scale.onnx", &t.s("b"));
-    assert_eq!(o.status.code(), Some(1));
-    let e = stderr(&o);
-    assert!(
-        e.contains("node `hq/QuantizeLinear`") && e.contains("is not a power of two"),
-        "{e}"
-    );
-    assert!(!t.path("b").exists());
+    for (file, out, want) in [
+        (
+            "unsupported_op",
+            "a",
+            ["node `act/Tanh`", "op `Tanh` is not supported"],
+        ),
+        (
+            "bad_scale",
+            "b",
+            ["node `hq/QuantizeLinear`", "is not a power of two"],
+        ),
+    ] {
+        let o = import(&format!("models/onnx_errors/{file}.onnx"), &t.s(out));
+        assert_eq!(o.status.code(), Some(1), "{file}");
+        let e = stderr(&o);
+        assert!(want.iter().all(|w| e.contains(w)), "{file}: {e}");
+        assert!(!t.path(out).exists(), "{file}: nothing written");
+    }
 
     let o = accgen(&[
         "import",

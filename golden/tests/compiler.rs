@@ -94,7 +94,9 @@ fn random_model(rng: &mut SplitMix64, rows: u32, cols: u32, len: usize) -> Model
             5 => {
                 // The same elements as another rows x cols (a divisor of the count).
                 let total = rows * cur_cols;
-                let divs: Vec<u32> = (1..=total.min(64)).filter(|d| total % d == 0).collect();
+                let divs: Vec<u32> = (1..=total.min(64))
+                    .filter(|&d| total.is_multiple_of(d))
+                    .collect();
                 let c = divs[rng.range_i64(0, divs.len() as i64 - 1) as usize];
                 rows = total / c;
                 cur_cols = c;

@@ -332,6 +332,15 @@ fn rows_cols(shape: &[u64]) -> (u64, u64) {
     }
 }
 
+/// An activation value: tensor `t` seen as `shape` through `form`.
+fn act_val(t: &str, shape: Vec<u64>, form: Form) -> Val {
+    Val::Act(Act {
+        t: t.to_string(),
+        shape,
+        form,
+    })
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * b.abs().max(1.0)
 }
@@ -564,13 +573,6 @@ impl Importer {
         hi: i64,
         node: &str,
     ) -> Result<Val> {
-        let out = |t: &str, shape: Vec<u64>, form: Form| {
-            Val::Act(Act {
-                t: t.to_string(),
-                shape,
-                form,
-            })
-        };
         Ok(match src {
             Val::Input(shape) => {
                 if self.input.is_some() {
@@ -579,7 +581,7 @@ impl Importer {
                 let (r, c) = rows_cols(&shape);
                 self.new_tensor(name, (r, c), (lo, hi), frac, node)?;
                 self.input = Some(name.to_string());
-                out(name, shape, Form::Rows)
+                act_val(name, shape, Form::Rows)
             }
             Val::Act(a) => {
                 // A re-quantizer of an already quantized tensor: the identity when the
@@ -632,13 +634,6 @@ impl Importer {
         hi: i64,
         qnode: &str,
     ) -> Result<Val> {
-        let mk = |t: &str, shape: Vec<u64>, form: Form| {
-            Val::Act(Act {
-                t: t.to_string(),
-                shape,
-                form,
-            })
-        };
         match p {
             Pend::Lin {
                 x,
@@ -700,7 +695,7 @@ impl Importer {
                     act: (act != "none").then_some(act),
                     ..OutNode::default()
                 });
-                Ok(mk(name, shape, Form::Rows))
+                Ok(act_val(name, shape, Form::Rows))
             }
             Pend::Mm {
                 a,
@@ -728,7 +723,7 @@ impl Importer {
                     head_layout: (heads > 1).then_some(layout),
                     ..OutNode::default()
                 });
-                Ok(mk(name, shape, form))
+                Ok(act_val(name, shape, form))
             }
             Pend::Add(a, b, node) => {
                 self.use_act(&a, &node)?;
@@ -742,7 +737,7 @@ impl Importer {
                     output: name.to_string(),
                     ..OutNode::default()
                 });
-                Ok(mk(name, a.shape, Form::Rows))
+                Ok(act_val(name, a.shape, Form::Rows))
             }
             Pend::Softmax(x, node) => {
                 self.use_act(&x, &node)?;
@@ -755,7 +750,7 @@ impl Importer {
                     output: name.to_string(),
                     ..OutNode::default()
                 });
-                Ok(mk(name, x.shape, x.form))
+                Ok(act_val(name, x.shape, x.form))
             }
             Pend::Ln {
                 x,
@@ -796,43 +791,29 @@ impl Importer {
                     eps: Some(eps),
                     ..OutNode::default()
                 });
-                Ok(mk(name, x.shape, Form::Rows))
+                Ok(act_val(name, x.shape, Form::Rows))
             }
             Pend::Gelu(x, node) => self.fuse(x, "gelu", name, frac, lo, hi, node),
             Pend::Relu(x, node) => self.fuse(x, "relu", name, frac, lo, hi, node),
-            Pend::Normed(x, eps, node) => {
-                let n = x.shape.last().copied().unwrap_or(1) as usize;
-                self.emit(
-                    Pend::Ln {
-                        x,
-                        gamma: vec![1.0; n],
-                        beta: vec![0.0; n],
-                        eps,
-                        node,
-                    },
-                    name,
-                    frac,
-                    lo,
-                    hi,
-                    qnode,
-                )
-            }
-            Pend::NormedG(x, eps, gamma, node) => {
-                let n = gamma.len();
-                self.emit(
-                    Pend::Ln {
-                        x,
-                        gamma,
-                        beta: vec![0.0; n],
-                        eps,
-                        node,
-                    },
-                    name,
-                    frac,
-                    lo,
-                    hi,
-                    qnode,
-                )
+            // LayerNorm without beta (and without gamma).
+            Pend::Normed(..) | Pend::NormedG(..) => {
+                let (x, eps, gamma, node) = match p {
+                    Pend::Normed(x, eps, node) => {
+                        let n = x.shape.last().copied().unwrap_or(1) as usize;
+                        (x, eps, vec![1.0; n], node)
+                    }
+                    Pend::NormedG(x, eps, gamma, node) => (x, eps, gamma, node),
+                    _ => unreachable!(),
+                };
+                let beta = vec![0.0; gamma.len()];
+                let ln = Pend::Ln {
+                    x,
+                    gamma,
+                    beta,
+                    eps,
+                    node,
+                };
+                self.emit(ln, name, frac, lo, hi, qnode)
             }
             _ => bail!(
                 "node `{qnode}`: it quantizes a partial pattern (GELU's Erf form or a decomposed LayerNorm that stops early); only the whole pattern maps to a unit"

@@ -322,6 +322,17 @@ pub fn load_model(dir: &Path, cfg: &Config) -> Result<Model> {
     })
 }
 
+/// The `.npy` dtype of a placed tensor's elements.
+fn dtype_of(t: &accgen_golden::compiler::Placed) -> Dtype {
+    match (t.elem_bytes, t.signed) {
+        (1, true) => Dtype::I8,
+        (1, false) => Dtype::U8,
+        (2, true) => Dtype::I16,
+        (2, false) => Dtype::U16,
+        _ => Dtype::I32,
+    }
+}
+
 /// The layout as JSON: every tensor's and constant's DRAM region, the program.
 fn layout_json(c: &Compiled) -> serde_json::Value {
     let tensors: serde_json::Map<String, serde_json::Value> = c
@@ -532,13 +543,7 @@ pub fn run_model(args: &super::run::RunArgs, cfg: &Config, dir: &Path) -> Result
         bail!("RTL and golden differ: {m}");
     }
     let y = &c.tensors[&model.output];
-    let dtype = match (y.elem_bytes, y.signed) {
-        (1, true) => Dtype::I8,
-        (1, false) => Dtype::U8,
-        (2, true) => Dtype::I16,
-        (2, false) => Dtype::U16,
-        _ => Dtype::I32,
-    };
+    let dtype = dtype_of(y);
     if let Some(p) = args.out {
         npy::write(
             p,
@@ -666,13 +671,7 @@ fn run_batch(
     }
     if let Some(p) = args.out {
         let y = c.tensors[&model.output];
-        let dtype = match (y.elem_bytes, y.signed) {
-            (1, true) => Dtype::I8,
-            (1, false) => Dtype::U8,
-            (2, true) => Dtype::I16,
-            (2, false) => Dtype::U16,
-            _ => Dtype::I32,
-        };
+        let dtype = dtype_of(&y);
         npy::write(
             p,
             &NpyArray {

@@ -65,6 +65,19 @@ enum Command {
         #[arg(long)]
         no_synth: bool,
     },
+    /// Write the accelerator's Verilog and a Vivado (or Vitis) flow for a board:
+    /// build.tcl or the RTL-kernel files, constraints, the register map for drivers.
+    Board {
+        /// TOML config with an [accel] section (and optionally [board]).
+        #[arg(long)]
+        config: PathBuf,
+        /// zcu102, zcu104, ultra96v2, pynq-z2 or vcu1525.
+        #[arg(long)]
+        board: String,
+        /// Output directory (new, empty, or written by accgen before).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Import a quantized ONNX model (QCDQ or QONNX, power-of-two scales) as a model
     /// directory (model.toml and .npy weights).
     Import {
@@ -450,6 +463,7 @@ fn main() -> ExitCode {
             out,
             no_synth,
         } => cmd::demo::run(&config, &out, !no_synth),
+        Command::Board { config, board, out } => cmd::board::board_cmd(&config, &board, &out),
         Command::Import {
             onnx,
             out,

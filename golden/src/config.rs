@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use crate::accel::AccelConfig;
+pub use crate::board::BoardConfig;
 pub use crate::gelu::GeluConfig;
 pub use crate::gemm::ArrayConfig;
 pub use crate::layernorm::LayernormConfig;
@@ -44,6 +45,9 @@ pub struct Config {
     pub residual: Option<ResidualConfig>,
     /// `[accel]`: the integrated accelerator around the unit sections present.
     pub accel: Option<AccelConfig>,
+    /// `[board]`: the board `accgen board` writes the flow for (not part of the
+    /// hardware: it does not change [`Config::hash`]).
+    pub board: Option<BoardConfig>,
 }
 
 /// Why a configuration was rejected.
@@ -173,6 +177,7 @@ impl Config {
             a.validate()?;
             crate::accel::Geometry::of(self)?;
         }
+        self.validate_board()?;
         Ok(())
     }
 
@@ -211,7 +216,11 @@ impl Config {
 
     /// Stable hash of the parsed config (comments and key order do not matter).
     pub fn hash(&self) -> String {
-        let canonical = toml::to_string(self).expect("config serialises");
+        let hw = Config {
+            board: None,
+            ..self.clone()
+        };
+        let canonical = toml::to_string(&hw).expect("config serialises");
         crate::hash::ContentHasher::new()
             .update(canonical.as_bytes())
             .hex()

@@ -8,6 +8,7 @@
 
 pub mod accel;
 pub mod asm;
+pub mod board;
 pub mod compiler;
 pub mod config;
 pub mod gelu;

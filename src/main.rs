@@ -78,6 +78,28 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Serve the simulated board (the accelerator in Verilator with its DRAM) on a Unix
+    /// socket for the drivers: register reads and writes, DRAM buffers, interrupts.
+    Serve {
+        /// TOML config with an [accel] section.
+        #[arg(long)]
+        config: PathBuf,
+        /// The socket path to create (must not exist).
+        #[arg(long)]
+        socket: PathBuf,
+        /// Simulated DRAM in MiB (1..=4096).
+        #[arg(long, default_value_t = 64)]
+        mem_mib: u64,
+        /// Memory read latency in cycles.
+        #[arg(long, default_value_t = 20)]
+        mem_latency: u64,
+        /// Stall probability per AXI channel and cycle (0 <= p < 1).
+        #[arg(long, default_value_t = 0.1)]
+        stall: f64,
+        /// Seed of the stalls and the random initial state.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Import a quantized ONNX model (QCDQ or QONNX, power-of-two scales) as a model
     /// directory (model.toml and .npy weights).
     Import {
@@ -464,6 +486,14 @@ fn main() -> ExitCode {
             no_synth,
         } => cmd::demo::run(&config, &out, !no_synth),
         Command::Board { config, board, out } => cmd::board::board_cmd(&config, &board, &out),
+        Command::Serve {
+            config,
+            socket,
+            mem_mib,
+            mem_latency,
+            stall,
+            seed,
+        } => cmd::serve::serve(&config, &socket, mem_mib, mem_latency, stall, seed),
         Command::Import {
             onnx,
             out,

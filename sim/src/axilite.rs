@@ -111,6 +111,19 @@ impl AxiLiteMaster {
 
     /// Write `data` with byte strobes `strb` to `addr`; the slave's response.
     pub fn write(&mut self, dut: &mut Dut, addr: u32, data: u32, strb: u8) -> SimResult<Resp> {
+        self.write_with(dut, addr, data, strb, &mut |_| Ok(()))
+    }
+
+    /// [`AxiLiteMaster::write`], calling `each` before every clock edge (to step other
+    /// bus models, such as the AXI4 memory, while the accelerator runs).
+    pub fn write_with(
+        &mut self,
+        dut: &mut Dut,
+        addr: u32,
+        data: u32,
+        strb: u8,
+        each: &mut dyn FnMut(&mut Dut) -> SimResult<()>,
+    ) -> SimResult<Resp> {
         dut.poke_u64(self.p.awaddr, addr as u64);
         dut.poke_u64(self.p.wdata, data as u64);
         dut.poke_u64(self.p.wstrb, strb as u64);
@@ -135,6 +148,7 @@ impl AxiLiteMaster {
             dut.poke_u64(self.p.wvalid, w_on as u64);
             let aw_hs = aw_on && dut.peek_u64(self.p.awready) == 1;
             let w_hs = w_on && dut.peek_u64(self.p.wready) == 1;
+            each(dut)?;
             dut.tick();
             if aw_hs {
                 aw_done = true;
@@ -173,6 +187,7 @@ impl AxiLiteMaster {
                     )));
                 }
             }
+            each(dut)?;
             dut.tick();
             if valid && ready {
                 dut.poke_u64(self.p.bready, 0);
@@ -186,6 +201,16 @@ impl AxiLiteMaster {
 
     /// Read `addr`: (data, response).
     pub fn read(&mut self, dut: &mut Dut, addr: u32) -> SimResult<(u32, Resp)> {
+        self.read_with(dut, addr, &mut |_| Ok(()))
+    }
+
+    /// [`AxiLiteMaster::read`], calling `each` before every clock edge.
+    pub fn read_with(
+        &mut self,
+        dut: &mut Dut,
+        addr: u32,
+        each: &mut dyn FnMut(&mut Dut) -> SimResult<()>,
+    ) -> SimResult<(u32, Resp)> {
         dut.poke_u64(self.p.araddr, addr as u64);
         let start = dut.cycle();
         let mut on = false;
@@ -202,6 +227,7 @@ impl AxiLiteMaster {
             }
             dut.poke_u64(self.p.arvalid, on as u64);
             let hs = on && dut.peek_u64(self.p.arready) == 1;
+            each(dut)?;
             dut.tick();
             if hs {
                 break;
@@ -230,6 +256,7 @@ impl AxiLiteMaster {
                     )));
                 }
             }
+            each(dut)?;
             dut.tick();
             if valid && ready {
                 dut.poke_u64(self.p.rready, 0);

@@ -36,6 +36,7 @@ pub mod accel;
 pub mod axi_mem;
 pub mod axilite;
 pub mod axis;
+pub mod board;
 pub mod build;
 pub mod cache;
 pub mod dma;

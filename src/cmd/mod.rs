@@ -13,6 +13,7 @@ pub mod paths;
 pub mod prune;
 pub mod residual;
 pub mod run;
+pub mod serve;
 pub mod sim;
 pub mod stream;
 pub mod timing;

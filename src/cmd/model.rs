@@ -369,7 +369,8 @@ pub(crate) fn compile_timed(cfg: &Config, dir: &Path) -> Result<(Model, Compiled
     Ok((model, c, t0.elapsed().as_secs_f64()))
 }
 
-/// `accgen compile`.
+/// `accgen compile`: `program.bin`, `program.s`, `layout.json`, and for drivers
+/// `dram.bin` (the initial DRAM image with the input zero) and `dram.txt` (offsets).
 pub fn compile_cmd(config: &Path, dir: &Path, out: &Path) -> Result<()> {
     let cfg = super::generate::load_config(config)?;
     let (_, c, secs) = compile_timed(&cfg, dir)?;
@@ -381,6 +382,27 @@ pub fn compile_cmd(config: &Path, dir: &Path, out: &Path) -> Result<()> {
     )?;
     let lay = serde_json::to_string_pretty(&layout_json(&c))?;
     od.write("layout.json", lay.as_bytes())?;
+    // For drivers: the DRAM image (constants and program; the input left zero) and
+    // the offsets a host needs, as `key value` lines.
+    let xi = &c.tensors[&c.io.0];
+    let yo = &c.tensors[&c.io.1];
+    od.write("dram.bin", &c.image(&vec![0; (xi.rows * xi.cols) as usize]))?;
+    let txt = format!(
+        "dram_bytes {}\nprog_offset {}\nprog_len {}\ninput_offset {}\ninput_elems {}\ninput_elem_bytes {}\noutput_offset {}\noutput_rows {}\noutput_cols {}\noutput_elem_bytes {}\noutput_signed {}\noutput_bits {}\n",
+        c.dram_bytes,
+        c.prog_addr,
+        c.program.instrs.len(),
+        xi.addr,
+        xi.rows * xi.cols,
+        xi.elem_bytes,
+        yo.addr,
+        yo.rows,
+        yo.cols,
+        yo.elem_bytes,
+        yo.signed as u8,
+        yo.bits,
+    );
+    od.write("dram.txt", txt.as_bytes())?;
     od.finish(serde_json::Map::new())?;
     println!(
         "compiled {} nodes into {} instructions in {:.3} s; DRAM {} bytes; wrote {}",

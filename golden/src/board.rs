@@ -8,9 +8,12 @@
 //! its registers, an N:M sparse PE to N DSPs; every other block (control, front end,
 //! DMAs, engines, units) adds about 33,000 LUTs at a 16-byte scratchpad row, scaled
 //! with the row width; memories take 18-Kbit block RAMs at 2 KiB of data each (the
-//! scratchpad, the accumulator and the row engines' buffers). It is an estimate for
-//! the fit check, not a synthesis result: Vivado's report after `build.tcl` is the
-//! real number.
+//! scratchpad, the accumulator and the row engines' buffers). Against Yosys:
+//! `configs/default.toml` (16x16, 16-byte rows) estimates 54,468 LUT, 260 DSP, 161
+//! BRAM18 for 53,057, 260 and 152 synthesised; `configs/pynq_z2.toml` (8x8, 8-byte
+//! rows) 21,492, 68 and 40 for 21,987, 64 and 40. It is an estimate for the fit
+//! check, not a synthesis result: Vivado's report after `build.tcl` is the real
+//! number.
 
 use serde::{Deserialize, Serialize};
 

@@ -241,6 +241,10 @@ enum Command {
     /// default 2048; least recently used models are evicted first).
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Regression suites: record expected outputs from golden, run them on the RTL
+    /// (sharded, in parallel, JUnit XML), merge shards.
+    #[command(subcommand)]
+    Regress(RegressCommand),
     /// Post-route Fmax and resources with the open flow (yowasp synth_ecp5 +
     /// nextpnr-ecp5, ECP5-85 speed 8, out of context), plus the synth_xilinx logic
     /// depth; a top that does not fit is timed by its blocks and a 4x4 array.
@@ -349,6 +353,49 @@ impl From<VendorArg> for accgen_hw::vendor::Vendor {
             VendorArg::Ecp5 => V::Ecp5,
         }
     }
+}
+
+#[derive(Subcommand)]
+enum RegressCommand {
+    /// Write every case's expected output from the golden model (SUITE/expected/).
+    Record {
+        /// The suite directory (with suite.toml).
+        suite: PathBuf,
+    },
+    /// Run the cases on the RTL and compare with the recorded outputs and golden.
+    Run {
+        /// The suite directory (with suite.toml).
+        suite: PathBuf,
+        /// Run shard I of N (1-based): cases I, I+N, ...
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Cases at a time (1..=64).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Run only the cases that failed in this `--json` output.
+        #[arg(long)]
+        failed_from: Option<PathBuf>,
+        /// Replace existing --junit/--json files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Merge shards' JUnit files into one.
+    Merge {
+        /// The parts.
+        parts: Vec<PathBuf>,
+        /// The merged JUnit XML.
+        #[arg(long)]
+        junit: PathBuf,
+        /// Replace an existing --junit file.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -486,6 +533,31 @@ fn main() -> ExitCode {
             no_synth,
         } => cmd::demo::run(&config, &out, !no_synth),
         Command::Board { config, board, out } => cmd::board::board_cmd(&config, &board, &out),
+        Command::Regress(RegressCommand::Record { suite }) => cmd::regress::record(&suite),
+        Command::Regress(RegressCommand::Run {
+            suite,
+            shard,
+            jobs,
+            junit,
+            json,
+            failed_from,
+            force,
+        }) => cmd::regress::run(
+            &suite,
+            &cmd::regress::RunOpts {
+                shard: shard.as_deref(),
+                jobs,
+                junit: junit.as_deref(),
+                json: json.as_deref(),
+                failed_from: failed_from.as_deref(),
+                force,
+            },
+        ),
+        Command::Regress(RegressCommand::Merge {
+            parts,
+            junit,
+            force,
+        }) => cmd::regress::merge(&parts, &junit, force),
         Command::Serve {
             config,
             socket,

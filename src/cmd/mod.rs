@@ -11,6 +11,7 @@ pub mod lint;
 pub mod model;
 pub mod paths;
 pub mod prune;
+pub mod regress;
 pub mod residual;
 pub mod run;
 pub mod serve;

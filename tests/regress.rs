@@ -1,0 +1,245 @@
+//! `accgen regress`: a suite of unit and model cases is recorded from golden, runs on
+//! the RTL (two at a time), shards and merges back to the same JUnit cases, and fails
+//! with the case named when a model is deliberately broken (`inject_fault`) or a
+//! recorded output is wrong; `--failed-from` reruns only the failures.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use accgen_golden::rng::SplitMix64;
+use accgen_sim::npy::{self, Dtype, NpyArray};
+use common::*;
+use quick_junit::Report;
+
+fn write(dir: &Path, name: &str, dtype: Dtype, shape: Vec<usize>, data: Vec<i64>) {
+    npy::write(&dir.join(name), &NpyArray { dtype, shape, data }).unwrap();
+}
+
+/// The suite: gelu twice (one model), requant, residual, gemm, and a model.
+fn suite(dir: &Path, extra: &str) {
+    let inp = dir.join("inputs");
+    std::fs::create_dir_all(&inp).unwrap();
+    let mut rng = SplitMix64::new(41);
+    let mut r8 = |n: usize| (0..n).map(|_| rng.range_i64(-128, 127)).collect::<Vec<_>>();
+    write(&inp, "g1.npy", Dtype::I8, vec![4, 16], r8(64));
+    write(&inp, "g2.npy", Dtype::I8, vec![2, 32], r8(64));
+    write(&inp, "ra.npy", Dtype::I8, vec![4, 16], r8(64));
+    write(&inp, "rb.npy", Dtype::I8, vec![4, 16], r8(64));
+    write(&inp, "ga.npy", Dtype::I8, vec![20, 24], r8(480));
+    write(&inp, "gb.npy", Dtype::I8, vec![24, 18], r8(432));
+    let mut rng = SplitMix64::new(42);
+    let q: Vec<i64> = (0..48).map(|_| rng.range_i64(-40000, 40000)).collect();
+    write(&inp, "q.npy", Dtype::I32, vec![3, 16], q);
+    let root = std::env::current_dir().unwrap();
+    let cfg = root.join("configs/block_example.toml");
+    let cfg = cfg.display();
+    let model = root.join("models/block_example");
+    let text = format!(
+        r#"[suite]
+name = "smoke"
+
+[[case]]
+name = "gelu-a"
+config = "{cfg}"
+unit = "gelu"
+inputs = {{ x = "inputs/g1.npy" }}
+
+[[case]]
+name = "gelu-b"
+config = "{cfg}"
+unit = "gelu"
+inputs = {{ x = "inputs/g2.npy" }}
+seed = 9
+
+[[case]]
+name = "requant"
+config = "{cfg}"
+unit = "requant"
+inputs = {{ x = "inputs/q.npy" }}
+
+[[case]]
+name = "residual"
+config = "{cfg}"
+unit = "residual"
+inputs = {{ a = "inputs/ra.npy", b = "inputs/rb.npy" }}
+
+[[case]]
+name = "gemm"
+config = "{cfg}"
+unit = "gemm"
+inputs = {{ a = "inputs/ga.npy", b = "inputs/gb.npy" }}
+
+[[case]]
+name = "block"
+config = "{cfg}"
+unit = "model"
+model = "{model}"
+inputs = {{ x = "{model}/x.npy" }}
+{extra}"#,
+        model = model.display()
+    );
+    std::fs::write(dir.join("suite.toml"), text).unwrap();
+}
+
+/// (case, failed) of a JUnit file.
+fn cases(path: &Path) -> BTreeMap<String, bool> {
+    let r = Report::deserialize_from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    r.test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter())
+        .map(|c| {
+            let ok = matches!(c.status, quick_junit::TestCaseStatus::Success { .. });
+            (c.name.as_str().to_string(), !ok)
+        })
+        .collect()
+}
+
+#[test]
+fn record_run_shard_and_merge_round_trip() {
+    let t = Tmp::new("regress");
+    let s = t.path("suite");
+    suite(&s, "");
+    let o = accgen(&["regress", "record", &t.s("suite")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for c in ["gelu-a", "gelu-b", "requant", "residual", "gemm", "block"] {
+        assert!(s.join(format!("expected/{c}.npy")).exists(), "{c}");
+    }
+    // The recorded GEMM is the product computed here.
+    let a = npy::read(&s.join("inputs/ga.npy")).unwrap();
+    let b = npy::read(&s.join("inputs/gb.npy")).unwrap();
+    let c = npy::read(&s.join("expected/gemm.npy")).unwrap();
+    for i in 0..20 {
+        for j in 0..18 {
+            let v: i64 = (0..24)
+                .map(|k| a.data[i * 24 + k] * b.data[k * 18 + j])
+                .sum();
+            assert_eq!(c.data[i * 18 + j], v);
+        }
+    }
+    let all = t.path("all.xml");
+    let js = t.path("all.json");
+    let o = accgen(&[
+        "regress",
+        "run",
+        &t.s("suite"),
+        "--jobs",
+        "2",
+        "--junit",
+        all.to_str().unwrap(),
+        "--json",
+        js.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("6 passed, 0 failed of 6"));
+    let whole = cases(&all);
+    assert_eq!(whole.len(), 6);
+    assert!(whole.values().all(|f| !f));
+    // Two shards, merged: the same cases and outcomes.
+    let mut parts = Vec::new();
+    for k in 1..=2 {
+        let p = t.path(&format!("part{k}.xml"));
+        let o = accgen(&[
+            "regress",
+            "run",
+            &t.s("suite"),
+            "--shard",
+            &format!("{k}/2"),
+            "--junit",
+            p.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(cases(&p).len(), 3);
+        parts.push(p.to_str().unwrap().to_string());
+    }
+    let merged = t.path("merged.xml");
+    let mut args = vec!["regress", "merge"];
+    args.extend(parts.iter().map(String::as_str));
+    args.extend(["--junit", merged.to_str().unwrap()]);
+    let o = accgen(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(cases(&merged), whole);
+    // A part merged twice is refused.
+    let o = accgen(&[
+        "regress",
+        "merge",
+        &parts[0],
+        &parts[0],
+        "--junit",
+        &t.s("twice.xml"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is in two parts"));
+}
+
+#[test]
+fn broken_models_and_wrong_records_fail_with_the_case_named() {
+    let t = Tmp::new("regress-broken");
+    let s = t.path("suite");
+    let cfg = std::env::current_dir()
+        .unwrap()
+        .join("configs/block_example.toml");
+    suite(
+        &s,
+        &format!(
+            "\n[[case]]\nname = \"gelu-broken\"\nconfig = \"{}\"\nunit = \"gelu\"\ninputs = {{ x = \"inputs/g1.npy\" }}\ninject_fault = \"flip:1\"\n",
+            cfg.display()
+        ),
+    );
+    let o = accgen(&["regress", "record", &t.s("suite")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A wrong recorded value.
+    let p = s.join("expected/residual.npy");
+    let mut r = npy::read(&p).unwrap();
+    r.data[7] += 1;
+    npy::write(&p, &r).unwrap();
+    let js = t.path("r.json");
+    let xml = t.path("r.xml");
+    let o = accgen(&[
+        "regress",
+        "run",
+        &t.s("suite"),
+        "--json",
+        js.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("FAIL gelu-broken: the co-simulation failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL residual: output element 7 is") && out.contains("the recorded output"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("2 of 7 cases failed: gelu-broken, residual"));
+    let junit = cases(&xml);
+    assert!(junit["gelu-broken"] && junit["residual"] && !junit["gemm"]);
+    // Only the failures again.
+    let o = accgen(&[
+        "regress",
+        "run",
+        &t.s("suite"),
+        "--failed-from",
+        js.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0 passed, 2 failed of 2"));
+    // Bad suites name the case and the field.
+    std::fs::write(
+        s.join("suite.toml"),
+        "[suite]\nname = \"x\"\n[[case]]\nname = \"c\"\nconfig = \"a.toml\"\nunit = \"conv\"\n",
+    )
+    .unwrap();
+    let o = accgen(&["regress", "run", &t.s("suite")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("case `c`: unit = `conv` is not supported"));
+}

@@ -78,6 +78,25 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Export a regression case as a self-checking Verilog-2001 testbench with
+    /// $readmemh vectors and run scripts for Icarus, Verilator and Vivado xsim.
+    ExportTb {
+        /// The case: SUITE/NAME (the suite directory, then the case name).
+        #[arg(long)]
+        case: String,
+        /// Output directory (new, empty, or written by accgen before).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the testbench's gaps and backpressure.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Probability of an idle input cycle (0..=0.95).
+        #[arg(long, default_value_t = 0.2)]
+        gaps: f64,
+        /// Probability of backpressure in a cycle (0..=0.95).
+        #[arg(long, default_value_t = 0.2)]
+        backpressure: f64,
+    },
     /// Serve the simulated board (the accelerator in Verilator with its DRAM) on a Unix
     /// socket for the drivers: register reads and writes, DRAM buffers, interrupts.
     Serve {
@@ -384,6 +403,10 @@ enum RegressCommand {
         /// Replace existing --junit/--json files.
         #[arg(long)]
         force: bool,
+        /// Also run each case's exported testbench (requant, gelu) under this
+        /// simulator and under Verilator: outputs and cycle counts must agree.
+        #[arg(long, value_parser = ["icarus"])]
+        cross_sim: Option<String>,
     },
     /// Merge shards' JUnit files into one.
     Merge {
@@ -542,6 +565,7 @@ fn main() -> ExitCode {
             json,
             failed_from,
             force,
+            cross_sim,
         }) => cmd::regress::run(
             &suite,
             &cmd::regress::RunOpts {
@@ -551,6 +575,7 @@ fn main() -> ExitCode {
                 json: json.as_deref(),
                 failed_from: failed_from.as_deref(),
                 force,
+                cross_sim: cross_sim.is_some(),
             },
         ),
         Command::Regress(RegressCommand::Merge {
@@ -558,6 +583,13 @@ fn main() -> ExitCode {
             junit,
             force,
         }) => cmd::regress::merge(&parts, &junit, force),
+        Command::ExportTb {
+            case,
+            out,
+            seed,
+            gaps,
+            backpressure,
+        } => cmd::export_tb::export_tb(&case, &out, seed, gaps, backpressure),
         Command::Serve {
             config,
             socket,

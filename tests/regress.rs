@@ -243,3 +243,92 @@ fn broken_models_and_wrong_records_fail_with_the_case_named() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("case `c`: unit = `conv` is not supported"));
 }
+
+#[test]
+fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
+    let t = Tmp::new("regress-tb");
+    let s = t.path("suite");
+    suite(&s, "");
+    let o = accgen(&["regress", "record", &t.s("suite")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tb = t.path("tb");
+    let case = format!("{}/gelu-b", s.display());
+    let o = accgen(&[
+        "export-tb",
+        "--case",
+        &case,
+        "--out",
+        tb.to_str().unwrap(),
+        "--seed",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "tb.v",
+        "input.hex",
+        "expected.hex",
+        "rtl/filelist.f",
+        "run_icarus.sh",
+        "run_verilator.sh",
+        "run_xsim.sh",
+    ] {
+        assert!(tb.join(f).exists(), "{f}");
+    }
+    let run = || {
+        std::process::Command::new("sh")
+            .arg(tb.join("run_icarus.sh"))
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("PASS: 4 beats in "),
+        "{out}"
+    );
+    // One corrupted expected beat: the testbench names it and fails.
+    let exp = tb.join("expected.hex");
+    let text = std::fs::read_to_string(&exp).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let flipped = if lines[2].starts_with('0') { "1" } else { "0" };
+    lines[2].replace_range(0..1, flipped);
+    std::fs::write(&exp, lines.join("\n") + "\n").unwrap();
+    let o = run();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("MISMATCH beat 2 at cycle") && out.contains("FAIL: 1 mismatches"),
+        "{out}"
+    );
+    // Units without an export say so.
+    let o = accgen(&[
+        "export-tb",
+        "--case",
+        &format!("{}/gemm", s.display()),
+        "--out",
+        &t.s("tb2"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("has no testbench export yet"),
+        "{}",
+        stderr(&o)
+    );
+    // Cross-simulation: the exportable cases pass under Icarus and Verilator with the
+    // same cycle counts, besides the Verilator co-simulation.
+    let o = accgen(&[
+        "regress",
+        "run",
+        &t.s("suite"),
+        "--cross-sim",
+        "icarus",
+        "--jobs",
+        "2",
+    ]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+}

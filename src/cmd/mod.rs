@@ -4,6 +4,7 @@ pub mod asm;
 pub mod board;
 pub mod cache;
 pub mod demo;
+pub mod export_tb;
 pub mod generate;
 pub mod import;
 pub mod layernorm;

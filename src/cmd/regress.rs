@@ -63,14 +63,15 @@ struct SuiteHeader {
     name: String,
 }
 
+/// One case of a suite.
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-struct CaseSpec {
-    name: String,
-    config: String,
-    unit: String,
+pub(crate) struct CaseSpec {
+    pub(crate) name: String,
+    pub(crate) config: String,
+    pub(crate) unit: String,
     #[serde(default)]
-    inputs: BTreeMap<String, String>,
+    pub(crate) inputs: BTreeMap<String, String>,
     model: Option<String>,
     expected: Option<String>,
     cycles: Option<u64>,
@@ -89,13 +90,15 @@ fn unit_inputs(unit: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-struct Suite {
+/// A loaded, checked suite.
+pub(crate) struct Suite {
     dir: PathBuf,
-    name: String,
+    pub(crate) name: String,
     cases: Vec<CaseSpec>,
 }
 
-fn load_suite(dir: &Path) -> Result<Suite> {
+/// Load and check `dir/suite.toml`.
+pub(crate) fn load_suite(dir: &Path) -> Result<Suite> {
     let path = dir.join("suite.toml");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the suite file {}", path.display()))?;
@@ -160,8 +163,14 @@ fn load_suite(dir: &Path) -> Result<Suite> {
 }
 
 impl Suite {
-    fn path(&self, rel: &str) -> PathBuf {
+    /// A path of the suite (relative to its directory).
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
+    }
+
+    /// The case called `name`.
+    pub(crate) fn case(&self, name: &str) -> Option<&CaseSpec> {
+        self.cases.iter().find(|c| c.name == name)
     }
 
     fn expected(&self, c: &CaseSpec) -> PathBuf {
@@ -178,7 +187,7 @@ fn need<T>(v: Option<T>, case: &str, sec: &str) -> Result<T> {
 }
 
 /// The golden output of a case: (shape, values).
-fn golden(s: &Suite, c: &CaseSpec) -> Result<(Vec<usize>, Vec<i64>)> {
+pub(crate) fn golden(s: &Suite, c: &CaseSpec) -> Result<(Vec<usize>, Vec<i64>)> {
     let cfg = super::generate::load_config(&s.path(&c.config))?;
     let input = |k: &str| -> Result<NpyArray> {
         let p = s.path(&c.inputs[k]);
@@ -312,9 +321,14 @@ struct Outcome {
     output: String,
 }
 
-fn run_case(s: &Suite, c: &CaseSpec) -> Outcome {
+fn run_case(s: &Suite, c: &CaseSpec, cross: bool) -> Outcome {
     let t0 = Instant::now();
-    let r = run_case_inner(s, c);
+    let r = run_case_inner(s, c).and_then(|(cy, out)| {
+        if cross && super::export_tb::supported(&c.unit) {
+            cross_sim(s, c).map_err(|e| (format!("cross-sim: {e:#}"), out.clone()))?;
+        }
+        Ok((cy, out))
+    });
     let seconds = t0.elapsed().as_secs_f64();
     match r {
         Ok((cycles, output)) => Outcome {
@@ -334,6 +348,21 @@ fn run_case(s: &Suite, c: &CaseSpec) -> Outcome {
             output,
         },
     }
+}
+
+/// The case's exported testbench under Icarus and under Verilator: both pass, with
+/// the same cycle count.
+fn cross_sim(s: &Suite, c: &CaseSpec) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("tb");
+    let case = format!("{}/{}", s.dir.display(), c.name);
+    super::export_tb::write_tb(&case, &dir, c.seed.unwrap_or(1), 0.2, 0.2)?;
+    let ic = super::export_tb::run_script(&dir, "run_icarus.sh")?;
+    let ve = super::export_tb::run_script(&dir, "run_verilator.sh")?;
+    if ic != ve {
+        bail!("Icarus took {ic} cycles, Verilator {ve}, on the same testbench");
+    }
+    Ok(())
 }
 
 type CaseResult = std::result::Result<(Option<u64>, String), (String, String)>;
@@ -492,6 +521,9 @@ pub struct RunOpts<'a> {
     pub failed_from: Option<&'a Path>,
     /// Replace existing output files.
     pub force: bool,
+    /// Also run each exportable case's testbench under Icarus and Verilator
+    /// (`--cross-sim icarus`): both must pass with the same cycle count.
+    pub cross_sim: bool,
 }
 
 /// `accgen regress run`.
@@ -563,7 +595,7 @@ pub fn run(dir: &Path, o: &RunOpts) -> Result<()> {
                     let Some(c) = queue.lock().expect("queue").pop() else {
                         break;
                     };
-                    let out = run_case(&suite, &c);
+                    let out = run_case(&suite, &c, o.cross_sim);
                     let mut r = results.lock().expect("results");
                     r.push(out);
                     prog.lock().expect("progress").set(r.len() as u64);

@@ -1,0 +1,339 @@
+//! `accgen export-tb --case SUITE/NAME --out DIR`: a self-checking Verilog-2001
+//! testbench of one regression case, for any simulator.
+//!
+//! Written into DIR: the unit's Verilog under `rtl/` with `rtl/filelist.f`; `tb.v`;
+//! `input.hex` and `expected.hex` (`$readmemh`, one AXI4-Stream beat per line, lanes
+//! packed as the unit takes them: lane 0 in the LSBs, each field padded to whole bytes
+//! and sign-extended; the expected beats come from the golden model); and
+//! `run_icarus.sh`, `run_verilator.sh` (Verilator's `--binary`) and `run_xsim.sh`
+//! (Vivado's `xvlog`/`xelab`/`xsim`; not runnable here, so not tested).
+//!
+//! The testbench drives `s_axis` with random idle cycles and `m_axis_tready` with
+//! random backpressure from a 32-bit LFSR seeded by `--seed` (probabilities
+//! `--gaps` and `--backpressure`), holds `tdata` and `tlast` while `tvalid` waits for
+//! `tready`, compares every output beat (data and `tlast`) as it leaves, prints each
+//! mismatch with the beat, the cycle, the value and the expected value, and ends with
+//! `PASS: <beats> beats in <cycles> cycles` or `FAIL: ...` (also on a timeout or an
+//! extra beat). The run scripts exit non-zero unless the PASS line is printed.
+//!
+//! Units: the element-wise streams `requant` and `gelu`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use accgen_hw::rtl::Design;
+use anyhow::{bail, Context, Result};
+
+use crate::outdir::OutputDir;
+
+/// A beat's hex digits (MSB first) from `lanes` values in `field`-bit fields.
+fn beat_hex(values: &[i64], field: u32, width: u32) -> String {
+    let mut bits = vec![false; width as usize];
+    for (i, &v) in values.iter().enumerate() {
+        for b in 0..field {
+            let bit = if b < 64 { (v >> b) & 1 == 1 } else { v < 0 };
+            bits[(i as u32 * field + b) as usize] = bit;
+        }
+    }
+    let digits = width.div_ceil(4) as usize;
+    (0..digits)
+        .rev()
+        .map(|d| {
+            let n = (0..4).fold(0u32, |acc, k| {
+                let i = d * 4 + k;
+                acc | ((i < bits.len() && bits[i]) as u32) << k
+            });
+            char::from_digit(n, 16).expect("nibble")
+        })
+        .collect()
+}
+
+fn pct(p: f64) -> u32 {
+    (p * 65536.0).round().clamp(0.0, 65535.0) as u32
+}
+
+/// The units `export-tb` supports.
+pub fn supported(unit: &str) -> bool {
+    matches!(unit, "gelu" | "requant")
+}
+
+/// `accgen export-tb`.
+pub fn export_tb(case: &str, out: &Path, seed: u64, gaps: f64, backpressure: f64) -> Result<()> {
+    let (name, beats, top) = write_tb(case, out, seed, gaps, backpressure)?;
+    println!(
+        "exported case `{name}` ({beats} beats through {top}) to {}: run_icarus.sh, run_verilator.sh, run_xsim.sh",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Run one of the exported testbench's scripts: the cycles of its PASS line, or the
+/// reason it failed.
+pub fn run_script(dir: &Path, script: &str) -> Result<u64> {
+    let o = std::process::Command::new("sh")
+        .arg(dir.join(script))
+        .output()
+        .with_context(|| format!("running {script}"))?;
+    let out = String::from_utf8_lossy(&o.stdout);
+    let pass = out.lines().find_map(|l| l.strip_prefix("PASS: "));
+    match (o.status.success(), pass) {
+        (true, Some(p)) => p
+            .rsplit(" in ")
+            .next()
+            .and_then(|t| t.strip_suffix(" cycles"))
+            .and_then(|t| t.parse().ok())
+            .with_context(|| format!("{script}: unreadable PASS line `{p}`")),
+        _ => {
+            let last = out
+                .lines()
+                .chain(String::from_utf8_lossy(&o.stderr).lines())
+                .filter(|l| {
+                    l.starts_with("FAIL") || l.starts_with("MISMATCH") || l.contains("rror")
+                })
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("; ");
+            bail!("{script} failed: {last}")
+        }
+    }
+}
+
+/// Write the testbench of `case` into `out`: (case name, beats, top module).
+pub fn write_tb(
+    case: &str,
+    out: &Path,
+    seed: u64,
+    gaps: f64,
+    backpressure: f64,
+) -> Result<(String, usize, String)> {
+    let (suite_dir, name) = case.rsplit_once('/').with_context(|| {
+        format!("--case {case}: expected SUITE/NAME (the suite directory, then the case name)")
+    })?;
+    for (what, p) in [("--gaps", gaps), ("--backpressure", backpressure)] {
+        if !(0.0..=0.95).contains(&p) {
+            bail!("{what} = {p} is outside the allowed range 0..=0.95");
+        }
+    }
+    let suite = super::regress::load_suite(Path::new(suite_dir))?;
+    let c = suite
+        .case(name)
+        .with_context(|| format!("--case {case}: the suite has no case `{name}`"))?;
+    let cfg = super::generate::load_config(&suite.path(&c.config))?;
+    let mut lib = accgen_hw::rtl::Library::new();
+    let (top, lanes, in_bits, out_bits) = match c.unit.as_str() {
+        "gelu" => {
+            let g = cfg
+                .gelu
+                .clone()
+                .context("the case's config has no [gelu]")?;
+            (
+                accgen_hw::gelu::gelu(&mut lib, &g)?,
+                g.lanes,
+                g.in_bits,
+                g.out_bits,
+            )
+        }
+        "requant" => {
+            let r = cfg
+                .requant
+                .clone()
+                .context("the case's config has no [requant]")?;
+            (
+                accgen_hw::requant::requant(&mut lib, &r)?,
+                r.lanes,
+                r.in_bits,
+                r.out_bits,
+            )
+        }
+        other => bail!("--case {case}: unit `{other}` has no testbench export yet (requant, gelu)"),
+    };
+    let x = accgen_sim::npy::read(&suite.path(&c.inputs["x"]))
+        .with_context(|| format!("case `{name}`: reading its input"))?;
+    let (_, want) = super::regress::golden(&suite, c)?;
+    let (fi, fo) = (in_bits.div_ceil(8) * 8, out_bits.div_ceil(8) * 8);
+    let (wi, wo) = (lanes * fi, lanes * fo);
+    let l = lanes as usize;
+    let beats = x.data.len().div_ceil(l);
+    // Golden of the padding lanes too (the unit computes them).
+    let gold_pad = |lane: usize, v: i64| -> i64 {
+        match c.unit.as_str() {
+            "gelu" => accgen_golden::gelu::GeluUnit::new(cfg.gelu.as_ref().expect("gelu")).eval(v),
+            _ => accgen_golden::requant::requant(cfg.requant.as_ref().expect("requant"), lane, v),
+        }
+    };
+    let mut input = String::new();
+    let mut expected = String::new();
+    for b in 0..beats {
+        let xs: Vec<i64> = (0..l)
+            .map(|k| x.data.get(b * l + k).copied().unwrap_or(0))
+            .collect();
+        let ys: Vec<i64> = (0..l)
+            .map(|k| match want.get(b * l + k) {
+                Some(&y) => y,
+                None => gold_pad(k, 0),
+            })
+            .collect();
+        let _ = writeln!(input, "{}", beat_hex(&xs, fi, wi));
+        let _ = writeln!(expected, "{}", beat_hex(&ys, fo, wo));
+    }
+    let mut design = Design::new();
+    design.add_top(top.clone());
+    let files = design.files()?;
+    let mut ports = String::new();
+    if top.has_clock() {
+        ports.push_str("\n    .clk(clk),");
+    }
+    if top.has_reset() {
+        ports.push_str("\n    .rst(rst),");
+    }
+    for p in top.ports() {
+        let _ = write!(ports, "\n    .{0}({0}),", p.name);
+    }
+    let ports = ports.trim_end_matches(',').to_string();
+    let user = top.ports().iter().any(|p| p.name == "m_axis_tuser");
+    let tb = format!(
+        r#"// Generated by accgen export-tb: a self-checking testbench of case `{name}`
+// (suite `{suite}`, unit {unit}, {top_name}). Verilog-2001.
+`timescale 1ns/1ps
+`default_nettype none
+module tb;
+  localparam integer BEATS = {beats};
+  localparam integer IN_W = {wi};
+  localparam integer OUT_W = {wo};
+  localparam integer GAP = {gap};          // idle probability x 65536
+  localparam integer STALL = {stall};      // backpressure probability x 65536
+  localparam integer LIMIT = {limit};      // cycles before the timeout
+  reg clk = 1'b0;
+  always #5 clk = ~clk;
+  reg rst = 1'b1;
+  reg [IN_W-1:0] s_axis_tdata = {{IN_W{{1'b0}}}};
+  reg s_axis_tvalid = 1'b0;
+  reg s_axis_tlast = 1'b0;
+  wire s_axis_tready;
+  wire [OUT_W-1:0] m_axis_tdata;
+  wire m_axis_tvalid;
+  wire m_axis_tlast;
+  reg m_axis_tready = 1'b0;
+{user_wire}  reg [IN_W-1:0] in_mem [0:BEATS-1];
+  reg [OUT_W-1:0] exp_mem [0:BEATS-1];
+  integer sent = 0;
+  integer got = 0;
+  integer errors = 0;
+  integer cycle = 0;
+  reg [31:0] lfsr = 32'd{seed};
+  {top_name} dut ({ports}
+  );
+  // A 32-bit Galois LFSR (taps 32, 22, 2, 1), stepped every cycle.
+  function [31:0] step;
+    input [31:0] v;
+    begin
+      step = {{1'b0, v[31:1]}} ^ (v[0] ? 32'h80200003 : 32'h0);
+    end
+  endfunction
+  initial begin
+    $readmemh("input.hex", in_mem);
+    $readmemh("expected.hex", exp_mem);
+    repeat (4) @(posedge clk);
+    @(negedge clk) rst = 1'b0;
+  end
+  always @(posedge clk) begin
+    if (!rst) begin
+      cycle <= cycle + 1;
+      lfsr <= step(step(lfsr));
+      // Source: a beat moves on tvalid && tready; tdata and tlast hold until it does.
+      if (s_axis_tvalid && s_axis_tready) begin
+        sent = sent + 1;
+        s_axis_tvalid <= 1'b0;
+      end
+      if ((!s_axis_tvalid || s_axis_tready) && sent < BEATS && lfsr[15:0] >= GAP) begin
+        s_axis_tdata <= in_mem[sent];
+        s_axis_tlast <= (sent == BEATS - 1);
+        s_axis_tvalid <= 1'b1;
+      end
+      // Sink: check each beat as it leaves.
+      if (m_axis_tvalid && m_axis_tready) begin
+        if (got >= BEATS) begin
+          $display("MISMATCH: an extra output beat %0d at cycle %0d: %h", got, cycle, m_axis_tdata);
+          errors = errors + 1;
+        end else begin
+          if (m_axis_tdata !== exp_mem[got]) begin
+            $display("MISMATCH beat %0d at cycle %0d: got %h expected %h", got, cycle, m_axis_tdata, exp_mem[got]);
+            errors = errors + 1;
+          end
+          if (m_axis_tlast !== (got == BEATS - 1)) begin
+            $display("MISMATCH beat %0d at cycle %0d: tlast %b", got, cycle, m_axis_tlast);
+            errors = errors + 1;
+          end
+        end
+        got = got + 1;
+      end
+      m_axis_tready <= (lfsr[31:16] >= STALL);
+      if (got == BEATS && sent == BEATS) begin
+        // A few more cycles to catch an extra beat.
+        repeat (16) @(posedge clk);
+        if (errors == 0) $display("PASS: %0d beats in %0d cycles", BEATS, cycle);
+        else $display("FAIL: %0d mismatches", errors);
+        $finish;
+      end
+      if (cycle > LIMIT) begin
+        $display("FAIL: timeout after %0d cycles: %0d beats in, %0d out of %0d", cycle, sent, got, BEATS);
+        $finish;
+      end
+    end
+  end
+endmodule
+`default_nettype wire
+"#,
+        suite = suite.name,
+        unit = c.unit,
+        top_name = top.name(),
+        gap = pct(gaps),
+        stall = pct(backpressure),
+        limit = 1000 + beats * 200,
+        seed = (seed as u32).max(1),
+        user_wire = if user {
+            "  wire [7:0] m_axis_tuser;\n"
+        } else {
+            ""
+        },
+    );
+    let list: String = files
+        .iter()
+        .map(|f| format!("rtl/{}\n", f.file_name))
+        .collect();
+    let check = "grep -q '^PASS: ' run.log";
+    let icarus = format!(
+        "#!/bin/sh\n# Icarus Verilog 11+: compile and run the testbench; exit 0 only on PASS.\n\
+         cd \"$(dirname \"$0\")\" && iverilog -g2005 -s tb -o tb.vvp -c rtl/filelist.f tb.v && \
+         vvp -n tb.vvp | tee run.log && {check}\n"
+    );
+    let verilator = format!(
+        "#!/bin/sh\n# Verilator 5 (--binary, with --timing for the testbench's delays); exit 0 only on PASS.\n\
+         cd \"$(dirname \"$0\")\" && verilator --binary -j 0 -Wno-fatal -Wno-lint -Wno-style -Wno-TIMESCALEMOD --top-module tb \
+         -f rtl/filelist.f tb.v -o Vtb >/dev/null && ./obj_dir/Vtb | tee run.log && {check}\n"
+    );
+    let xsim = format!(
+        "#!/bin/sh\n# Vivado xsim (not runnable on the machine accgen was tested on, so untested).\n\
+         cd \"$(dirname \"$0\")\" && xvlog -f rtl/filelist.f tb.v && xelab tb -s tb_sim && \
+         xsim tb_sim -R | tee run.log && {check}\n"
+    );
+    let mut od = OutputDir::claim(out)?;
+    for f in &files {
+        od.write(&format!("rtl/{}", f.file_name), f.text.as_bytes())?;
+    }
+    od.write("rtl/filelist.f", list.as_bytes())?;
+    od.write("tb.v", tb.as_bytes())?;
+    od.write("input.hex", input.as_bytes())?;
+    od.write("expected.hex", expected.as_bytes())?;
+    for (f, text) in [
+        ("run_icarus.sh", icarus),
+        ("run_verilator.sh", verilator),
+        ("run_xsim.sh", xsim),
+    ] {
+        let p = od.write(f, text.as_bytes())?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
+    }
+    od.finish(serde_json::Map::new())?;
+    Ok((name.to_string(), beats, top.name().to_string()))
+}

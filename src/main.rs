@@ -97,6 +97,28 @@ enum Command {
         #[arg(long, default_value_t = 0.2)]
         backpressure: f64,
     },
+    /// Co-simulate random valid configs with random inputs against golden; failing
+    /// draws are minimized and written as suite cases.
+    Fuzz {
+        /// gelu, requant or residual.
+        #[arg(long)]
+        unit: String,
+        /// Seed of the draws.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Configs to draw (1..=100000).
+        #[arg(long, default_value_t = 50)]
+        count: u64,
+        /// Draws at a time (1..=64).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Suite directory the failing cases go to.
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        /// Test only: co-simulate a deliberately broken unit (as `sim --inject-fault`).
+        #[arg(long, hide = true)]
+        inject_fault: Option<String>,
+    },
     /// Serve the simulated board (the accelerator in Verilator with its DRAM) on a Unix
     /// socket for the drivers: register reads and writes, DRAM buffers, interrupts.
     Serve {
@@ -590,6 +612,21 @@ fn main() -> ExitCode {
             gaps,
             backpressure,
         } => cmd::export_tb::export_tb(&case, &out, seed, gaps, backpressure),
+        Command::Fuzz {
+            unit,
+            seed,
+            count,
+            jobs,
+            suite,
+            inject_fault,
+        } => cmd::fuzz::fuzz(
+            &unit,
+            seed,
+            count,
+            jobs,
+            suite.as_deref(),
+            inject_fault.as_deref(),
+        ),
         Command::Serve {
             config,
             socket,

@@ -5,6 +5,7 @@ pub mod board;
 pub mod cache;
 pub mod demo;
 pub mod export_tb;
+pub mod fuzz;
 pub mod generate;
 pub mod import;
 pub mod layernorm;

@@ -119,6 +119,18 @@ enum Command {
         #[arg(long, hide = true)]
         inject_fault: Option<String>,
     },
+    /// Design-space sweep: every combination of parameter values, each point's
+    /// workload cycles, Yosys resources and optionally Fmax; CSV, Pareto plots.
+    Sweep {
+        /// The sweep file (SPACE.toml).
+        space: PathBuf,
+        /// Output directory (new, empty, or written by accgen before).
+        #[arg(long)]
+        out: PathBuf,
+        /// Sweep shard I of N (1-based): points I, I+N, ...
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+    },
     /// Serve the simulated board (the accelerator in Verilator with its DRAM) on a Unix
     /// socket for the drivers: register reads and writes, DRAM buffers, interrupts.
     Serve {
@@ -627,6 +639,7 @@ fn main() -> ExitCode {
             suite.as_deref(),
             inject_fault.as_deref(),
         ),
+        Command::Sweep { space, out, shard } => cmd::sweep::sweep(&space, &out, shard.as_deref()),
         Command::Serve {
             config,
             socket,

@@ -19,4 +19,5 @@ pub mod run;
 pub mod serve;
 pub mod sim;
 pub mod stream;
+pub mod sweep;
 pub mod timing;

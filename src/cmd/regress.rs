@@ -457,7 +457,7 @@ fn run_case_inner(s: &Suite, c: &CaseSpec) -> CaseResult {
 }
 
 /// Parse `I/N` (1-based).
-fn parse_shard(s: &str) -> Result<(usize, usize)> {
+pub(crate) fn parse_shard(s: &str) -> Result<(usize, usize)> {
     let (i, n) = s
         .split_once('/')
         .with_context(|| format!("--shard {s}: expected I/N, for example 2/4"))?;

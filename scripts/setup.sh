@@ -22,6 +22,10 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # tclsh: the tests parse every generated Vivado TCL script with it.
 command -v tclsh >/dev/null 2>&1 || need+=(tcl)
+# Slurm and munge: the `regress slurm` integration test starts a one-node cluster
+# (scripts/slurm-local.sh).
+command -v sbatch >/dev/null 2>&1 || need+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || [ -x /usr/sbin/munged ] || need+=(munge)
 # A TrueType font for the PNG plots of `accgen sweep`.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ! -x "$venv/bin/python" ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then

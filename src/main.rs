@@ -442,6 +442,30 @@ enum RegressCommand {
         #[arg(long, value_parser = ["icarus"])]
         cross_sim: Option<String>,
     },
+    /// Run the suite on Slurm: an sbatch array of shards and a dependent merge job
+    /// (scripts and outputs in SUITE/slurm/).
+    Slurm {
+        /// The suite directory (with suite.toml).
+        suite: PathBuf,
+        /// Array tasks (shards), 1..=10000.
+        #[arg(long)]
+        shards: usize,
+        /// sbatch --partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// sbatch --time (for example 01:00:00).
+        #[arg(long)]
+        time: Option<String>,
+        /// Shared Verilator model cache directory for every task.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Cases at a time within a task.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Wait for the merge job, then report (exit 1 on any failure).
+        #[arg(long)]
+        wait: bool,
+    },
     /// Merge shards' JUnit files into one.
     Merge {
         /// The parts.
@@ -610,6 +634,25 @@ fn main() -> ExitCode {
                 failed_from: failed_from.as_deref(),
                 force,
                 cross_sim: cross_sim.is_some(),
+            },
+        ),
+        Command::Regress(RegressCommand::Slurm {
+            suite,
+            shards,
+            partition,
+            time,
+            cache,
+            jobs,
+            wait,
+        }) => cmd::regress::slurm(
+            &suite,
+            &cmd::regress::SlurmOpts {
+                shards,
+                partition: partition.as_deref(),
+                time: time.as_deref(),
+                cache: cache.as_deref(),
+                jobs,
+                wait,
             },
         ),
         Command::Regress(RegressCommand::Merge {

@@ -695,3 +695,191 @@ pub fn merge(parts: &[PathBuf], junit: &Path, force: bool) -> Result<()> {
     );
     Ok(())
 }
+
+/// Options of `regress slurm`.
+pub struct SlurmOpts<'a> {
+    /// Array tasks.
+    pub shards: usize,
+    /// `sbatch --partition`.
+    pub partition: Option<&'a str>,
+    /// `sbatch --time`.
+    pub time: Option<&'a str>,
+    /// The shared Verilator model cache (`ACCGEN_CACHE_DIR` of every task).
+    pub cache: Option<&'a Path>,
+    /// Cases at a time within a task.
+    pub jobs: usize,
+    /// Wait for the merge job and report.
+    pub wait: bool,
+}
+
+fn sh_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+/// `accgen regress slurm`: an `sbatch` array of `regress run --shard k/N` tasks and
+/// a merge job that depends on it, written into and run from `SUITE/slurm/`.
+pub fn slurm(dir: &Path, o: &SlurmOpts) -> Result<()> {
+    let s = load_suite(dir)?;
+    if !(1..=10_000).contains(&o.shards) {
+        bail!(
+            "--shards {} is outside the allowed range 1..=10000",
+            o.shards
+        );
+    }
+    if !(1..=64).contains(&o.jobs) {
+        bail!("--jobs {} is outside the allowed range 1..=64", o.jobs);
+    }
+    let sbatch = which("sbatch").context(
+        "sbatch was not found: run this on a Slurm login node (or start scripts/slurm-local.sh)",
+    )?;
+    let dir = std::fs::canonicalize(dir)?;
+    let exe = std::env::current_exe()?;
+    let cache = match o.cache {
+        Some(c) => {
+            std::fs::create_dir_all(c)
+                .with_context(|| format!("creating the cache directory {}", c.display()))?;
+            Some(std::fs::canonicalize(c)?)
+        }
+        None => None,
+    };
+    let slurm_dir = dir.join("slurm");
+    let mut od = OutputDir::claim(&slurm_dir)?;
+    let n = o.shards;
+    // Every file the jobs write is reserved as accgen's (and last run's copies go).
+    let mut outputs: Vec<String> = vec!["all.xml".into(), "merge.log".into()];
+    for k in 1..=n {
+        outputs.extend([
+            format!("part-{k}.xml"),
+            format!("part-{k}.json"),
+            format!("shard-{k}.log"),
+        ]);
+    }
+    for f in &outputs {
+        let p = od.reserve(f)?;
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    let cache_line = cache
+        .as_ref()
+        .map(|c| format!("export ACCGEN_CACHE_DIR={}\n", sh_quote(c)))
+        .unwrap_or_default();
+    let array = format!(
+        "#!/bin/sh\n# Written by accgen regress slurm: task k of {n} runs shard k of suite `{name}`.\n\
+         #SBATCH --job-name=accgen-regress\n{cache_line}\
+         exec {exe} regress run {suite} --shard \"$SLURM_ARRAY_TASK_ID/{n}\" --jobs {jobs} \\\n  \
+         --junit {sd}/part-\"$SLURM_ARRAY_TASK_ID\".xml --json {sd}/part-\"$SLURM_ARRAY_TASK_ID\".json --force\n",
+        name = s.name,
+        exe = sh_quote(&exe),
+        suite = sh_quote(&dir),
+        jobs = o.jobs,
+        sd = sh_quote(&slurm_dir),
+    );
+    let parts: Vec<String> = (1..=n)
+        .map(|k| sh_quote(&slurm_dir.join(format!("part-{k}.xml"))))
+        .collect();
+    let merge = format!(
+        "#!/bin/sh\n# Written by accgen regress slurm: merge the {n} shards of suite `{name}`.\n\
+         #SBATCH --job-name=accgen-merge\n\
+         exec {exe} regress merge {parts} --junit {all} --force\n",
+        name = s.name,
+        exe = sh_quote(&exe),
+        parts = parts.join(" "),
+        all = sh_quote(&slurm_dir.join("all.xml")),
+    );
+    od.write("array.sbatch", array.as_bytes())?;
+    od.write("merge.sbatch", merge.as_bytes())?;
+    od.finish(serde_json::Map::new())?;
+    let common = |cmd: &mut Command| {
+        cmd.current_dir(&slurm_dir).arg("--parsable");
+        if let Some(p) = o.partition {
+            cmd.args(["--partition", p]);
+        }
+        if let Some(t) = o.time {
+            cmd.args(["--time", t]);
+        }
+    };
+    let mut a = Command::new(&sbatch);
+    common(&mut a);
+    a.arg(format!("--array=1-{n}"))
+        .arg(format!("--output={}/shard-%a.log", slurm_dir.display()))
+        .arg("array.sbatch");
+    let out = a.output().context("running sbatch")?;
+    if !out.status.success() {
+        bail!(
+            "sbatch (the array job) failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let array_id = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let mut m = Command::new(&sbatch);
+    common(&mut m);
+    m.arg(format!("--dependency=afterany:{array_id}"))
+        .arg(format!("--output={}/merge.log", slurm_dir.display()));
+    if o.wait {
+        m.arg("--wait");
+    }
+    m.arg("merge.sbatch");
+    println!(
+        "submitted array job {array_id} ({n} shards of suite `{}`) and its merge job{}",
+        s.name,
+        if o.wait { "; waiting ..." } else { "" }
+    );
+    let out = m.output().context("running sbatch")?;
+    let merge_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !o.wait {
+        if !out.status.success() {
+            bail!(
+                "sbatch (the merge job) failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        println!(
+            "merge job {merge_id} writes {}",
+            slurm_dir.join("all.xml").display()
+        );
+        return Ok(());
+    }
+    let all = slurm_dir.join("all.xml");
+    let text = std::fs::read_to_string(&all).with_context(|| {
+        format!(
+            "the merge job did not write {} (see {} and the shard logs)",
+            all.display(),
+            slurm_dir.join("merge.log").display()
+        )
+    })?;
+    let r = Report::deserialize_from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not JUnit XML: {e}", all.display()))?;
+    println!(
+        "suite `{}` on Slurm: {} cases, {} failures; {}",
+        s.name,
+        r.tests,
+        r.failures,
+        all.display()
+    );
+    if r.tests != s.cases.len() || r.failures > 0 || !out.status.success() {
+        bail!(
+            "{} of {} cases ran, {} failed",
+            r.tests,
+            s.cases.len(),
+            r.failures
+        );
+    }
+    Ok(())
+}
+
+/// A program on PATH (or in /usr/sbin, /usr/bin).
+fn which(prog: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+}

@@ -1,7 +1,8 @@
 //! The on-disk build cache: where it lives and how entries are published safely.
 //!
 //! An entry is a directory `<root>/<name>/` whose file [`MARKER`] is written last.
-//! A builder works in a private directory `<root>/.tmp-<name>-<pid>-<n>/`, writes the
+//! A builder works in a private directory `<root>/.tmp-<name>-<host>-<pid>-<n>-<ns>/`
+//! (unique across machines that share the cache), writes the
 //! marker there, then renames the whole directory into place. `rename(2)` of a
 //! directory onto an existing non-empty one fails, so when two processes race, the
 //! first rename wins and the loser deletes its copy and uses the winner's. Within one
@@ -69,10 +70,29 @@ fn entry_lock(path: &Path) -> Arc<Mutex<()>> {
     map.entry(path.to_path_buf()).or_default().clone()
 }
 
+/// A name part no other builder uses, also across machines sharing the cache (for
+/// example Slurm nodes on one network file system): host, process, counter, time.
 fn unique_suffix() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
+    static HOST: OnceLock<String> = OnceLock::new();
+    let host = HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| {
+                h.trim()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect()
+            })
+            .filter(|h: &String| !h.is_empty())
+            .unwrap_or_else(|| "host".into())
+    });
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     format!(
-        "{}-{}",
+        "{host}-{}-{}-{nanos}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )

@@ -437,7 +437,7 @@ enum RegressCommand {
         /// Replace existing --junit/--json files.
         #[arg(long)]
         force: bool,
-        /// Also run each case's exported testbench (requant, gelu) under this
+        /// Also run each case's exported testbench (requant, gelu, residual) under this
         /// simulator and under Verilator: outputs and cycle counts must agree.
         #[arg(long, value_parser = ["icarus"])]
         cross_sim: Option<String>,

@@ -16,7 +16,8 @@
 //! `PASS: <beats> beats in <cycles> cycles` or `FAIL: ...` (also on a timeout or an
 //! extra beat). The run scripts exit non-zero unless the PASS line is printed.
 //!
-//! Units: the element-wise streams `requant` and `gelu`.
+//! Units: the element-wise streams `requant`, `gelu` and `residual` (pairs packed
+//! `{b, a}` per lane, as the unit takes them).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -54,7 +55,7 @@ fn pct(p: f64) -> u32 {
 
 /// The units `export-tb` supports.
 pub fn supported(unit: &str) -> bool {
-    matches!(unit, "gelu" | "requant")
+    matches!(unit, "gelu" | "requant" | "residual")
 }
 
 /// `accgen export-tb`.
@@ -120,17 +121,26 @@ pub fn write_tb(
         .with_context(|| format!("--case {case}: the suite has no case `{name}`"))?;
     let cfg = super::generate::load_config(&suite.path(&c.config))?;
     let mut lib = accgen_hw::rtl::Library::new();
-    let (top, lanes, in_bits, out_bits) = match c.unit.as_str() {
+    let read = |k: &str| {
+        accgen_sim::npy::read(&suite.path(&c.inputs[k]))
+            .with_context(|| format!("case `{name}`: reading its input `{k}`"))
+    };
+    // The lane values streamed in, and golden of a padding lane (the unit computes it).
+    let (top, lanes, in_bits, out_bits, xs, pad) = match c.unit.as_str() {
         "gelu" => {
             let g = cfg
                 .gelu
                 .clone()
                 .context("the case's config has no [gelu]")?;
+            let pad = accgen_golden::gelu::GeluUnit::new(&g).eval(0);
+            let top = accgen_hw::gelu::gelu(&mut lib, &g)?;
             (
-                accgen_hw::gelu::gelu(&mut lib, &g)?,
+                top,
                 g.lanes,
                 g.in_bits,
                 g.out_bits,
+                read("x")?.data,
+                vec![pad; g.lanes as usize],
             )
         }
         "requant" => {
@@ -138,42 +148,55 @@ pub fn write_tb(
                 .requant
                 .clone()
                 .context("the case's config has no [requant]")?;
+            let pad = (0..r.lanes as usize)
+                .map(|l| accgen_golden::requant::requant(&r, l, 0))
+                .collect();
+            let top = accgen_hw::requant::requant(&mut lib, &r)?;
+            (top, r.lanes, r.in_bits, r.out_bits, read("x")?.data, pad)
+        }
+        "residual" => {
+            let r = cfg
+                .residual
+                .clone()
+                .context("the case's config has no [residual]")?;
+            let (a, b) = (read("a")?, read("b")?);
+            let xs = a
+                .data
+                .iter()
+                .zip(&b.data)
+                .map(|(&p, &q)| accgen_sim::residual::pack_pair(&r, p, q))
+                .collect();
+            let pad = accgen_golden::residual::residual(&r, 0, 0);
+            let top = accgen_hw::residual::residual(&mut lib, &r)?;
+            let in_bits = r.a_bits.div_ceil(8) * 8 + r.b_bits;
             (
-                accgen_hw::requant::requant(&mut lib, &r)?,
+                top,
                 r.lanes,
-                r.in_bits,
+                in_bits,
                 r.out_bits,
+                xs,
+                vec![pad; r.lanes as usize],
             )
         }
-        other => bail!("--case {case}: unit `{other}` has no testbench export yet (requant, gelu)"),
+        other => bail!(
+            "--case {case}: unit `{other}` has no testbench export yet (requant, gelu, residual)"
+        ),
     };
-    let x = accgen_sim::npy::read(&suite.path(&c.inputs["x"]))
-        .with_context(|| format!("case `{name}`: reading its input"))?;
     let (_, want) = super::regress::golden(&suite, c)?;
     let (fi, fo) = (in_bits.div_ceil(8) * 8, out_bits.div_ceil(8) * 8);
     let (wi, wo) = (lanes * fi, lanes * fo);
     let l = lanes as usize;
-    let beats = x.data.len().div_ceil(l);
-    // Golden of the padding lanes too (the unit computes them).
-    let gold_pad = |lane: usize, v: i64| -> i64 {
-        match c.unit.as_str() {
-            "gelu" => accgen_golden::gelu::GeluUnit::new(cfg.gelu.as_ref().expect("gelu")).eval(v),
-            _ => accgen_golden::requant::requant(cfg.requant.as_ref().expect("requant"), lane, v),
-        }
-    };
+    let beats = xs.len().div_ceil(l);
     let mut input = String::new();
     let mut expected = String::new();
     for b in 0..beats {
-        let xs: Vec<i64> = (0..l)
-            .map(|k| x.data.get(b * l + k).copied().unwrap_or(0))
+        let beat: Vec<i64> = (0..l)
+            .map(|k| xs.get(b * l + k).copied().unwrap_or(0))
             .collect();
         let ys: Vec<i64> = (0..l)
-            .map(|k| match want.get(b * l + k) {
-                Some(&y) => y,
-                None => gold_pad(k, 0),
-            })
+            .map(|k| want.get(b * l + k).copied().unwrap_or(pad[k]))
             .collect();
-        let _ = writeln!(input, "{}", beat_hex(&xs, fi, wi));
+        let _ = writeln!(input, "{}", beat_hex(&beat, fi, wi));
         let _ = writeln!(expected, "{}", beat_hex(&ys, fo, wo));
     }
     let mut design = Design::new();

@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use accgen_golden::rng::SplitMix64;
 use accgen_sim::npy::{self, Dtype, NpyArray};
 use common::*;
-use quick_junit::Report;
 
 fn write(dir: &Path, name: &str, dtype: Dtype, shape: Vec<usize>, data: Vec<i64>) {
     npy::write(&dir.join(name), &NpyArray { dtype, shape, data }).unwrap();
@@ -83,19 +81,6 @@ inputs = {{ x = "{model}/x.npy" }}
     std::fs::write(dir.join("suite.toml"), text).unwrap();
 }
 
-/// (case, failed) of a JUnit file.
-fn cases(path: &Path) -> BTreeMap<String, bool> {
-    let r = Report::deserialize_from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    r.test_suites
-        .iter()
-        .flat_map(|s| s.test_cases.iter())
-        .map(|c| {
-            let ok = matches!(c.status, quick_junit::TestCaseStatus::Success { .. });
-            (c.name.as_str().to_string(), !ok)
-        })
-        .collect()
-}
-
 #[test]
 fn record_run_shard_and_merge_round_trip() {
     let t = Tmp::new("regress");
@@ -138,9 +123,9 @@ fn record_run_shard_and_merge_round_trip() {
         stderr(&o)
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("6 passed, 0 failed of 6"));
-    let whole = cases(&all);
+    let whole = junit_cases(&all);
     assert_eq!(whole.len(), 6);
-    assert!(whole.values().all(|f| !f));
+    assert!(whole.values().all(|&passed| passed));
     // Two shards, merged: the same cases and outcomes.
     let mut parts = Vec::new();
     for k in 1..=2 {
@@ -155,7 +140,7 @@ fn record_run_shard_and_merge_round_trip() {
             p.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
-        assert_eq!(cases(&p).len(), 3);
+        assert_eq!(junit_cases(&p).len(), 3);
         parts.push(p.to_str().unwrap().to_string());
     }
     let merged = t.path("merged.xml");
@@ -164,7 +149,7 @@ fn record_run_shard_and_merge_round_trip() {
     args.extend(["--junit", merged.to_str().unwrap()]);
     let o = accgen(&args);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(cases(&merged), whole);
+    assert_eq!(junit_cases(&merged), whole);
     // A part merged twice is refused.
     let o = accgen(&[
         "regress",
@@ -221,8 +206,8 @@ fn broken_models_and_wrong_records_fail_with_the_case_named() {
         "{out}"
     );
     assert!(stderr(&o).contains("2 of 7 cases failed: gelu-broken, residual"));
-    let junit = cases(&xml);
-    assert!(junit["gelu-broken"] && junit["residual"] && !junit["gemm"]);
+    let junit = junit_cases(&xml);
+    assert!(!junit["gelu-broken"] && !junit["residual"] && junit["gemm"]);
     // Only the failures again.
     let o = accgen(&[
         "regress",

@@ -5,14 +5,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use accgen_golden::rng::SplitMix64;
 use accgen_sim::npy::{self, Dtype, NpyArray};
 use common::*;
-use quick_junit::Report;
 
 /// Stops the cluster when the test ends, pass or fail.
 struct Cluster(PathBuf);
@@ -24,18 +22,6 @@ impl Drop for Cluster {
             .arg(&self.0)
             .status();
     }
-}
-
-fn cases(path: &Path) -> BTreeMap<String, bool> {
-    let r = Report::deserialize_from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    r.test_suites
-        .iter()
-        .flat_map(|s| s.test_cases.iter())
-        .map(|c| {
-            let ok = matches!(c.status, quick_junit::TestCaseStatus::Success { .. });
-            (c.name.as_str().to_string(), ok)
-        })
-        .collect()
 }
 
 #[test]
@@ -131,16 +117,16 @@ fn a_four_shard_array_job_merges_to_the_unsharded_run() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let merged = cases(&s.join("slurm/all.xml"));
+    let merged = junit_cases(&s.join("slurm/all.xml"));
     assert_eq!(merged.len(), 8);
     assert_eq!(
         merged,
-        cases(&whole),
+        junit_cases(&whole),
         "the merged shards equal the unsharded run"
     );
     for k in 1..=4 {
         assert_eq!(
-            cases(&s.join(format!("slurm/part-{k}.xml"))).len(),
+            junit_cases(&s.join(format!("slurm/part-{k}.xml"))).len(),
             2,
             "shard {k}"
         );

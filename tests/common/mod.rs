@@ -100,3 +100,17 @@ pub fn stream_unit(
     assert_eq!(r.verdict.checked as usize, xs.len().div_ceil(lanes) * lanes);
     r
 }
+
+/// The test cases of a JUnit XML file: name -> passed.
+pub fn junit_cases(path: &Path) -> std::collections::BTreeMap<String, bool> {
+    let r =
+        quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    r.test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter())
+        .map(|c| {
+            let passed = matches!(c.status, quick_junit::TestCaseStatus::Success { .. });
+            (c.name.as_str().to_string(), passed)
+        })
+        .collect()
+}

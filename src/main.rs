@@ -205,9 +205,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Run an accelerator program on the golden model and the RTL and compare the DRAM
-    /// images (or, with --golden-only, on the golden model alone; --gemm and compute
-    /// instructions need it until the compute engine exists).
+    /// Run an accelerator program, a generated GEMM or a compiled model (one input or a
+    /// batch) on the golden model and the RTL and compare the DRAM images (or, with
+    /// --golden-only, on the golden model alone).
     Run {
         /// TOML config with an [accel] section.
         #[arg(long)]
@@ -218,7 +218,8 @@ enum Command {
         /// Compile and run a model directory (model.toml and .npy weights).
         #[arg(long, conflicts_with = "gemm")]
         model: Option<PathBuf>,
-        /// The model input (.npy, the input tensor's shape) for --model.
+        /// The model input for --model: .npy of the input tensor's shape, a batch [N, ...],
+        /// or an .npz with `x` (and optionally `y`, `ort_pred`, `ort_out_x1024`).
         #[arg(long, requires = "model")]
         input: Option<PathBuf>,
         /// Generate and run a tiled GEMM program: M,K,N.

@@ -27,26 +27,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::outdir::OutputDir;
 
-/// A beat's hex digits (MSB first) from `lanes` values in `field`-bit fields.
+/// A beat's hex digits (MSB first, all `width / 4` of them) from `lanes` values in
+/// `field`-bit fields, packed as the co-simulation drivers pack them.
 fn beat_hex(values: &[i64], field: u32, width: u32) -> String {
-    let mut bits = vec![false; width as usize];
-    for (i, &v) in values.iter().enumerate() {
-        for b in 0..field {
-            let bit = if b < 64 { (v >> b) & 1 == 1 } else { v < 0 };
-            bits[(i as u32 * field + b) as usize] = bit;
-        }
-    }
-    let digits = width.div_ceil(4) as usize;
-    (0..digits)
-        .rev()
-        .map(|d| {
-            let n = (0..4).fold(0u32, |acc, k| {
-                let i = d * 4 + k;
-                acc | ((i < bits.len() && bits[i]) as u32) << k
-            });
-            char::from_digit(n, 16).expect("nibble")
-        })
-        .collect()
+    let hex = accgen_sim::axis::pack_lanes(values, field, width).to_hex();
+    format!("{hex:0>w$}", w = width.div_ceil(4) as usize)
 }
 
 fn pct(p: f64) -> u32 {

@@ -250,6 +250,12 @@ fn write_case(
     fault: Option<&str>,
 ) -> Result<()> {
     let case_dir = suite_dir.join(name);
+    if case_dir.exists() && !suite_dir.join("suite.toml").exists() {
+        bail!(
+            "{} exists in a suite directory accgen fuzz did not write; choose another --suite",
+            case_dir.display()
+        );
+    }
     std::fs::create_dir_all(&case_dir)
         .with_context(|| format!("creating {}", case_dir.display()))?;
     std::fs::write(case_dir.join("config.toml"), &d.config)?;

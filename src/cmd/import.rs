@@ -1186,6 +1186,11 @@ impl Importer {
                     Val::Act(a) => {
                         let rank = a.shape.len();
                         let perm: Vec<i64> = perm.unwrap_or_else(|| (0..rank as i64).rev().collect());
+                        let mut sorted = perm.clone();
+                        sorted.sort_unstable();
+                        if sorted != (0..rank as i64).collect::<Vec<_>>() {
+                            bail!("node `{node}`: Transpose perm {perm:?} is not a permutation of the {rank} axes of {:?}", a.shape);
+                        }
                         let shape: Vec<u64> = perm.iter().map(|&p| a.shape[p as usize]).collect();
                         let swap_last = rank >= 2
                             && perm[..rank - 2].iter().enumerate().all(|(i, &p)| p == i as i64)
@@ -1222,7 +1227,12 @@ impl Importer {
                     }
                     "Flatten" => {
                         let ax = attr_i(n, "axis").unwrap_or(1);
-                        let ax = if ax < 0 { ax + from.len() as i64 } else { ax } as usize;
+                        let r = from.len() as i64;
+                        let ax = if ax < 0 { ax + r } else { ax };
+                        if !(0..=r).contains(&ax) {
+                            bail!("node `{node}`: Flatten axis {ax} is outside 0..={r} for the input {from:?}");
+                        }
+                        let ax = ax as usize;
                         vec![from[..ax].iter().product(), from[ax..].iter().product()]
                     }
                     _ => {
@@ -1270,6 +1280,9 @@ impl Importer {
                     }
                     if attr_i(n, "transB").unwrap_or(0) != 0 {
                         if let Val::QConst { c, frac } = b {
+                            if c.dims.len() != 2 {
+                                bail!("node `{node}`: the Gemm weight has dims {:?}; expected 2-D", c.dims);
+                            }
                             let (r, k) = (c.dims[0] as usize, c.dims[1] as usize);
                             let data = (0..r * k).map(|i| c.data[(i % r) * k + i / r]).collect();
                             b = Val::QConst { c: Const { dims: vec![k as i64, r as i64], data }, frac };
@@ -1299,6 +1312,9 @@ impl Importer {
                     (Val::Act(a), Val::Act(b)) => {
                         let ra = a.shape.len();
                         let rb = b.shape.len();
+                        if ra < 2 || rb < 2 {
+                            bail!("node `{node}`: MatMul of {:?} by {:?}: both operands need at least 2 dimensions", a.shape, b.shape);
+                        }
                         let ka = a.shape[ra - 1];
                         let (kb, nn) = (b.shape[rb - 2], b.shape[rb - 1]);
                         if ka != kb {
@@ -1946,6 +1962,54 @@ mod tests {
             &["x"],
             "h",
             &["the graph output `h` is not a quantized activation"],
+        );
+    }
+
+    #[test]
+    fn malformed_shapes_are_errors_not_panics() {
+        // A Transpose perm that is not a permutation.
+        let mut n = linear("y0");
+        n.push(node(
+            "Transpose",
+            &["y0"],
+            "t",
+            vec![ints_attr("perm", &[0, 5, 1])],
+        ));
+        n.extend(qdq("t", "y", "s4"));
+        fails(
+            n,
+            vec![],
+            &["x"],
+            "y",
+            &["node `t/Transpose`", "not a permutation"],
+        );
+        // A Flatten axis outside the input's rank.
+        let mut n = linear("y0");
+        n.push(node("Flatten", &["y0"], "f", vec![int_attr("axis", 7)]));
+        n.extend(qdq("f", "y", "s4"));
+        fails(
+            n,
+            vec![],
+            &["x"],
+            "y",
+            &["node `f/Flatten`", "outside 0..=3"],
+        );
+        // A Gemm weight that is not 2-D.
+        let mut n = qdq("x", "xq", "s4");
+        n.push(node("DequantizeLinear", &["w1", "s6", "z"], "wf", vec![]));
+        n.push(node(
+            "Gemm",
+            &["xq", "wf"],
+            "h",
+            vec![int_attr("transB", 1)],
+        ));
+        n.extend(qdq("h", "y", "s4"));
+        fails(
+            n,
+            vec![tensor("w1", 3, &[64], &[1.0; 64])],
+            &["x"],
+            "y",
+            &["node `h/Gemm`", "expected 2-D"],
         );
     }
 }

@@ -729,9 +729,10 @@ pub fn slurm(dir: &Path, o: &SlurmOpts) -> Result<()> {
     if !(1..=64).contains(&o.jobs) {
         bail!("--jobs {} is outside the allowed range 1..=64", o.jobs);
     }
-    let sbatch = which("sbatch").context(
-        "sbatch was not found: run this on a Slurm login node (or start scripts/slurm-local.sh)",
-    )?;
+    let sbatch = "sbatch";
+    if Command::new(sbatch).arg("--version").output().is_err() {
+        bail!("sbatch was not found: run this on a Slurm login node (or start scripts/slurm-local.sh)");
+    }
     let dir = std::fs::canonicalize(dir)?;
     let exe = std::env::current_exe()?;
     let cache = match o.cache {
@@ -799,12 +800,14 @@ pub fn slurm(dir: &Path, o: &SlurmOpts) -> Result<()> {
             cmd.args(["--time", t]);
         }
     };
-    let mut a = Command::new(&sbatch);
+    let mut a = Command::new(sbatch);
     common(&mut a);
     a.arg(format!("--array=1-{n}"))
         .arg(format!("--output={}/shard-%a.log", slurm_dir.display()))
         .arg("array.sbatch");
-    let out = a.output().context("running sbatch")?;
+    let out = a.output().context(
+        "cannot run sbatch: run this on a Slurm login node (or start scripts/slurm-local.sh)",
+    )?;
     if !out.status.success() {
         bail!(
             "sbatch (the array job) failed: {}",
@@ -817,7 +820,7 @@ pub fn slurm(dir: &Path, o: &SlurmOpts) -> Result<()> {
         .next()
         .unwrap_or("")
         .to_string();
-    let mut m = Command::new(&sbatch);
+    let mut m = Command::new(sbatch);
     common(&mut m);
     m.arg(format!("--dependency=afterany:{array_id}"))
         .arg(format!("--output={}/merge.log", slurm_dir.display()));
@@ -871,15 +874,4 @@ pub fn slurm(dir: &Path, o: &SlurmOpts) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// A program on PATH (or in /usr/sbin, /usr/bin).
-fn which(prog: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|d| d.join(prog))
-        .find(|p| p.is_file())
 }

@@ -44,6 +44,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>> {
+    if !s.is_ascii() {
+        bail!("`data` holds a character that is not a hex digit");
+    }
     if !s.len().is_multiple_of(2) {
         bail!("`data` has an odd number of hex digits");
     }
@@ -245,4 +248,20 @@ pub fn serve(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_bad_hex_is_an_error() {
+        assert_eq!(
+            unhex(&hex(&[0, 1, 0xab, 0xff])).unwrap(),
+            [0, 1, 0xab, 0xff]
+        );
+        for bad in ["abc", "zz", "\u{e9}1", "0\u{e9}"] {
+            assert!(unhex(bad).is_err(), "{bad}");
+        }
+    }
 }

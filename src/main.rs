@@ -100,7 +100,7 @@ enum Command {
     /// Co-simulate random valid configs with random inputs against golden; failing
     /// draws are minimized and written as suite cases.
     Fuzz {
-        /// gelu, requant or residual.
+        /// gelu, requant, residual, softmax, layernorm, gemm or sparse-gemm.
         #[arg(long)]
         unit: String,
         /// Seed of the draws.
@@ -109,9 +109,15 @@ enum Command {
         /// Configs to draw (1..=100000).
         #[arg(long, default_value_t = 50)]
         count: u64,
-        /// Draws at a time (1..=64).
+        /// Random inputs per config (1..=10000), all run on the config's one model.
+        #[arg(long, default_value_t = 1)]
+        inputs: u64,
+        /// Configs at a time (1..=64).
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Internal: run config I's inputs in this process and report them.
+        #[arg(long, hide = true, value_name = "I")]
+        worker: Option<u64>,
         /// Suite directory the failing cases go to.
         #[arg(long)]
         suite: Option<PathBuf>,
@@ -671,14 +677,25 @@ fn main() -> ExitCode {
         Command::Fuzz {
             unit,
             seed,
+            inputs,
+            worker: Some(i),
+            inject_fault,
+            ..
+        } => cmd::fuzz::worker(&unit, seed, i, inputs, inject_fault.as_deref()),
+        Command::Fuzz {
+            unit,
+            seed,
             count,
+            inputs,
             jobs,
+            worker: None,
             suite,
             inject_fault,
         } => cmd::fuzz::fuzz(
             &unit,
             seed,
             count,
+            inputs,
             jobs,
             suite.as_deref(),
             inject_fault.as_deref(),

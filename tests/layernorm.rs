@@ -136,6 +136,27 @@ fn two_lanes_wide_format_hostile() {
     check(&cfg, &xs, &Traffic::hostile(12), 6, true);
 }
 
+/// Lanes of an input width that is not whole bytes (tdata pads each lane field to
+/// 16 bits): found by `accgen fuzz --unit layernorm`, where lanes 1.. read their
+/// elements from the wrong bits.
+#[test]
+fn three_lanes_of_13_bit_inputs_hostile() {
+    let cfg = LayernormConfig {
+        lanes: 3,
+        max_len: 33,
+        in_bits: 13,
+        in_frac: 4,
+        gamma_bits: 13,
+        gamma_frac: 10,
+        beta_bits: 14,
+        out_bits: 12,
+        out_frac: 6,
+        ..Default::default()
+    };
+    let xs = rows(&cfg, 60, 3, None);
+    check(&cfg, &xs, &Traffic::hostile(13), 7, false);
+}
+
 #[test]
 fn back_to_back_rows_never_stall_and_meet_the_latency_bound() {
     let cfg = LayernormConfig {

@@ -95,7 +95,9 @@ pub struct BuildInfo {
 static NEXT_MODEL_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A built and loaded model of one top module; [`Model::instantiate`] makes
-/// independent simulation instances ([`Dut`]s) of it.
+/// independent simulation instances ([`Dut`]s) of it. A clone shares the loaded
+/// library (cheap), so one process can keep a model and instantiate it again later.
+#[derive(Clone)]
 pub struct Model {
     pub(crate) api: Arc<Api>,
     pub(crate) spec: Arc<TopSpec>,

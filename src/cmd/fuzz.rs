@@ -1,19 +1,25 @@
-//! `accgen fuzz --unit U --seed S --count N`: random valid configs and random inputs,
-//! each co-simulated (`accgen sim U`, hostile traffic from a random initial state)
+//! `accgen fuzz --unit U --seed S --count N [--inputs K]`: random valid configs, each
+//! co-simulated on K random inputs (hostile traffic from a random initial state)
 //! against golden.
 //!
-//! Per draw `i` (seed `S` and `i` fix everything): a config of unit `U` with every
-//! field drawn from its allowed range (small lane counts, so each Verilator build
-//! takes seconds) and rejected and drawn again when `validate` refuses it, an input
-//! tensor of 1..=6 rows of 1..=9 elements with the format's extremes, 0 and +-1 mixed
-//! into random values, and a traffic seed. A failing draw is minimized (the input cut
-//! to its first half, then to single rows, while it still fails) and written as a
-//! reproducible case, with its config, input and golden output, into the suite
-//! directory `--suite` (`suite.toml` created or extended), so `accgen regress run`
-//! replays it. Exits 1 if any draw failed.
+//! Per config draw `i` (seed `S` and `i` fix everything) every field of unit `U` is
+//! drawn from its allowed range (small lane counts and arrays, so each Verilator
+//! build takes seconds); a config that `validate` refuses is drawn again. Each of its
+//! `K` input draws `k` (seed, `i` and `k` fix it) mixes the format's extremes, 0 and
+//! +-1 into random values, with random shapes (rows of 1..=max_len for softmax and
+//! LayerNorm, M, K, N of 1..=12 for the arrays, B pruned to N:M for `sparse-gemm`),
+//! and its own traffic seed.
 //!
-//! Units: `gelu`, `requant`, `residual`. `--inject-fault` (test only) co-simulates a
-//! deliberately broken unit, to check that the fuzzer finds and records a bug.
+//! Each config runs in a child process (`accgen fuzz --worker I`, isolated from the
+//! others) that builds its model once and runs all K inputs on fresh instances of it.
+//! A failing input is minimized with `accgen sim` (the streamed input cut to its first
+//! half, then further, while it still fails) and written as a reproducible case, with
+//! its config and inputs, into the suite directory `--suite` (`suite.toml` created or
+//! extended), so `accgen regress run` replays it. Exits 1 if any case failed.
+//!
+//! Units: `gelu`, `requant`, `residual`, `softmax`, `layernorm`, `gemm`,
+//! `sparse-gemm`. `--inject-fault` (test only) co-simulates a deliberately broken
+//! unit, to check that the fuzzer finds and records a bug.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,11 +27,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use accgen_golden::config::Config;
+use accgen_golden::gemm::Matrix;
 use accgen_golden::rng::SplitMix64;
 use accgen_sim::npy::{self, Dtype, NpyArray};
 use anyhow::{bail, Context, Result};
 
-/// A drawn case: the config text and the inputs by name.
+/// The fuzzed units.
+pub const UNITS: &[&str] = &[
+    "gelu",
+    "requant",
+    "residual",
+    "softmax",
+    "layernorm",
+    "gemm",
+    "sparse-gemm",
+];
+
+/// A drawn case: the config text, the inputs by name and the traffic seed.
 struct Draw {
     config: String,
     inputs: Vec<(&'static str, NpyArray)>,
@@ -59,23 +77,38 @@ fn dtype_for(bits: u32) -> Dtype {
     }
 }
 
-/// Draw a valid config (resampling what `validate` refuses) and its inputs.
-fn draw(unit: &str, seed: u64, i: u64) -> Result<Draw> {
+fn tensor(shape: Vec<usize>, bits: u32, rng: &mut SplitMix64) -> NpyArray {
+    let n = shape.iter().product();
+    NpyArray {
+        dtype: dtype_for(bits),
+        shape,
+        data: values(rng, n, bits),
+    }
+}
+
+/// The inputs whose rows stream through the unit (cut when minimizing).
+fn streamed(unit: &str) -> &'static [&'static str] {
+    match unit {
+        "residual" => &["a", "b"],
+        "gemm" | "sparse-gemm" => &["a"],
+        _ => &["x"],
+    }
+}
+
+/// Draw config `i`: its text (valid: resampled while `validate` refuses it).
+fn draw_config(unit: &str, seed: u64, i: u64) -> Result<String> {
     let mut rng = SplitMix64::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i);
     let rounding = ["nearest-even", "half-away", "floor"];
     for _ in 0..1000 {
         let lanes = rng.range_i64(1, 4);
-        let (text, in_bits) = match unit {
+        let text = match unit {
             "gelu" => {
                 let ib = rng.range_i64(8, 12);
                 let ob = rng.range_i64(4, 12);
-                (
-                    format!(
-                        "[gelu]\nlanes = {lanes}\nin_bits = {ib}\nin_frac = {}\nout_bits = {ob}\nout_frac = {}\n",
-                        rng.range_i64(0, ib - 1),
-                        rng.range_i64(0, ob - 1)
-                    ),
-                    vec![ib as u32],
+                format!(
+                    "[gelu]\nlanes = {lanes}\nin_bits = {ib}\nin_frac = {}\nout_bits = {ob}\nout_frac = {}\n",
+                    rng.range_i64(0, ib - 1),
+                    rng.range_i64(0, ob - 1)
                 )
             }
             "requant" => {
@@ -101,83 +134,265 @@ fn draw(unit: &str, seed: u64, i: u64) -> Result<Draw> {
                 } else {
                     String::new()
                 };
-                (
-                    format!(
-                        "[requant]\nlanes = {lanes}\nin_bits = {ib}\nout_bits = {ob}\nout_signed = {signed}\nrounding = \"{}\"\nshift = {}\nzero_point = {zp}\nrelu = {}\n{bias}",
-                        pick(&mut rng, &rounding),
-                        rng.range_i64(-16, 47.min(ib + 4)),
-                        rng.chance(0.3)
-                    ),
-                    vec![ib as u32],
+                format!(
+                    "[requant]\nlanes = {lanes}\nin_bits = {ib}\nout_bits = {ob}\nout_signed = {signed}\nrounding = \"{}\"\nshift = {}\nzero_point = {zp}\nrelu = {}\n{bias}",
+                    pick(&mut rng, &rounding),
+                    rng.range_i64(-16, 47.min(ib + 4)),
+                    rng.chance(0.3)
                 )
             }
-            "residual" => {
-                let (ab, bb, ob) = (
+            "residual" => format!(
+                "[residual]\nlanes = {lanes}\na_bits = {}\na_frac = {}\nb_bits = {}\nb_frac = {}\nout_bits = {}\nout_frac = {}\nrounding = \"{}\"\n",
+                rng.range_i64(2, 16),
+                rng.range_i64(-4, 12),
+                rng.range_i64(2, 16),
+                rng.range_i64(-4, 12),
+                rng.range_i64(2, 16),
+                rng.range_i64(-4, 12),
+                pick(&mut rng, &rounding)
+            ),
+            "softmax" => {
+                let ib = rng.range_i64(8, 16);
+                format!(
+                    "[softmax]\nlanes = {lanes}\nmax_len = {}\nin_bits = {ib}\nin_frac = {}\nout_bits = {}\n",
+                    pick(&mut rng, &[2, 3, 8, 16, 17, 33, 64]),
+                    rng.range_i64(0, ib - 1),
+                    rng.range_i64(4, 16)
+                )
+            }
+            "layernorm" => {
+                let (ib, gb, ob) = (
+                    rng.range_i64(4, 16),
                     rng.range_i64(2, 16),
-                    rng.range_i64(2, 16),
-                    rng.range_i64(2, 16),
+                    rng.range_i64(4, 16),
                 );
-                (
-                    format!(
-                        "[residual]\nlanes = {lanes}\na_bits = {ab}\na_frac = {}\nb_bits = {bb}\nb_frac = {}\nout_bits = {ob}\nout_frac = {}\nrounding = \"{}\"\n",
-                        rng.range_i64(-4, 12),
-                        rng.range_i64(-4, 12),
-                        rng.range_i64(-4, 12),
-                        pick(&mut rng, &rounding)
-                    ),
-                    vec![ab as u32, bb as u32],
+                format!(
+                    "[layernorm]\nlanes = {lanes}\nmax_len = {}\nin_bits = {ib}\nin_frac = {}\ngamma_bits = {gb}\ngamma_frac = {}\nbeta_bits = {}\nout_bits = {ob}\nout_frac = {}\neps = {}\n",
+                    pick(&mut rng, &[2, 3, 8, 16, 17, 33, 64]),
+                    rng.range_i64(0, ib - 1),
+                    rng.range_i64(0, gb),
+                    rng.range_i64(2, 24),
+                    rng.range_i64(0, ob),
+                    pick(&mut rng, &[1e-5, 1e-6, 1e-3, 0.0625, 1.0])
                 )
             }
-            other => bail!("--unit {other} is not fuzzed (gelu, requant, residual)"),
+            "gemm" | "sparse-gemm" => {
+                let mut t = format!(
+                    "[array]\nrows = {}\ncols = {}\nact_bits = {}\nweight_bits = {}\nacc_bits = {}\n",
+                    rng.range_i64(1, 4),
+                    rng.range_i64(1, 4),
+                    rng.range_i64(2, 16),
+                    rng.range_i64(2, 16),
+                    rng.range_i64(8, 48)
+                );
+                if unit == "sparse-gemm" {
+                    let m = pick(&mut rng, &[2, 4, 8, 16]);
+                    t += &format!("\n[sparsity]\nn = {}\nm = {m}\n", rng.range_i64(1, m - 1));
+                }
+                t
+            }
+            other => bail!("--unit {other} is not fuzzed ({})", UNITS.join(", ")),
         };
-        if Config::from_toml_str(&text).is_err() {
-            continue;
+        if Config::from_toml_str(&text).is_ok() {
+            return Ok(text);
         }
-        let (rows, cols) = (rng.range_i64(1, 6) as usize, rng.range_i64(1, 9) as usize);
-        let names: &[&'static str] = if unit == "residual" {
-            &["a", "b"]
-        } else {
-            &["x"]
-        };
-        let inputs = names
-            .iter()
-            .zip(&in_bits)
-            .map(|(&n, &b)| {
-                (
-                    n,
-                    NpyArray {
-                        dtype: dtype_for(b),
-                        shape: vec![rows, cols],
-                        data: values(&mut rng, rows * cols, b),
-                    },
-                )
-            })
-            .collect();
-        return Ok(Draw {
-            config: text,
-            inputs,
-            seed: rng.range_i64(1, 1 << 30) as u64,
-        });
     }
     bail!("no valid {unit} config in 1000 draws (a fuzzer bug)")
 }
 
-/// Co-simulate a draw in `dir`: Ok(()) or the failure's last line.
+/// Draw input `k` of config `i` (whose text is `config`).
+fn draw_inputs(unit: &str, config: &str, seed: u64, i: u64, k: u64) -> Result<Draw> {
+    let cfg = Config::from_toml_str(config)?;
+    let mut rng = SplitMix64::new(
+        seed.wrapping_mul(0xD1B5_4A32_D192_ED03)
+            ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ k.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+    );
+    let rows = rng.range_i64(1, 6) as usize;
+    let cols = rng.range_i64(1, 9) as usize;
+    let inputs: Vec<(&'static str, NpyArray)> = match unit {
+        "gelu" => {
+            let g = cfg.gelu.as_ref().context("[gelu]")?;
+            vec![("x", tensor(vec![rows, cols], g.in_bits, &mut rng))]
+        }
+        "requant" => {
+            let r = cfg.requant.as_ref().context("[requant]")?;
+            vec![("x", tensor(vec![rows, cols], r.in_bits, &mut rng))]
+        }
+        "residual" => {
+            let r = cfg.residual.as_ref().context("[residual]")?;
+            vec![
+                ("a", tensor(vec![rows, cols], r.a_bits, &mut rng)),
+                ("b", tensor(vec![rows, cols], r.b_bits, &mut rng)),
+            ]
+        }
+        "softmax" => {
+            let s = cfg.softmax.as_ref().context("[softmax]")?;
+            let len = rng.range_i64(1, s.max_len as i64) as usize;
+            vec![("x", tensor(vec![rows, len], s.in_bits, &mut rng))]
+        }
+        "layernorm" => {
+            let l = cfg.layernorm.as_ref().context("[layernorm]")?;
+            let len = rng.range_i64(1, l.max_len as i64) as usize;
+            vec![
+                ("x", tensor(vec![rows, len], l.in_bits, &mut rng)),
+                ("gamma", tensor(vec![len], l.gamma_bits, &mut rng)),
+                ("beta", tensor(vec![len], l.beta_bits, &mut rng)),
+            ]
+        }
+        "gemm" | "sparse-gemm" => {
+            let a = cfg.array.as_ref().context("[array]")?;
+            let (m, kk, n) = (
+                rng.range_i64(1, 12) as usize,
+                rng.range_i64(1, 12) as usize,
+                rng.range_i64(1, 12) as usize,
+            );
+            let am = tensor(vec![m, kk], a.act_bits, &mut rng);
+            let mut bm = tensor(vec![kk, n], a.weight_bits, &mut rng);
+            if let Some(sp) = cfg.sparsity {
+                let pruned = accgen_golden::nm_sparse::prune(
+                    &Matrix::from_vec(kk, n, bm.data.clone()),
+                    sp,
+                );
+                bm.data = pruned.data;
+            }
+            vec![("a", am), ("b", bm)]
+        }
+        other => bail!("--unit {other} is not fuzzed ({})", UNITS.join(", ")),
+    };
+    Ok(Draw {
+        config: config.to_string(),
+        inputs,
+        seed: rng.range_i64(1, 1 << 30) as u64,
+    })
+}
+
+/// Write the draw's config and inputs into `dir`; the input paths by name.
+fn write_draw(d: &Draw, dir: &Path) -> Result<(PathBuf, Vec<(&'static str, PathBuf)>)> {
+    std::fs::create_dir_all(dir)?;
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, &d.config)?;
+    let mut paths = Vec::new();
+    for (n, a) in &d.inputs {
+        let p = dir.join(format!("{n}.npy"));
+        npy::write(&p, a)?;
+        paths.push((*n, p));
+    }
+    Ok((cfg, paths))
+}
+
+/// Run `accgen sim <unit>` in this process.
+fn sim_in_process(unit: &str, args: &super::sim::SimArgs, p: &[(&str, PathBuf)]) -> Result<()> {
+    let get = |n: &str| -> &Path { &p.iter().find(|(k, _)| *k == n).expect("drawn").1 };
+    match unit {
+        "gelu" => super::stream::gelu(args, get("x")),
+        "requant" => super::stream::requant(args, get("x")),
+        "softmax" => super::stream::softmax(args, get("x")),
+        "residual" => super::residual::residual(args, get("a"), get("b")),
+        "layernorm" => super::layernorm::layernorm(args, get("x"), get("gamma"), get("beta")),
+        "gemm" => super::sim::gemm(args, get("a"), get("b")),
+        "sparse-gemm" => super::sim::sparse_gemm(args, get("a"), get("b"), false),
+        other => bail!("--unit {other} is not fuzzed ({})", UNITS.join(", ")),
+    }
+}
+
+/// The last non-empty line of a message.
+fn last_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("failed")
+        .trim()
+        .to_string()
+}
+
+/// `accgen fuzz --worker I` (internal): config `i` on `inputs` input draws, one model
+/// built once, each input on a fresh instance. Prints `FUZZ-FAIL k: why` per failing
+/// input, then `FUZZ-DONE`.
+pub fn worker(unit: &str, seed: u64, i: u64, inputs: u64, fault: Option<&str>) -> Result<()> {
+    super::sim::keep_models();
+    let config = draw_config(unit, seed, i)?;
+    let fault = fault
+        .map(|f| f.parse::<accgen_sim::fault::Fault>())
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--inject-fault: {e}"))?;
+    let tmp = tempfile::tempdir()?;
+    for k in 0..inputs {
+        let d = draw_inputs(unit, &config, seed, i, k)?;
+        let dir = tmp.path().join(format!("k{k}"));
+        let (cfg, paths) = write_draw(&d, &dir)?;
+        let args = super::sim::SimArgs {
+            config: cfg,
+            out: None,
+            vcd: None,
+            json: None,
+            force: false,
+            input_gaps: 0.1,
+            backpressure: 0.1,
+            seed: d.seed,
+            x_init_seed: d.seed,
+            inject_fault: fault,
+        };
+        if let Err(e) = sim_in_process(unit, &args, &paths) {
+            println!("FUZZ-FAIL {k}: {}", last_line(&format!("{e:#}")));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!("FUZZ-DONE");
+    Ok(())
+}
+
+/// Run config `i` in a worker process: the failing inputs (index, why).
+fn run_worker(
+    unit: &str,
+    seed: u64,
+    i: u64,
+    inputs: u64,
+    fault: Option<&str>,
+) -> Result<Vec<(u64, String)>> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["fuzz", "--unit", unit, "--seed", &seed.to_string()])
+        .args(["--worker", &i.to_string(), "--inputs", &inputs.to_string()]);
+    if let Some(f) = fault {
+        cmd.args(["--inject-fault", f]);
+    }
+    let o = cmd.output().context("starting an accgen fuzz worker")?;
+    let out = String::from_utf8_lossy(&o.stdout);
+    let mut fails: Vec<(u64, String)> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("FUZZ-FAIL "))
+        .filter_map(|l| {
+            let (k, why) = l.split_once(": ")?;
+            Some((k.parse().ok()?, why.to_string()))
+        })
+        .collect();
+    if !o.status.success() || !out.lines().any(|l| l == "FUZZ-DONE") {
+        // A crash (or an error outside the runs) fails the input it stopped at.
+        let at = fails.last().map_or(0, |f| f.0 + 1).min(inputs - 1);
+        fails.push((
+            at,
+            format!(
+                "the worker stopped ({}): {}",
+                o.status,
+                last_line(&String::from_utf8_lossy(&o.stderr))
+            ),
+        ));
+    }
+    Ok(fails)
+}
+
+/// Co-simulate a draw with `accgen sim` in `dir`: Ok(()) or the failure's last line.
 fn cosim(
     unit: &str,
     d: &Draw,
     dir: &Path,
     fault: Option<&str>,
 ) -> Result<std::result::Result<(), String>> {
-    std::fs::create_dir_all(dir)?;
-    let cfg = dir.join("config.toml");
-    std::fs::write(&cfg, &d.config)?;
+    let (cfg, paths) = write_draw(d, dir)?;
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.args(["sim", unit, "--config"]).arg(&cfg);
-    for (n, a) in &d.inputs {
-        let p = dir.join(format!("{n}.npy"));
-        npy::write(&p, a)?;
-        cmd.arg(format!("--{n}")).arg(&p);
+    for (n, p) in &paths {
+        cmd.arg(format!("--{n}")).arg(p);
     }
     cmd.args([
         "--seed",
@@ -192,17 +407,11 @@ fn cosim(
     if o.status.success() {
         return Ok(Ok(()));
     }
-    let err = String::from_utf8_lossy(&o.stderr);
-    Ok(Err(err
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("failed")
-        .to_string()))
+    Ok(Err(last_line(&String::from_utf8_lossy(&o.stderr))))
 }
 
-/// The draw with every input cut to its first `rows` rows.
-fn cut(d: &Draw, rows: usize) -> Draw {
+/// The draw with every streamed input cut to its first `rows` rows.
+fn cut(unit: &str, d: &Draw, rows: usize) -> Draw {
     Draw {
         config: d.config.clone(),
         seed: d.seed,
@@ -210,6 +419,9 @@ fn cut(d: &Draw, rows: usize) -> Draw {
             .inputs
             .iter()
             .map(|(n, a)| {
+                if !streamed(unit).contains(n) {
+                    return (*n, a.clone());
+                }
                 let cols = a.shape[1];
                 (
                     *n,
@@ -224,15 +436,24 @@ fn cut(d: &Draw, rows: usize) -> Draw {
     }
 }
 
-/// Shrink a failing draw while it still fails.
+/// Rows of the draw's streamed input.
+fn rows_of(unit: &str, d: &Draw) -> usize {
+    let first = streamed(unit)[0];
+    d.inputs
+        .iter()
+        .find(|(n, _)| *n == first)
+        .map_or(0, |(_, a)| a.shape[0])
+}
+
+/// Shrink a failing draw while it still fails (with `accgen sim`, as a replay would).
 fn minimize(unit: &str, d: Draw, dir: &Path, fault: Option<&str>) -> Result<Draw> {
     let mut best = d;
     loop {
-        let rows = best.inputs[0].1.shape[0];
+        let rows = rows_of(unit, &best);
         if rows <= 1 {
             return Ok(best);
         }
-        let smaller = cut(&best, rows / 2);
+        let smaller = cut(unit, &best, rows / 2);
         if cosim(unit, &smaller, dir, fault)?.is_err() {
             best = smaller;
         } else {
@@ -281,11 +502,21 @@ fn write_case(
         .with_context(|| format!("writing {}", suite_toml.display()))
 }
 
+/// A failing config: its index, the failing inputs, the first one minimized.
+struct Failure {
+    i: u64,
+    k: u64,
+    why: String,
+    failed_inputs: usize,
+    draw: Draw,
+}
+
 /// `accgen fuzz`.
 pub fn fuzz(
     unit: &str,
     seed: u64,
     count: u64,
+    inputs: u64,
     jobs: usize,
     suite: Option<&Path>,
     fault: Option<&str>,
@@ -293,10 +524,13 @@ pub fn fuzz(
     if !(1..=100_000).contains(&count) {
         bail!("--count {count} is outside the allowed range 1..=100000");
     }
+    if !(1..=10_000).contains(&inputs) {
+        bail!("--inputs {inputs} is outside the allowed range 1..=10000");
+    }
     if !(1..=64).contains(&jobs) {
         bail!("--jobs {jobs} is outside the allowed range 1..=64");
     }
-    draw(unit, seed, 0)?; // the unit is checked here
+    draw_config(unit, seed, 0)?; // the unit is checked here
     if let Some(s) = suite {
         if s.join("suite.toml").exists() {
             let t = std::fs::read_to_string(s.join("suite.toml"))?;
@@ -311,7 +545,7 @@ pub fn fuzz(
     let tmp = tempfile::tempdir()?;
     let t0 = Instant::now();
     let next = Arc::new(Mutex::new(0u64));
-    let failures: Arc<Mutex<Vec<(u64, String, Draw)>>> = Arc::new(Mutex::new(Vec::new()));
+    let failures: Arc<Mutex<Vec<Failure>>> = Arc::new(Mutex::new(Vec::new()));
     let prog = Arc::new(Mutex::new(crate::progress::Progress::new(
         &format!("fuzz {unit}"),
         "configs",
@@ -338,16 +572,24 @@ pub fn fuzz(
                     *n += 1;
                     *n - 1
                 };
-                let r = draw(unit, seed, i).and_then(|d| {
-                    let dir: PathBuf = tmp.join(format!("d{i}"));
-                    let res = cosim(unit, &d, &dir, fault)?;
-                    if let Err(why) = res {
-                        let d = minimize(unit, d, &dir, fault)?;
-                        failures.lock().expect("failures").push((i, why, d));
+                let r = (|| -> Result<()> {
+                    let fails = run_worker(unit, seed, i, inputs, fault)?;
+                    if let Some((k, why)) = fails.first() {
+                        let config = draw_config(unit, seed, i)?;
+                        let d = draw_inputs(unit, &config, seed, i, *k)?;
+                        let dir: PathBuf = tmp.join(format!("d{i}"));
+                        let draw = minimize(unit, d, &dir, fault)?;
+                        let _ = std::fs::remove_dir_all(&dir);
+                        failures.lock().expect("failures").push(Failure {
+                            i,
+                            k: *k,
+                            why: why.clone(),
+                            failed_inputs: fails.len(),
+                            draw,
+                        });
                     }
-                    let _ = std::fs::remove_dir_all(&dir);
                     Ok(())
-                });
+                })();
                 if let Err(e) = r {
                     errors
                         .lock()
@@ -365,19 +607,29 @@ pub fn fuzz(
         bail!("the fuzzer could not run: {e}");
     }
     let mut fails = std::mem::take(&mut *failures.lock().expect("failures"));
-    fails.sort_by_key(|f| f.0);
-    for (i, why, d) in &fails {
-        let name = format!("fuzz-{unit}-s{seed}-d{i}");
+    fails.sort_by_key(|f| f.i);
+    for f in &fails {
+        let name = if f.k == 0 {
+            format!("fuzz-{unit}-s{seed}-d{}", f.i)
+        } else {
+            format!("fuzz-{unit}-s{seed}-d{}-k{}", f.i, f.k)
+        };
         println!(
-            "FAIL draw {i} ({name}): {why}; minimized to {} row(s)",
-            d.inputs[0].1.shape[0]
+            "FAIL draw {} input {} ({name}): {}; minimized to {} row(s); {} of {inputs} inputs of this config failed",
+            f.i,
+            f.k,
+            f.why,
+            rows_of(unit, &f.draw),
+            f.failed_inputs
         );
         if let Some(s) = suite {
-            write_case(s, unit, &name, d, fault)?;
+            write_case(s, unit, &name, &f.draw, fault)?;
         }
     }
+    let failed_cases: usize = fails.iter().map(|f| f.failed_inputs).sum();
+    let cases = count * inputs;
     println!(
-        "fuzz {unit}: {count} random configs co-simulated, {} failed (seed {seed}) in {:.1} s",
+        "fuzz {unit}: {count} random configs x {inputs} inputs = {cases} cases co-simulated, {failed_cases} failed, in {} configs (seed {seed}) in {:.1} s",
         fails.len(),
         t0.elapsed().as_secs_f64()
     );
@@ -385,7 +637,10 @@ pub fn fuzz(
         if let Some(s) = suite {
             println!("wrote the failing cases into {}/suite.toml", s.display());
         }
-        bail!("{} of {count} fuzzed configs failed", fails.len());
+        bail!(
+            "{failed_cases} of {cases} fuzzed cases failed, in {} of {count} configs",
+            fails.len()
+        );
     }
     Ok(())
 }

@@ -10,8 +10,8 @@
 //! [[case]]
 //! name = "gelu-every-input"
 //! config = "../configs/nonlinear.toml"   # paths are relative to the suite directory
-//! unit = "gelu"        # requant | gelu | softmax | layernorm | residual | gemm | model
-//! inputs = { x = "inputs/gelu.npy" }      # x; a, b (residual, gemm); x, gamma, beta (layernorm)
+//! unit = "gelu"        # requant | gelu | softmax | layernorm | residual | gemm | sparse-gemm | model
+//! inputs = { x = "inputs/gelu.npy" }      # x; a, b (residual, gemm, sparse-gemm); x, gamma, beta (layernorm)
 //! # model = "../models/block_example"     # with unit = "model": the model directory, input x
 //! # expected = "expected/gelu-every-input.npy"   # default: expected/<name>.npy
 //! # cycles = 1234          # optional, with cycles_tolerance (relative, default 0)
@@ -85,7 +85,7 @@ fn unit_inputs(unit: &str) -> Option<&'static [&'static str]> {
     Some(match unit {
         "requant" | "gelu" | "softmax" | "model" => &["x"],
         "layernorm" => &["x", "gamma", "beta"],
-        "residual" | "gemm" => &["a", "b"],
+        "residual" | "gemm" | "sparse-gemm" => &["a", "b"],
         _ => return None,
     })
 }
@@ -123,7 +123,7 @@ pub(crate) fn load_suite(dir: &Path) -> Result<Suite> {
         }
         let Some(want) = unit_inputs(&c.unit) else {
             bail!(
-                "{}: case `{}`: unit = `{}` is not supported (requant, gelu, softmax, layernorm, residual, gemm, model)",
+                "{}: case `{}`: unit = `{}` is not supported (requant, gelu, softmax, layernorm, residual, gemm, sparse-gemm, model)",
                 path.display(),
                 c.name,
                 c.unit
@@ -245,7 +245,7 @@ pub(crate) fn golden(s: &Suite, c: &CaseSpec) -> Result<(Vec<usize>, Vec<i64>)> 
                 .map_err(|e| err(e.0))?;
             (a.shape, y)
         }
-        "gemm" => {
+        "gemm" | "sparse-gemm" => {
             let arr = need(cfg.array.as_ref(), &c.name, "array")?;
             let (a, b) = (input("a")?, input("b")?);
             if a.shape.len() != 2 || b.shape.len() != 2 || a.shape[1] != b.shape[0] {
@@ -259,6 +259,11 @@ pub(crate) fn golden(s: &Suite, c: &CaseSpec) -> Result<(Vec<usize>, Vec<i64>)> 
             let am = Matrix::from_vec(a.shape[0], a.shape[1], a.data);
             let bm = Matrix::from_vec(b.shape[0], b.shape[1], b.data);
             accgen_golden::gemm::check_operands(&am, &bm, arr.format()).map_err(|e| err(e.0))?;
+            if c.unit == "sparse-gemm" {
+                let sp = need(cfg.sparsity, &c.name, "sparsity")?;
+                accgen_golden::nm_sparse::check(&bm, sp)
+                    .map_err(|v| err(format!("B violates {}:{} sparsity: {v}", sp.n, sp.m)))?;
+            }
             let y = gemm(&am, &bm, arr.format());
             (vec![y.rows, y.cols], y.data)
         }
@@ -391,6 +396,8 @@ fn run_case_inner(s: &Suite, c: &CaseSpec) -> CaseResult {
             if let Some(f) = &c.inject_fault {
                 cmd.args(["--inject-fault", f]);
             }
+            // The random initial state from the case's seed too (as `accgen fuzz`).
+            cmd.args(["--x-init-seed", &c.seed.unwrap_or(1).to_string()]);
         }
     }
     cmd.arg("--out")

@@ -207,9 +207,63 @@ pub fn build_array_model(
     )
 }
 
+thread_local! {
+    /// Models built by this thread, by design content and fault, when
+    /// [`keep_models`] turned reuse on (fuzz workers run many inputs on one model).
+    static KEPT: std::cell::RefCell<Option<std::collections::HashMap<u64, Model>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// From now on, [`build_model`] in this thread keeps every model it builds (without a
+/// VCD) and hands out the same loaded model for the same design and fault again,
+/// skipping the disk cache lookup and the library load.
+pub fn keep_models() {
+    KEPT.with(|k| {
+        k.borrow_mut().get_or_insert_with(Default::default);
+    })
+}
+
+/// Content key of `top` (every Verilog file it needs) and `fault`.
+fn design_key(top: &Rc<accgen_hw::rtl::Module>, fault: Option<Fault>) -> Result<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut d = accgen_hw::rtl::Design::new();
+    d.add_top(top.clone());
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in d.sim_files()? {
+        (f.file_name, f.text).hash(&mut h);
+    }
+    fault.map(|f| f.describe()).hash(&mut h);
+    Ok(h.finish())
+}
+
 /// Build (or fetch from the cache) the Verilator model of `top`, behind a `fault`
 /// wrapper when one is given, printing progress.
 pub fn build_model(
+    top: &Rc<accgen_hw::rtl::Module>,
+    vcd: Option<&Path>,
+    fault: Option<Fault>,
+) -> Result<(Model, f64)> {
+    let keep = vcd.is_none() && KEPT.with(|k| k.borrow().is_some());
+    let key = if keep {
+        Some(design_key(top, fault)?)
+    } else {
+        None
+    };
+    if let Some(m) = key.and_then(|k| KEPT.with(|c| c.borrow().as_ref()?.get(&k).cloned())) {
+        return Ok((m, 0.0));
+    }
+    let (model, secs) = build_model_uncached(top, vcd, fault)?;
+    if let Some(k) = key {
+        KEPT.with(|c| {
+            if let Some(map) = c.borrow_mut().as_mut() {
+                map.insert(k, model.clone());
+            }
+        });
+    }
+    Ok((model, secs))
+}
+
+fn build_model_uncached(
     top: &Rc<accgen_hw::rtl::Module>,
     vcd: Option<&Path>,
     fault: Option<Fault>,

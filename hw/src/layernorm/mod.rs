@@ -295,7 +295,10 @@ pub fn layernorm(lib: &mut Library, cfg: &LayernormConfig) -> RtlResult<Rc<Modul
         let one_a = m.const_u(ab, 1)?;
         let wp_next = m.add(wp.q, one_a)?;
         m.connect(wp, wp_next)?;
-        let elem_word = m.concat(&[last0, row0, pos0, x0])?;
+        // The lanes unpacked to in_bits each (tdata pads them to whole bytes).
+        let mut elem_parts = vec![last0, row0, pos0];
+        elem_parts.extend(xs.iter().rev().copied());
+        let elem_word = m.concat(&elem_parts)?;
         let rp = m.reg("buf_rp", ab, false, RegOpts::new().reset_zero(ab).enable(issue_w))?;
         let rp_next = m.add(rp.q, one_a)?;
         m.connect(rp, rp_next)?;

@@ -115,6 +115,10 @@ enum Command {
         /// Configs at a time (1..=64).
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Run shard I of N (1-based) of the draws: I-1, I-1+N, ... (for a Slurm array:
+        /// --shard $SLURM_ARRAY_TASK_ID/N).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
         /// Internal: run config I's inputs in this process and report them.
         #[arg(long, hide = true, value_name = "I")]
         worker: Option<u64>,
@@ -127,6 +131,7 @@ enum Command {
     },
     /// Design-space sweep: every combination of parameter values, each point's
     /// workload cycles, Yosys resources and optionally Fmax; CSV, Pareto plots.
+    /// Shards locally (--shard, --merge) or on Slurm (--slurm).
     Sweep {
         /// The sweep file (SPACE.toml).
         space: PathBuf,
@@ -134,8 +139,28 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Sweep shard I of N (1-based): points I, I+N, ...
-        #[arg(long, value_name = "I/N")]
+        #[arg(long, value_name = "I/N", conflicts_with_all = ["slurm", "merge"])]
         shard: Option<String>,
+        /// Submit the sweep to Slurm as an array of N shards (each into DIR/shard-k)
+        /// and a merge job after it (DIR/results.csv and the plots); files in DIR/slurm.
+        #[arg(long, value_name = "N", conflicts_with = "merge")]
+        slurm: Option<usize>,
+        /// sbatch --partition (with --slurm).
+        #[arg(long, requires = "slurm")]
+        partition: Option<String>,
+        /// sbatch --time (with --slurm).
+        #[arg(long, requires = "slurm")]
+        time: Option<String>,
+        /// Shared Verilator model cache directory for every task (with --slurm).
+        #[arg(long, requires = "slurm")]
+        cache: Option<PathBuf>,
+        /// Wait for the merge job, print the table, and fail if it failed (with --slurm).
+        #[arg(long, requires = "slurm")]
+        wait: bool,
+        /// Merge DIR/shard-1 ..= DIR/shard-N (the results.csv of `--shard k/N` runs)
+        /// into DIR: results, plots, table.
+        #[arg(long, value_name = "N")]
+        merge: Option<usize>,
     },
     /// Serve the simulated board (the accelerator in Verilator with its DRAM) on a Unix
     /// socket for the drivers: register reads and writes, DRAM buffers, interrupts.
@@ -689,18 +714,55 @@ fn main() -> ExitCode {
             inputs,
             jobs,
             worker: None,
+            shard,
             suite,
             inject_fault,
-        } => cmd::fuzz::fuzz(
-            &unit,
-            seed,
-            count,
-            inputs,
-            jobs,
-            suite.as_deref(),
-            inject_fault.as_deref(),
+        } => shard
+            .as_deref()
+            .map(cmd::regress::parse_shard)
+            .transpose()
+            .and_then(|shard| {
+                cmd::fuzz::fuzz(
+                    &cmd::fuzz::FuzzPlan {
+                        unit: &unit,
+                        seed,
+                        count,
+                        inputs,
+                        jobs,
+                        shard: shard.unwrap_or((1, 1)),
+                    },
+                    suite.as_deref(),
+                    inject_fault.as_deref(),
+                )
+            }),
+        Command::Sweep {
+            space,
+            out,
+            slurm: Some(shards),
+            partition,
+            time,
+            cache,
+            wait,
+            ..
+        } => cmd::sweep::slurm(
+            &space,
+            &out,
+            &cmd::regress::SlurmOpts {
+                shards,
+                partition: partition.as_deref(),
+                time: time.as_deref(),
+                cache: cache.as_deref(),
+                jobs: 1,
+                wait,
+            },
         ),
-        Command::Sweep { space, out, shard } => cmd::sweep::sweep(&space, &out, shard.as_deref()),
+        Command::Sweep {
+            space,
+            out,
+            shard,
+            merge,
+            ..
+        } => cmd::sweep::sweep(&space, &out, shard.as_deref(), merge),
         Command::Serve {
             config,
             socket,
@@ -776,7 +838,7 @@ fn main() -> ExitCode {
             a,
             b,
             prune,
-        }) => cmd::sim::sparse_gemm(&common, &a, &b, prune),
+        }) => cmd::sim::sparse_gemm(&common, &a, &b, prune, true),
         Command::Sim(SimCommand::Requant { common, x }) => cmd::stream::requant(&common, &x),
         Command::Sim(SimCommand::Gelu { common, x }) => cmd::stream::gelu(&common, &x),
         Command::Sim(SimCommand::Softmax { common, x }) => cmd::stream::softmax(&common, &x),

@@ -2,6 +2,11 @@
 //! co-simulated against golden under hostile traffic from a random initial state), and
 //! a test-only mutant (a flipped output bit) is found, minimized and written as suite
 //! cases that `accgen regress` replays, failing with the cases named.
+//!
+//! Seed 2026 found two generator bugs when the softmax, LayerNorm and array units
+//! joined: a LayerNorm with several lanes of a non-byte input width read lanes 1.. from
+//! the wrong bits, and softmax phase 2 could not be built when the input has few
+//! integer bits (a reversed slice). Both are fixed; this test keeps them fixed.
 
 mod common;
 
@@ -9,7 +14,15 @@ use common::*;
 
 #[test]
 fn fifty_random_configs_per_unit_pass() {
-    for unit in ["gelu", "requant", "residual"] {
+    for unit in [
+        "gelu",
+        "requant",
+        "residual",
+        "softmax",
+        "layernorm",
+        "gemm",
+        "sparse-gemm",
+    ] {
         let o = accgen(&[
             "fuzz", "--unit", unit, "--seed", "2026", "--count", "50", "--jobs", "2",
         ]);
@@ -17,7 +30,7 @@ fn fifty_random_configs_per_unit_pass() {
         assert!(o.status.success(), "{unit}: {out}{}", stderr(&o));
         assert!(
             out.contains(&format!(
-                "fuzz {unit}: 50 random configs co-simulated, 0 failed"
+                "fuzz {unit}: 50 random configs x 1 inputs = 50 cases co-simulated, 0 failed"
             )),
             "{out}"
         );
@@ -45,9 +58,12 @@ fn a_mutant_is_found_minimized_and_replayed() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("3 failed"), "{out}");
-    assert!(out.contains("FAIL draw 0 (fuzz-gelu-s7-d0)"), "{out}");
-    assert!(stderr(&o).contains("3 of 3 fuzzed configs failed"));
+    assert!(out.contains("= 3 cases co-simulated, 3 failed"), "{out}");
+    assert!(
+        out.contains("FAIL draw 0 input 0 (fuzz-gelu-s7-d0)"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("3 of 3 fuzzed cases failed, in 3 of 3 configs"));
     // The minimized cases keep one row (the flipped bit is in the first beat).
     assert!(out.contains("minimized to 1 row(s)"), "{out}");
     let text = std::fs::read_to_string(suite.join("suite.toml")).unwrap();
@@ -83,5 +99,60 @@ fn a_mutant_is_found_minimized_and_replayed() {
     assert!(stderr(&o).contains("was not written by accgen fuzz"));
     let o = accgen(&["fuzz", "--unit", "conv", "--count", "1"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("--unit conv is not fuzzed (gelu, requant, residual)"));
+    assert!(stderr(&o).contains(
+        "--unit conv is not fuzzed (gelu, requant, residual, softmax, layernorm, gemm, sparse-gemm)"
+    ));
+}
+
+#[test]
+fn many_inputs_per_config_run_on_one_model_and_a_row_unit_mutant_is_replayed() {
+    let o = accgen(&[
+        "fuzz", "--unit", "softmax", "--seed", "11", "--count", "2", "--inputs", "30",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains(
+            "fuzz softmax: 2 random configs x 30 inputs = 60 cases co-simulated, 0 failed"
+        ),
+        "{out}"
+    );
+    // A LayerNorm mutant: every input of both configs fails; the first failing input
+    // of each config becomes a case, replayed (and failing) under regress.
+    let t = Tmp::new("fuzz-ln-mutant");
+    let suite = t.path("found");
+    let o = accgen(&[
+        "fuzz",
+        "--unit",
+        "layernorm",
+        "--seed",
+        "12",
+        "--count",
+        "2",
+        "--inputs",
+        "3",
+        "--jobs",
+        "2",
+        "--suite",
+        suite.to_str().unwrap(),
+        "--inject-fault",
+        "flip:0",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stderr(&o).contains("6 of 6 fuzzed cases failed, in 2 of 2 configs"),
+        "{out}{}",
+        stderr(&o)
+    );
+    assert!(out.contains("3 of 3 inputs of this config failed"), "{out}");
+    let o = accgen(&["regress", "record", suite.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = accgen(&["regress", "run", suite.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("2 of 2 cases failed: fuzz-layernorm-s12-d0, fuzz-layernorm-s12-d1"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -275,8 +275,13 @@ fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
     let exp = tb.join("expected.hex");
     let text = std::fs::read_to_string(&exp).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let flipped = if lines[2].starts_with('0') { "1" } else { "0" };
-    lines[2].replace_range(0..1, flipped);
+    // (The first digit is tlast; the second is data.)
+    let flipped = if lines[2][1..].starts_with('0') {
+        "1"
+    } else {
+        "0"
+    };
+    lines[2].replace_range(1..2, flipped);
     std::fs::write(&exp, lines.join("\n") + "\n").unwrap();
     let o = run();
     let out = String::from_utf8_lossy(&o.stdout);
@@ -316,4 +321,100 @@ fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
         String::from_utf8_lossy(&o.stdout),
         stderr(&o)
     );
+}
+
+/// Row units: softmax over 3 lanes and LayerNorm (with its parameter stream) over 2
+/// lanes of 13-bit inputs, with rows that leave the last lockstep group padded.
+#[test]
+fn row_unit_testbenches_pass_under_icarus_and_verilator_and_catch_corruption() {
+    let t = Tmp::new("regress-tb-rows");
+    let s = t.path("suite");
+    let inp = s.join("inputs");
+    std::fs::create_dir_all(&inp).unwrap();
+    std::fs::write(
+        s.join("rows.toml"),
+        "[softmax]\nlanes = 3\nmax_len = 16\nin_bits = 12\nin_frac = 6\nout_bits = 10\n\n\
+         [layernorm]\nlanes = 2\nmax_len = 16\nin_bits = 13\nin_frac = 4\ngamma_bits = 13\n\
+         gamma_frac = 10\nbeta_bits = 14\nout_bits = 12\nout_frac = 6\n",
+    )
+    .unwrap();
+    let mut rng = SplitMix64::new(77);
+    let mut r = |n: usize, bits: u32| (0..n).map(|_| rng.signed(bits)).collect::<Vec<_>>();
+    write(&inp, "sx.npy", Dtype::I16, vec![5, 7], r(35, 12));
+    write(&inp, "lx.npy", Dtype::I16, vec![3, 9], r(27, 13));
+    write(&inp, "g.npy", Dtype::I16, vec![9], r(9, 13));
+    // (beta within 10 of its 14 bits, so that the outputs rarely saturate.)
+    write(&inp, "b.npy", Dtype::I16, vec![9], r(9, 10));
+    std::fs::write(
+        s.join("suite.toml"),
+        "[suite]\nname = \"rows\"\n\n\
+         [[case]]\nname = \"sm\"\nconfig = \"rows.toml\"\nunit = \"softmax\"\ninputs = { x = \"inputs/sx.npy\" }\nseed = 3\n\n\
+         [[case]]\nname = \"ln\"\nconfig = \"rows.toml\"\nunit = \"layernorm\"\n\
+         inputs = { x = \"inputs/lx.npy\", gamma = \"inputs/g.npy\", beta = \"inputs/b.npy\" }\nseed = 4\n",
+    )
+    .unwrap();
+    let o = accgen(&["regress", "record", &t.s("suite")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Both export and pass under Icarus and Verilator with equal cycles, besides the
+    // Verilator co-simulation.
+    let o = accgen(&[
+        "regress",
+        "run",
+        &t.s("suite"),
+        "--cross-sim",
+        "icarus",
+        "--jobs",
+        "2",
+    ]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    for (case, beats, extra) in [("sm", 14, None), ("ln", 18, Some("params.hex"))] {
+        let tb = t.path(&format!("tb-{case}"));
+        let o = accgen(&[
+            "export-tb",
+            "--case",
+            &format!("{}/{case}", s.display()),
+            "--out",
+            tb.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let run = || {
+            std::process::Command::new("sh")
+                .arg(tb.join("run_icarus.sh"))
+                .output()
+                .unwrap()
+        };
+        let o = run();
+        let out = String::from_utf8_lossy(&o.stdout);
+        // 5 softmax rows of 7 in groups of 3: 2 groups x 7 beats; 3 LayerNorm rows of
+        // 9 in groups of 2: 2 x 9.
+        assert!(
+            o.status.success() && out.contains(&format!("PASS: {beats} beats in ")),
+            "{case}: {out}"
+        );
+        // Corrupt the parameters (LayerNorm: gamma bit 10 of channel 2, a change of
+        // 1.0) or one expected beat (softmax: bit 2 of lane 0): FAIL.
+        let (file, row, at) = match extra {
+            Some(f) => (f, 2, 6),
+            None => ("expected.hex", 9, 0),
+        };
+        let p = tb.join(file);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        let at = if at == 0 { lines[row].len() - 1 } else { at };
+        let d = u8::from_str_radix(&lines[row][at..at + 1], 16).unwrap() ^ 0x4;
+        lines[row].replace_range(at..at + 1, &format!("{d:x}"));
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        let o = run();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!o.status.success(), "{case}: {out}");
+        assert!(
+            out.contains("MISMATCH beat") && out.contains("FAIL: "),
+            "{case}: {out}"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! `accgen regress slurm` on a real one-node Slurm cluster (`scripts/slurm-local.sh`:
 //! munged, slurmctld and slurmd from Debian's packages): a 4-shard array job and its
 //! dependent merge job, with a fresh shared model cache, give the same JUnit cases as
-//! the unsharded run; the daemons are stopped afterwards.
+//! the unsharded run; `accgen sweep --slurm` merges its shards to the unsharded
+//! sweep's rows; the daemons are stopped afterwards.
 
 mod common;
 
@@ -133,4 +134,49 @@ fn a_four_shard_array_job_merges_to_the_unsharded_run() {
     }
     // The shared cache holds the models the tasks built.
     assert!(std::fs::read_dir(t.path("shared-cache")).unwrap().count() > 0);
+
+    // A sweep of three points in two shards, merged: the unsharded sweep's rows.
+    std::fs::write(t.path("base.toml"), "[array]\nrows = 2\ncols = 2\n").unwrap();
+    std::fs::write(
+        t.path("space.toml"),
+        "[sweep]\nname = \"tiny\"\nbase = \"base.toml\"\nworkload = [\"8,4,8\"]\n\n\
+         [params]\n\"array.rows\" = [1, 2, 3]\n",
+    )
+    .unwrap();
+    let o = accgen(&["sweep", &t.s("space.toml"), "--out", &t.s("sweep-whole")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_accgen"))
+        .args([
+            "sweep",
+            &t.s("space.toml"),
+            "--out",
+            &t.s("sweep-slurm"),
+            "--slurm",
+            "2",
+            "--wait",
+            "--cache",
+        ])
+        .arg(t.path("shared-cache"))
+        .env("SLURM_CONF", &conf)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("merged 3 points from 2 shards"), "{out}");
+    let rows = |p: &str| {
+        let mut v: Vec<String> = std::fs::read_to_string(t.path(p))
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(rows("sweep-slurm/results.csv").len(), 4);
+    assert_eq!(
+        rows("sweep-slurm/results.csv"),
+        rows("sweep-whole/results.csv")
+    );
+    assert_eq!(rows("sweep-slurm/shard-1/results.csv").len(), 3);
+    assert!(t.path("sweep-slurm/cycles_vs_lut.png").exists());
 }

@@ -48,6 +48,10 @@ pub struct SimOptions {
     /// [`default_cache_root`] even when `cache_root` is set, so that tests with a
     /// private design cache still share one runtime per machine.
     pub runtime_root: Option<PathBuf>,
+    /// Compile the model's C++ without optimization (`-O0`): about a third faster to
+    /// build and several times slower to run, for many short runs of many designs
+    /// (fuzzing). A separate cache entry.
+    pub quick: bool,
 }
 
 impl SimOptions {
@@ -59,6 +63,12 @@ impl SimOptions {
     /// Trace into the VCD file `path`.
     pub fn trace(mut self, path: impl Into<PathBuf>) -> SimOptions {
         self.trace = Some(path.into());
+        self
+    }
+
+    /// Build for a short run: see [`SimOptions::quick`].
+    pub fn quick(mut self) -> SimOptions {
+        self.quick = true;
         self
     }
 
@@ -186,14 +196,18 @@ impl Model {
     }
 }
 
-fn verilator_flags(traced: bool) -> Vec<String> {
+fn verilator_flags(traced: bool, quick: bool) -> Vec<String> {
     let mut f: Vec<String> = [
         "-O3",
         "--build",
         "-CFLAGS",
         "-fPIC",
         "-MAKEFLAGS",
-        "OPT_FAST=-O2",
+        if quick {
+            "OPT_FAST=-O0"
+        } else {
+            "OPT_FAST=-O2"
+        },
         "--x-assign",
         "unique",
         "--x-initial",
@@ -222,6 +236,7 @@ fn design_key(
     spec: &TopSpec,
     wrapper: &str,
     traced: bool,
+    quick: bool,
 ) -> String {
     let mut h = ContentHasher::new();
     h.update(b"accgen-sim-design")
@@ -232,7 +247,7 @@ fn design_key(
         .update(tc.cxx_version.as_bytes())
         .update(spec.name.as_bytes())
         .update(wrapper.as_bytes());
-    for f in verilator_flags(traced)
+    for f in verilator_flags(traced, quick)
         .iter()
         .chain(&common_cxx_flags(tc))
         .chain(&link_flags())
@@ -267,7 +282,7 @@ fn build_library(files: &[VerilogFile], spec: &TopSpec, opts: &SimOptions) -> Si
     let tc = Toolchain::get()?;
     let traced = opts.trace.is_some();
     let wrapper = wrapper_cpp(spec);
-    let hash = design_key(tc, files, spec, &wrapper, traced);
+    let hash = design_key(tc, files, spec, &wrapper, traced, opts.quick);
     let root = opts.cache_root.clone().unwrap_or_else(default_cache_root);
     let mut info = BuildInfo {
         top: spec.name.clone(),
@@ -294,7 +309,15 @@ fn build_library(files: &[VerilogFile], spec: &TopSpec, opts: &SimOptions) -> Si
             &hash[..12],
             root.display()
         );
-        let (v, l) = compile_design(tc, dir, files, spec, &wrapper, traced, &runtime.archive)?;
+        let (v, l) = compile_design(
+            tc,
+            dir,
+            files,
+            spec,
+            &wrapper,
+            (traced, opts.quick),
+            &runtime.archive,
+        )?;
         info.verilate_time = Some(v);
         info.link_time = Some(l);
         Ok(())
@@ -339,7 +362,7 @@ fn compile_design(
     files: &[VerilogFile],
     spec: &TopSpec,
     wrapper: &str,
-    traced: bool,
+    (traced, quick): (bool, bool),
     runtime: &Path,
 ) -> SimResult<(Duration, Duration)> {
     let io = |what: &str, p: &Path, e| SimError::io(format!("{what} {}", p.display()), e);
@@ -360,7 +383,7 @@ fn compile_design(
     cmd.arg("--cc")
         .args(&rel)
         .args(["--top-module", &spec.name])
-        .args(verilator_flags(traced))
+        .args(verilator_flags(traced, quick))
         .args(["--Mdir", "obj"]);
     let ran = run_logged(&mut cmd, dir, &log).map_err(|e| SimError::VerilatorMissing {
         detail: format!("cannot run `{}`: {e}", tc.verilator),

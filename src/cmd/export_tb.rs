@@ -16,8 +16,14 @@
 //! `PASS: <beats> beats in <cycles> cycles` or `FAIL: ...` (also on a timeout or an
 //! extra beat). The run scripts exit non-zero unless the PASS line is printed.
 //!
-//! Units: the element-wise streams `requant`, `gelu` and `residual` (pairs packed
-//! `{b, a}` per lane, as the unit takes them).
+//! Each line of `input.hex` and `expected.hex` carries `tlast` above the beat's data
+//! bits. Units: the element-wise streams `requant`, `gelu` and `residual` (pairs
+//! packed `{b, a}` per lane, as the unit takes them; `tlast` on the last beat), and
+//! the row units `softmax` and `layernorm` (rows in lockstep groups of `lanes`, the
+//! last group padded with all-zero rows whose golden outputs are checked too, `tlast`
+//! on each group's last beat). For `layernorm` the testbench first streams gamma and
+//! beta from `params.hex` through `s_prm_axis` (`{beta, gamma}` per channel, each
+//! sign-extended to whole bytes, with the same random gaps).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -40,7 +46,45 @@ fn pct(p: f64) -> u32 {
 
 /// The units `export-tb` supports.
 pub fn supported(unit: &str) -> bool {
-    matches!(unit, "gelu" | "requant" | "residual")
+    matches!(
+        unit,
+        "gelu" | "requant" | "residual" | "softmax" | "layernorm"
+    )
+}
+
+/// A `$readmemh` line: `tlast` in a hex digit above the beat's `width` data bits
+/// (`width` is whole bytes, so the data is exactly `width / 4` digits).
+fn line(values: &[i64], field: u32, width: u32, last: bool) -> String {
+    format!("{}{}", u8::from(last), beat_hex(values, field, width))
+}
+
+/// Stream beats of rows in lockstep groups of `lanes` (the last group padded with
+/// zero rows): (input lines, expected lines, beats).
+fn row_beats(
+    rows: &[Vec<i64>],
+    lanes: usize,
+    (fi, wi): (u32, u32),
+    (fo, wo): (u32, u32),
+    golden: &dyn Fn(&[i64]) -> Result<Vec<i64>>,
+) -> Result<(String, String, usize)> {
+    let (mut input, mut expected, mut beats) = (String::new(), String::new(), 0);
+    for g in rows.chunks(lanes) {
+        let len = g[0].len();
+        let mut group = g.to_vec();
+        group.resize(lanes, vec![0; len]);
+        let outs = group
+            .iter()
+            .map(|r| golden(r))
+            .collect::<Result<Vec<_>>>()?;
+        for k in 0..len {
+            let xs: Vec<i64> = group.iter().map(|r| r[k]).collect();
+            let ys: Vec<i64> = outs.iter().map(|o| o[k]).collect();
+            let _ = writeln!(input, "{}", line(&xs, fi, wi, k + 1 == len));
+            let _ = writeln!(expected, "{}", line(&ys, fo, wo, k + 1 == len));
+            beats += 1;
+        }
+    }
+    Ok((input, expected, beats))
 }
 
 /// `accgen export-tb`.
@@ -84,6 +128,19 @@ pub fn run_script(dir: &Path, script: &str) -> Result<u64> {
     }
 }
 
+/// What a testbench streams: the top, the input and expected `$readmemh` lines
+/// (`tlast` above `wi` / `wo` data bits), and the parameter stream (width, beats,
+/// lines) of a unit that has one.
+struct Stimulus {
+    top: std::rc::Rc<accgen_hw::rtl::Module>,
+    wi: u32,
+    wo: u32,
+    input: String,
+    expected: String,
+    beats: usize,
+    params: Option<(u32, usize, String)>,
+}
+
 /// Write the testbench of `case` into `out`: (case name, beats, top module).
 pub fn write_tb(
     case: &str,
@@ -110,8 +167,47 @@ pub fn write_tb(
         accgen_sim::npy::read(&suite.path(&c.inputs[k]))
             .with_context(|| format!("case `{name}`: reading its input `{k}`"))
     };
-    // The lane values streamed in, and golden of a padding lane (the unit computes it).
-    let (top, lanes, in_bits, out_bits, xs, pad) = match c.unit.as_str() {
+    // Element-wise units: the lane values streamed in, and golden of a padding lane
+    // (the unit computes it).
+    let elementwise = |top: std::rc::Rc<accgen_hw::rtl::Module>,
+                       lanes: u32,
+                       in_bits: u32,
+                       out_bits: u32,
+                       xs: Vec<i64>,
+                       pad: Vec<i64>|
+     -> Result<Stimulus> {
+        let (_, want) = super::regress::golden(&suite, c)?;
+        let (fi, fo) = (in_bits.div_ceil(8) * 8, out_bits.div_ceil(8) * 8);
+        let (wi, wo) = (lanes * fi, lanes * fo);
+        let l = lanes as usize;
+        let beats = xs.len().div_ceil(l);
+        let mut input = String::new();
+        let mut expected = String::new();
+        for b in 0..beats {
+            let beat: Vec<i64> = (0..l)
+                .map(|k| xs.get(b * l + k).copied().unwrap_or(0))
+                .collect();
+            let ys: Vec<i64> = (0..l)
+                .map(|k| want.get(b * l + k).copied().unwrap_or(pad[k]))
+                .collect();
+            let _ = writeln!(input, "{}", line(&beat, fi, wi, b + 1 == beats));
+            let _ = writeln!(expected, "{}", line(&ys, fo, wo, b + 1 == beats));
+        }
+        Ok(Stimulus {
+            top,
+            wi,
+            wo,
+            input,
+            expected,
+            beats,
+            params: None,
+        })
+    };
+    let rows_of = |x: &accgen_sim::npy::NpyArray| -> Vec<Vec<i64>> {
+        let len = (*x.shape.last().unwrap_or(&1)).max(1);
+        x.data.chunks(len).map(<[i64]>::to_vec).collect()
+    };
+    let st = match c.unit.as_str() {
         "gelu" => {
             let g = cfg
                 .gelu
@@ -119,14 +215,14 @@ pub fn write_tb(
                 .context("the case's config has no [gelu]")?;
             let pad = accgen_golden::gelu::GeluUnit::new(&g).eval(0);
             let top = accgen_hw::gelu::gelu(&mut lib, &g)?;
-            (
+            elementwise(
                 top,
                 g.lanes,
                 g.in_bits,
                 g.out_bits,
                 read("x")?.data,
                 vec![pad; g.lanes as usize],
-            )
+            )?
         }
         "requant" => {
             let r = cfg
@@ -137,7 +233,7 @@ pub fn write_tb(
                 .map(|l| accgen_golden::requant::requant(&r, l, 0))
                 .collect();
             let top = accgen_hw::requant::requant(&mut lib, &r)?;
-            (top, r.lanes, r.in_bits, r.out_bits, read("x")?.data, pad)
+            elementwise(top, r.lanes, r.in_bits, r.out_bits, read("x")?.data, pad)?
         }
         "residual" => {
             let r = cfg
@@ -154,36 +250,100 @@ pub fn write_tb(
             let pad = accgen_golden::residual::residual(&r, 0, 0);
             let top = accgen_hw::residual::residual(&mut lib, &r)?;
             let in_bits = r.a_bits.div_ceil(8) * 8 + r.b_bits;
-            (
+            elementwise(
                 top,
                 r.lanes,
                 in_bits,
                 r.out_bits,
                 xs,
                 vec![pad; r.lanes as usize],
-            )
+            )?
+        }
+        "softmax" => {
+            let sm = cfg
+                .softmax
+                .clone()
+                .context("the case's config has no [softmax]")?;
+            let unit = accgen_golden::softmax::SoftmaxUnit::new(&sm);
+            let top = accgen_hw::softmax::softmax(&mut lib, &sm)?;
+            let (fi, fo) = (sm.in_bits.div_ceil(8) * 8, sm.out_bits.div_ceil(8) * 8);
+            let (wi, wo) = (sm.lanes * fi, sm.lanes * fo);
+            let (input, expected, beats) = row_beats(
+                &rows_of(&read("x")?),
+                sm.lanes as usize,
+                (fi, wi),
+                (fo, wo),
+                &|r| {
+                    unit.row(r)
+                        .map_err(|e| anyhow::anyhow!("case `{name}`: {}", e.0))
+                },
+            )?;
+            Stimulus {
+                top,
+                wi,
+                wo,
+                input,
+                expected,
+                beats,
+                params: None,
+            }
+        }
+        "layernorm" => {
+            let ln = cfg
+                .layernorm
+                .clone()
+                .context("the case's config has no [layernorm]")?;
+            let (g, b) = (read("gamma")?.data, read("beta")?.data);
+            let top = accgen_hw::layernorm::layernorm(&mut lib, &ln)?;
+            let (fi, fo) = (ln.in_bits.div_ceil(8) * 8, ln.out_bits.div_ceil(8) * 8);
+            let (wi, wo) = (ln.lanes * fi, ln.lanes * fo);
+            let (input, expected, beats) = row_beats(
+                &rows_of(&read("x")?),
+                ln.lanes as usize,
+                (fi, wi),
+                (fo, wo),
+                &|r| {
+                    accgen_golden::layernorm::layernorm_row(&ln, r, &g, &b)
+                        .map_err(|e| anyhow::anyhow!("case `{name}`: {}", e.0))
+                },
+            )?;
+            let (gf, bf) = accgen_hw::layernorm::param_fields(&ln);
+            let mut params = String::new();
+            for (i, (&gv, &bv)) in g.iter().zip(&b).enumerate() {
+                // {beta, gamma}: two fields of different widths, packed by hand.
+                let word = accgen_sim::axis::pack_lanes(&[gv], gf, gf).to_hex();
+                let hi = accgen_sim::axis::pack_lanes(&[bv], bf, bf).to_hex();
+                let _ = writeln!(
+                    params,
+                    "{}{hi:0>bw$}{word:0>gw$}",
+                    u8::from(i + 1 == g.len()),
+                    bw = (bf / 4) as usize,
+                    gw = (gf / 4) as usize
+                );
+            }
+            Stimulus {
+                top,
+                wi,
+                wo,
+                input,
+                expected,
+                beats,
+                params: Some((gf + bf, g.len(), params)),
+            }
         }
         other => bail!(
-            "--case {case}: unit `{other}` has no testbench export yet (requant, gelu, residual)"
+            "--case {case}: unit `{other}` has no testbench export yet (requant, gelu, residual, softmax, layernorm)"
         ),
     };
-    let (_, want) = super::regress::golden(&suite, c)?;
-    let (fi, fo) = (in_bits.div_ceil(8) * 8, out_bits.div_ceil(8) * 8);
-    let (wi, wo) = (lanes * fi, lanes * fo);
-    let l = lanes as usize;
-    let beats = xs.len().div_ceil(l);
-    let mut input = String::new();
-    let mut expected = String::new();
-    for b in 0..beats {
-        let beat: Vec<i64> = (0..l)
-            .map(|k| xs.get(b * l + k).copied().unwrap_or(0))
-            .collect();
-        let ys: Vec<i64> = (0..l)
-            .map(|k| want.get(b * l + k).copied().unwrap_or(pad[k]))
-            .collect();
-        let _ = writeln!(input, "{}", beat_hex(&beat, fi, wi));
-        let _ = writeln!(expected, "{}", beat_hex(&ys, fo, wo));
-    }
+    let Stimulus {
+        top,
+        wi,
+        wo,
+        input,
+        expected,
+        beats,
+        params,
+    } = st;
     let mut design = Design::new();
     design.add_top(top.clone());
     let files = design.files()?;
@@ -199,6 +359,37 @@ pub fn write_tb(
     }
     let ports = ports.trim_end_matches(',').to_string();
     let user = top.ports().iter().any(|p| p.name == "m_axis_tuser");
+    let (pw, pbeats, params_hex) = params.unwrap_or((8, 0, String::new()));
+    let prm_decl = if pbeats > 0 {
+        format!(
+            "  localparam integer PBEATS = {pbeats};\n  localparam integer PRM_W = {pw};\n  \
+             reg [PRM_W-1:0] s_prm_axis_tdata = {{PRM_W{{1'b0}}}};\n  reg s_prm_axis_tvalid = 1'b0;\n  \
+             reg s_prm_axis_tlast = 1'b0;\n  wire s_prm_axis_tready;\n  reg [PRM_W:0] prm_mem [0:PBEATS-1];\n  \
+             integer psent = 0;\n"
+        )
+    } else {
+        "  localparam integer PBEATS = 0;\n  integer psent = 0;\n".to_string()
+    };
+    let prm_load = if pbeats > 0 {
+        "    $readmemh(\"params.hex\", prm_mem);\n"
+    } else {
+        ""
+    };
+    let prm_drive = if pbeats > 0 {
+        r#"      // Parameters first: gamma and beta per channel, with the same random gaps.
+      if (s_prm_axis_tvalid && s_prm_axis_tready) begin
+        psent = psent + 1;
+        s_prm_axis_tvalid <= 1'b0;
+      end
+      if ((!s_prm_axis_tvalid || s_prm_axis_tready) && psent < PBEATS && lfsr[15:0] >= GAP) begin
+        s_prm_axis_tdata <= prm_mem[psent][PRM_W-1:0];
+        s_prm_axis_tlast <= prm_mem[psent][PRM_W];
+        s_prm_axis_tvalid <= 1'b1;
+      end
+"#
+    } else {
+        ""
+    };
     let tb = format!(
         r#"// Generated by accgen export-tb: a self-checking testbench of case `{name}`
 // (suite `{suite}`, unit {unit}, {top_name}). Verilog-2001.
@@ -222,8 +413,9 @@ module tb;
   wire m_axis_tvalid;
   wire m_axis_tlast;
   reg m_axis_tready = 1'b0;
-{user_wire}  reg [IN_W-1:0] in_mem [0:BEATS-1];
-  reg [OUT_W-1:0] exp_mem [0:BEATS-1];
+{user_wire}{prm_decl}  // Each line: tlast, then the beat's data bits.
+  reg [IN_W:0] in_mem [0:BEATS-1];
+  reg [OUT_W:0] exp_mem [0:BEATS-1];
   integer sent = 0;
   integer got = 0;
   integer errors = 0;
@@ -241,21 +433,21 @@ module tb;
   initial begin
     $readmemh("input.hex", in_mem);
     $readmemh("expected.hex", exp_mem);
-    repeat (4) @(posedge clk);
+{prm_load}    repeat (4) @(posedge clk);
     @(negedge clk) rst = 1'b0;
   end
   always @(posedge clk) begin
     if (!rst) begin
       cycle <= cycle + 1;
       lfsr <= step(step(lfsr));
-      // Source: a beat moves on tvalid && tready; tdata and tlast hold until it does.
+{prm_drive}      // Source: a beat moves on tvalid && tready; tdata and tlast hold until it does.
       if (s_axis_tvalid && s_axis_tready) begin
         sent = sent + 1;
         s_axis_tvalid <= 1'b0;
       end
-      if ((!s_axis_tvalid || s_axis_tready) && sent < BEATS && lfsr[15:0] >= GAP) begin
-        s_axis_tdata <= in_mem[sent];
-        s_axis_tlast <= (sent == BEATS - 1);
+      if ((!s_axis_tvalid || s_axis_tready) && psent == PBEATS && sent < BEATS && lfsr[15:0] >= GAP) begin
+        s_axis_tdata <= in_mem[sent][IN_W-1:0];
+        s_axis_tlast <= in_mem[sent][IN_W];
         s_axis_tvalid <= 1'b1;
       end
       // Sink: check each beat as it leaves.
@@ -264,12 +456,12 @@ module tb;
           $display("MISMATCH: an extra output beat %0d at cycle %0d: %h", got, cycle, m_axis_tdata);
           errors = errors + 1;
         end else begin
-          if (m_axis_tdata !== exp_mem[got]) begin
-            $display("MISMATCH beat %0d at cycle %0d: got %h expected %h", got, cycle, m_axis_tdata, exp_mem[got]);
+          if (m_axis_tdata !== exp_mem[got][OUT_W-1:0]) begin
+            $display("MISMATCH beat %0d at cycle %0d: got %h expected %h", got, cycle, m_axis_tdata, exp_mem[got][OUT_W-1:0]);
             errors = errors + 1;
           end
-          if (m_axis_tlast !== (got == BEATS - 1)) begin
-            $display("MISMATCH beat %0d at cycle %0d: tlast %b", got, cycle, m_axis_tlast);
+          if (m_axis_tlast !== exp_mem[got][OUT_W]) begin
+            $display("MISMATCH beat %0d at cycle %0d: tlast %b expected %b", got, cycle, m_axis_tlast, exp_mem[got][OUT_W]);
             errors = errors + 1;
           end
         end
@@ -297,7 +489,7 @@ endmodule
         top_name = top.name(),
         gap = pct(gaps),
         stall = pct(backpressure),
-        limit = 1000 + beats * 200,
+        limit = 2000 + (beats + pbeats) * 200,
         seed = (seed as u32).max(1),
         user_wire = if user {
             "  wire [7:0] m_axis_tuser;\n"
@@ -333,6 +525,9 @@ endmodule
     od.write("tb.v", tb.as_bytes())?;
     od.write("input.hex", input.as_bytes())?;
     od.write("expected.hex", expected.as_bytes())?;
+    if pbeats > 0 {
+        od.write("params.hex", params_hex.as_bytes())?;
+    }
     for (f, text) in [
         ("run_icarus.sh", icarus),
         ("run_verilator.sh", verilator),

@@ -11,7 +11,8 @@
 //! and its own traffic seed.
 //!
 //! Each config runs in a child process (`accgen fuzz --worker I`, isolated from the
-//! others) that builds its model once and runs all K inputs on fresh instances of it.
+//! others) that builds its model once (unoptimized C++, which builds faster, since
+//! the runs are short) and runs all K inputs on fresh instances of it.
 //! A failing input is minimized with `accgen sim` (the streamed input cut to its first
 //! half, then further, while it still fails) and written as a reproducible case, with
 //! its config and inputs, into the suite directory `--suite` (`suite.toml` created or
@@ -250,10 +251,8 @@ fn draw_inputs(unit: &str, config: &str, seed: u64, i: u64, k: u64) -> Result<Dr
             let am = tensor(vec![m, kk], a.act_bits, &mut rng);
             let mut bm = tensor(vec![kk, n], a.weight_bits, &mut rng);
             if let Some(sp) = cfg.sparsity {
-                let pruned = accgen_golden::nm_sparse::prune(
-                    &Matrix::from_vec(kk, n, bm.data.clone()),
-                    sp,
-                );
+                let pruned =
+                    accgen_golden::nm_sparse::prune(&Matrix::from_vec(kk, n, bm.data.clone()), sp);
                 bm.data = pruned.data;
             }
             vec![("a", am), ("b", bm)]
@@ -291,7 +290,8 @@ fn sim_in_process(unit: &str, args: &super::sim::SimArgs, p: &[(&str, PathBuf)])
         "residual" => super::residual::residual(args, get("a"), get("b")),
         "layernorm" => super::layernorm::layernorm(args, get("x"), get("gamma"), get("beta")),
         "gemm" => super::sim::gemm(args, get("a"), get("b")),
-        "sparse-gemm" => super::sim::sparse_gemm(args, get("a"), get("b"), false),
+        // (Without the dense reference run: only the sparse array is fuzzed.)
+        "sparse-gemm" => super::sim::sparse_gemm(args, get("a"), get("b"), false, false),
         other => bail!("--unit {other} is not fuzzed ({})", UNITS.join(", ")),
     }
 }
@@ -310,7 +310,7 @@ fn last_line(s: &str) -> String {
 /// built once, each input on a fresh instance. Prints `FUZZ-FAIL k: why` per failing
 /// input, then `FUZZ-DONE`.
 pub fn worker(unit: &str, seed: u64, i: u64, inputs: u64, fault: Option<&str>) -> Result<()> {
-    super::sim::keep_models();
+    super::sim::keep_quick_models();
     let config = draw_config(unit, seed, i)?;
     let fault = fault
         .map(|f| f.parse::<accgen_sim::fault::Fault>())
@@ -511,16 +511,33 @@ struct Failure {
     draw: Draw,
 }
 
+/// What `accgen fuzz` runs: draws `0..count` (those of `shard` I/N: I-1, I-1+N, ...),
+/// `inputs` each, `jobs` at a time.
+pub struct FuzzPlan<'a> {
+    /// The unit.
+    pub unit: &'a str,
+    /// Seed of every draw.
+    pub seed: u64,
+    /// Config draws.
+    pub count: u64,
+    /// Input draws per config.
+    pub inputs: u64,
+    /// Configs at a time.
+    pub jobs: usize,
+    /// This run's shard (I, N), 1-based.
+    pub shard: (usize, usize),
+}
+
 /// `accgen fuzz`.
-pub fn fuzz(
-    unit: &str,
-    seed: u64,
-    count: u64,
-    inputs: u64,
-    jobs: usize,
-    suite: Option<&Path>,
-    fault: Option<&str>,
-) -> Result<()> {
+pub fn fuzz(plan: &FuzzPlan, suite: Option<&Path>, fault: Option<&str>) -> Result<()> {
+    let FuzzPlan {
+        unit,
+        seed,
+        count,
+        inputs,
+        jobs,
+        shard: (si, sn),
+    } = *plan;
     if !(1..=100_000).contains(&count) {
         bail!("--count {count} is outside the allowed range 1..=100000");
     }
@@ -542,35 +559,40 @@ pub fn fuzz(
             }
         }
     }
+    let mine: Vec<u64> = (0..count)
+        .filter(|i| (*i % sn as u64) as usize == si - 1)
+        .collect();
+    let mine = Arc::new(mine);
     let tmp = tempfile::tempdir()?;
     let t0 = Instant::now();
-    let next = Arc::new(Mutex::new(0u64));
+    let next = Arc::new(Mutex::new(0usize));
     let failures: Arc<Mutex<Vec<Failure>>> = Arc::new(Mutex::new(Vec::new()));
     let prog = Arc::new(Mutex::new(crate::progress::Progress::new(
         &format!("fuzz {unit}"),
         "configs",
-        count,
+        mine.len() as u64,
     )));
     let done = Arc::new(Mutex::new(0u64));
     let errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|sc| {
         for _ in 0..jobs {
-            let (next, failures, prog, done, errors) = (
+            let (next, failures, prog, done, errors, mine) = (
                 next.clone(),
                 failures.clone(),
                 prog.clone(),
                 done.clone(),
                 errors.clone(),
+                mine.clone(),
             );
             let tmp = tmp.path().to_path_buf();
             sc.spawn(move || loop {
                 let i = {
                     let mut n = next.lock().expect("next");
-                    if *n >= count {
+                    if *n >= mine.len() {
                         break;
                     }
                     *n += 1;
-                    *n - 1
+                    mine[*n - 1]
                 };
                 let r = (|| -> Result<()> {
                     let fails = run_worker(unit, seed, i, inputs, fault)?;
@@ -627,9 +649,15 @@ pub fn fuzz(
         }
     }
     let failed_cases: usize = fails.iter().map(|f| f.failed_inputs).sum();
-    let cases = count * inputs;
+    let configs = mine.len() as u64;
+    let cases = configs * inputs;
+    let of_shard = if sn > 1 {
+        format!(", shard {si}/{sn} of {count} draws")
+    } else {
+        String::new()
+    };
     println!(
-        "fuzz {unit}: {count} random configs x {inputs} inputs = {cases} cases co-simulated, {failed_cases} failed, in {} configs (seed {seed}) in {:.1} s",
+        "fuzz {unit}: {configs} random configs x {inputs} inputs = {cases} cases co-simulated, {failed_cases} failed, in {} configs (seed {seed}{of_shard}) in {:.1} s",
         fails.len(),
         t0.elapsed().as_secs_f64()
     );
@@ -638,7 +666,7 @@ pub fn fuzz(
             println!("wrote the failing cases into {}/suite.toml", s.display());
         }
         bail!(
-            "{failed_cases} of {cases} fuzzed cases failed, in {} of {count} configs",
+            "{failed_cases} of {cases} fuzzed cases failed, in {} of {configs} configs",
             fails.len()
         );
     }

@@ -719,7 +719,67 @@ pub struct SlurmOpts<'a> {
     pub wait: bool,
 }
 
-fn sh_quote(p: &Path) -> String {
+/// Submit `slurm_dir/array.sbatch` as an array of `n` tasks (logs `shard-%a.log`) and
+/// `slurm_dir/merge.sbatch` after it (`afterany`, log `merge.log`), from `slurm_dir`.
+/// With `o.wait`, waits for the merge job; returns whether it succeeded.
+pub(crate) fn submit(slurm_dir: &Path, n: usize, o: &SlurmOpts, what: &str) -> Result<bool> {
+    let sbatch = "sbatch";
+    let common = |cmd: &mut Command| {
+        cmd.current_dir(slurm_dir).arg("--parsable");
+        if let Some(p) = o.partition {
+            cmd.args(["--partition", p]);
+        }
+        if let Some(t) = o.time {
+            cmd.args(["--time", t]);
+        }
+    };
+    let mut a = Command::new(sbatch);
+    common(&mut a);
+    a.arg(format!("--array=1-{n}"))
+        .arg(format!("--output={}/shard-%a.log", slurm_dir.display()))
+        .arg("array.sbatch");
+    let out = a.output().context(
+        "cannot run sbatch: run this on a Slurm login node (or start scripts/slurm-local.sh)",
+    )?;
+    if !out.status.success() {
+        bail!(
+            "sbatch (the array job) failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let array_id = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let mut m = Command::new(sbatch);
+    common(&mut m);
+    m.arg(format!("--dependency=afterany:{array_id}"))
+        .arg(format!("--output={}/merge.log", slurm_dir.display()));
+    if o.wait {
+        m.arg("--wait");
+    }
+    m.arg("merge.sbatch");
+    println!(
+        "submitted array job {array_id} ({what}) and its merge job{}",
+        if o.wait { "; waiting ..." } else { "" }
+    );
+    let out = m.output().context("running sbatch")?;
+    if !o.wait {
+        if !out.status.success() {
+            bail!(
+                "sbatch (the merge job) failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        println!("merge job {}", String::from_utf8_lossy(&out.stdout).trim());
+    }
+    Ok(out.status.success())
+}
+
+/// `p` quoted for `sh`.
+pub(crate) fn sh_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
 }
 
@@ -798,59 +858,11 @@ pub fn slurm(dir: &Path, o: &SlurmOpts) -> Result<()> {
     od.write("array.sbatch", array.as_bytes())?;
     od.write("merge.sbatch", merge.as_bytes())?;
     od.finish(serde_json::Map::new())?;
-    let common = |cmd: &mut Command| {
-        cmd.current_dir(&slurm_dir).arg("--parsable");
-        if let Some(p) = o.partition {
-            cmd.args(["--partition", p]);
-        }
-        if let Some(t) = o.time {
-            cmd.args(["--time", t]);
-        }
-    };
-    let mut a = Command::new(sbatch);
-    common(&mut a);
-    a.arg(format!("--array=1-{n}"))
-        .arg(format!("--output={}/shard-%a.log", slurm_dir.display()))
-        .arg("array.sbatch");
-    let out = a.output().context(
-        "cannot run sbatch: run this on a Slurm login node (or start scripts/slurm-local.sh)",
-    )?;
-    if !out.status.success() {
-        bail!(
-            "sbatch (the array job) failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let array_id = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let mut m = Command::new(sbatch);
-    common(&mut m);
-    m.arg(format!("--dependency=afterany:{array_id}"))
-        .arg(format!("--output={}/merge.log", slurm_dir.display()));
-    if o.wait {
-        m.arg("--wait");
-    }
-    m.arg("merge.sbatch");
-    println!(
-        "submitted array job {array_id} ({n} shards of suite `{}`) and its merge job{}",
-        s.name,
-        if o.wait { "; waiting ..." } else { "" }
-    );
-    let out = m.output().context("running sbatch")?;
-    let merge_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let what = format!("{n} shards of suite `{}`", s.name);
+    let merged = submit(&slurm_dir, n, o, &what)?;
     if !o.wait {
-        if !out.status.success() {
-            bail!(
-                "sbatch (the merge job) failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
         println!(
-            "merge job {merge_id} writes {}",
+            "the merge job writes {}",
             slurm_dir.join("all.xml").display()
         );
         return Ok(());
@@ -872,7 +884,7 @@ pub fn slurm(dir: &Path, o: &SlurmOpts) -> Result<()> {
         r.failures,
         all.display()
     );
-    if r.tests != s.cases.len() || r.failures > 0 || !out.status.success() {
+    if r.tests != s.cases.len() || r.failures > 0 || !merged {
         bail!(
             "{} of {} cases ran, {} failed",
             r.tests,

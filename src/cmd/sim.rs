@@ -214,10 +214,11 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// From now on, [`build_model`] in this thread keeps every model it builds (without a
-/// VCD) and hands out the same loaded model for the same design and fault again,
-/// skipping the disk cache lookup and the library load.
-pub fn keep_models() {
+/// From now on, [`build_model`] in this thread builds quick models
+/// ([`SimOptions::quick`]), keeps every model it builds (without a VCD) and hands out
+/// the same loaded model for the same design and fault again, skipping the disk cache
+/// lookup and the library load: for many short runs of many designs (fuzzing).
+pub fn keep_quick_models() {
     KEPT.with(|k| {
         k.borrow_mut().get_or_insert_with(Default::default);
     })
@@ -269,6 +270,9 @@ fn build_model_uncached(
     fault: Option<Fault>,
 ) -> Result<(Model, f64)> {
     let mut opts = SimOptions::new();
+    if KEPT.with(|k| k.borrow().is_some()) {
+        opts = opts.quick();
+    }
     if let Some(v) = vcd {
         opts = opts.trace(v);
     }
@@ -387,8 +391,15 @@ pub fn dense_equivalent(cfg: &ArrayConfig, sp: &SparsityConfig) -> Option<ArrayC
     }
 }
 
-/// `accgen sim sparse-gemm`.
-pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool) -> Result<()> {
+/// `accgen sim sparse-gemm` (`dense_reference`: also run the dense array of the same
+/// multiplier count, for the speedup).
+pub fn sparse_gemm(
+    args: &SimArgs,
+    a_path: &Path,
+    b_path: &Path,
+    do_prune: bool,
+    dense_reference: bool,
+) -> Result<()> {
     let cfg = super::generate::load_config(&args.config)?;
     let acfg = array_section(&cfg, &args.config)?;
     let sp = super::prune::sparsity_section(&cfg, &args.config)?;
@@ -420,7 +431,7 @@ pub fn sparse_gemm(args: &SimArgs, a_path: &Path, b_path: &Path, do_prune: bool)
     eprintln!("running {}x{}x{} sparse GEMM ...", a.rows, a.cols, b.cols);
     let run = drv.run_sparse(&a, &compressed, Issue::BackToBack)?;
     // Same GEMM on the dense array with the same number of multipliers.
-    let dense = dense_equivalent(&acfg, &sp);
+    let dense = dense_equivalent(&acfg, &sp).filter(|_| dense_reference);
     let dense_run = match &dense {
         Some(dcfg) => {
             let (dmodel, _) = build_array_model(dcfg, None, None)?;

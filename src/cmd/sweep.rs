@@ -24,7 +24,11 @@
 //! Writes `DIR/results.csv`, Pareto plots of cycles against DSPs and LUTs (and Fmax)
 //! as SVG and PNG (`plotters`; the Pareto front drawn as a line), and prints the
 //! points ranked by cycles with the Pareto-optimal ones marked. `--shard I/N` sweeps
-//! points I, I+N, ... only.
+//! points I, I+N, ... only (a shard without a valid point writes a header-only CSV).
+//! `--merge N` merges `DIR/shard-1` ..= `DIR/shard-N` (their `results.csv`) into DIR.
+//! `--slurm N` submits an `sbatch` array whose task k runs `--shard k/N --out
+//! DIR/shard-k`, and a merge job after it (`afterany`) that runs `--merge N`; the job
+//! scripts and logs are in `DIR/slurm/` (`--wait` waits and prints the table).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -350,13 +354,23 @@ fn plot(
     }
 }
 
-/// `accgen sweep`.
-pub fn sweep(space: &Path, out: &Path, shard: Option<&str>) -> Result<()> {
+/// A loaded, checked sweep file: the header, the parameter names, every combination
+/// of their values (the last parameter varying fastest) and the base config.
+struct Space {
+    h: SweepHeader,
+    keys: Vec<String>,
+    combos: Vec<Vec<toml::Value>>,
+    gemms: Vec<[u32; 3]>,
+    base: toml::Value,
+}
+
+/// Load and check SPACE.toml.
+fn load_space(space: &Path) -> Result<Space> {
     let text = std::fs::read_to_string(space)
         .with_context(|| format!("reading the sweep file {}", space.display()))?;
     let f: SpaceFile =
         toml::from_str(&text).with_context(|| format!("parsing {}", space.display()))?;
-    let h = &f.sweep;
+    let h = f.sweep;
     if !["array", "accel"].contains(&h.target.as_str()) {
         bail!(
             "sweep.target = `{}` is not supported (array, accel)",
@@ -393,19 +407,40 @@ pub fn sweep(space: &Path, out: &Path, shard: Option<&str>) -> Result<()> {
     )
     .with_context(|| format!("parsing {}", base_path.display()))?;
     // Every combination, the last parameter varying fastest.
-    let keys: Vec<&String> = f.params.keys().collect();
+    let keys: Vec<String> = f.params.keys().cloned().collect();
     let mut combos: Vec<Vec<toml::Value>> = vec![vec![]];
     for k in &keys {
         combos = combos
             .into_iter()
             .flat_map(|c| {
-                f.params[*k].iter().map(move |v| {
+                f.params[k].iter().map(move |v| {
                     let mut c = c.clone();
                     c.push(v.clone());
                     c
                 })
             })
             .collect();
+    }
+    Ok(Space {
+        h,
+        keys,
+        combos,
+        gemms,
+        base,
+    })
+}
+
+/// `accgen sweep` (or, with `merge`, the merge of `DIR/shard-1..=N`).
+pub fn sweep(space: &Path, out: &Path, shard: Option<&str>, merge: Option<usize>) -> Result<()> {
+    let Space {
+        h,
+        keys,
+        combos,
+        gemms,
+        base,
+    } = load_space(space)?;
+    if let Some(n) = merge {
+        return merge_shards(&h, &keys, out, n);
     }
     let (si, sn) = match shard {
         Some(s) => super::regress::parse_shard(s)?,
@@ -470,11 +505,43 @@ pub fn sweep(space: &Path, out: &Path, shard: Option<&str>) -> Result<()> {
         prog.set(n as u64 + 1);
     }
     prog.finish();
-    if points.is_empty() {
+    if points.is_empty() && shard.is_none() {
         bail!(
             "no point of the sweep is a valid config: {}",
             skipped.join("; ")
         );
+    }
+    report(&mut od, &h, &keys, &points, shard.is_some())?;
+    od.finish(serde_json::Map::new())?;
+    for s in &skipped {
+        println!("skipped {s}");
+    }
+    println!(
+        "sweep `{}`: {} points in {:.1} s; wrote {}/results.csv{}",
+        h.name,
+        points.len(),
+        t0.elapsed().as_secs_f64(),
+        out.display(),
+        if points.is_empty() {
+            ""
+        } else {
+            " and the plots"
+        }
+    );
+    Ok(())
+}
+
+/// Write `results.csv` and (for a non-empty sweep) the Pareto plots into `od`, and
+/// print the ranked table.
+fn report(
+    od: &mut OutputDir,
+    h: &SweepHeader,
+    keys: &[String],
+    points: &[Point],
+    allow_empty: bool,
+) -> Result<()> {
+    if points.is_empty() && !allow_empty {
+        bail!("the sweep has no points");
     }
     // results.csv
     let mut csv = String::new();
@@ -486,7 +553,7 @@ pub fn sweep(space: &Path, out: &Path, shard: Option<&str>) -> Result<()> {
             .join(","),
     );
     csv.push_str(",cycles,luts,dsps,bram18,fmax_mhz\n");
-    for p in &points {
+    for p in points {
         csv.push_str(&format!(
             "{},{},{},{},{},{}\n",
             p.values.join(","),
@@ -498,6 +565,9 @@ pub fn sweep(space: &Path, out: &Path, shard: Option<&str>) -> Result<()> {
         ));
     }
     od.write("results.csv", csv.as_bytes())?;
+    if points.is_empty() {
+        return Ok(());
+    }
     font()?;
     let mut plots: Vec<(&str, &str, Cost)> = vec![
         (
@@ -522,16 +592,15 @@ pub fn sweep(space: &Path, out: &Path, shard: Option<&str>) -> Result<()> {
                 &p,
                 &format!("{}: cycles vs {xlabel}", h.name),
                 xlabel,
-                &points,
+                points,
                 cost.as_ref(),
             )?;
         }
     }
-    od.finish(serde_json::Map::new())?;
     // The ranked table.
     let front: std::collections::BTreeSet<usize> = plots
         .iter()
-        .flat_map(|(_, _, c)| pareto(&points, c.as_ref()))
+        .flat_map(|(_, _, c)| pareto(points, c.as_ref()))
         .collect();
     let mut order: Vec<usize> = (0..points.len()).collect();
     order.sort_by_key(|&i| points[i].cycles);
@@ -564,15 +633,144 @@ pub fn sweep(space: &Path, out: &Path, shard: Option<&str>) -> Result<()> {
             if front.contains(&i) { "*" } else { "" }
         );
     }
-    for s in &skipped {
-        println!("skipped {s}");
+    Ok(())
+}
+
+/// The Slurm files of a sweep with `n` shards, relative to its output directory.
+fn slurm_files(n: usize) -> Vec<String> {
+    let mut v: Vec<String> = ["array.sbatch", "merge.sbatch", "merge.log"]
+        .iter()
+        .map(|f| format!("slurm/{f}"))
+        .collect();
+    v.extend((1..=n).map(|k| format!("slurm/shard-{k}.log")));
+    v
+}
+
+/// Merge `out/shard-1..=n/results.csv` into `out` (results, plots, table).
+fn merge_shards(h: &SweepHeader, keys: &[String], out: &Path, n: usize) -> Result<()> {
+    if !(1..=10_000).contains(&n) {
+        bail!("--merge {n} is outside the allowed range 1..=10000");
     }
+    let header = format!("{},cycles,luts,dsps,bram18,fmax_mhz", keys.join(","));
+    let mut points = Vec::new();
+    for k in 1..=n {
+        let p = out.join(format!("shard-{k}")).join("results.csv");
+        let text = std::fs::read_to_string(&p)
+            .with_context(|| format!("reading shard {k}'s {} (did it run?)", p.display()))?;
+        let mut lines = text.lines();
+        if lines.next() != Some(header.as_str()) {
+            bail!(
+                "{}: its header is not `{header}` (a shard of another sweep?)",
+                p.display()
+            );
+        }
+        for (i, l) in lines.enumerate() {
+            let bad = || format!("{} line {}: `{l}` is not a result row", p.display(), i + 2);
+            let f: Vec<&str> = l.rsplitn(6, ',').collect();
+            if f.len() != 6 {
+                bail!("{}", bad());
+            }
+            let num = |s: &str| s.parse::<u64>().with_context(bad);
+            let values: Vec<String> = f[5].split(',').map(String::from).collect();
+            if values.len() != keys.len() {
+                bail!("{}", bad());
+            }
+            points.push(Point {
+                values,
+                cycles: num(f[4])?,
+                luts: num(f[3])?,
+                dsps: num(f[2])?,
+                bram18: num(f[1])?,
+                fmax: if f[0].is_empty() {
+                    None
+                } else {
+                    Some(f[0].parse::<f64>().with_context(bad)?)
+                },
+            });
+        }
+    }
+    let mut od = OutputDir::claim(out)?;
+    for f in slurm_files(n) {
+        od.reserve(&f)?;
+    }
+    report(&mut od, h, keys, &points, false)?;
+    od.finish(serde_json::Map::new())?;
     println!(
-        "sweep `{}`: {} points in {:.1} s; wrote {}/results.csv and the plots",
+        "sweep `{}`: merged {} points from {n} shards into {}/results.csv and the plots",
         h.name,
         points.len(),
-        t0.elapsed().as_secs_f64(),
         out.display()
     );
+    Ok(())
+}
+
+/// `accgen sweep SPACE --out DIR --slurm N`: an `sbatch` array whose task k sweeps
+/// shard k/N into `DIR/shard-k`, and a merge job after it that writes `DIR/results.csv`,
+/// the plots and the table (`DIR/slurm/merge.log`).
+pub fn slurm(space: &Path, out: &Path, o: &super::regress::SlurmOpts) -> Result<()> {
+    use super::regress::sh_quote;
+    let sp = load_space(space)?;
+    let n = o.shards;
+    if !(1..=10_000).contains(&n) {
+        bail!("--slurm {n} is outside the allowed range 1..=10000");
+    }
+    if Command::new("sbatch").arg("--version").output().is_err() {
+        bail!("sbatch was not found: run this on a Slurm login node (or start scripts/slurm-local.sh)");
+    }
+    let space = std::fs::canonicalize(space)?;
+    let exe = std::env::current_exe()?;
+    let mut od = OutputDir::claim(out)?;
+    let out = std::fs::canonicalize(out)?;
+    for f in slurm_files(n) {
+        let p = od.reserve(&f)?;
+        if f.ends_with(".log") && p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    let cache_line = o
+        .cache
+        .map(|c| -> Result<String> {
+            std::fs::create_dir_all(c)
+                .with_context(|| format!("creating the cache directory {}", c.display()))?;
+            Ok(format!(
+                "export ACCGEN_CACHE_DIR={}\n",
+                sh_quote(&std::fs::canonicalize(c)?)
+            ))
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let array = format!(
+        "#!/bin/sh\n# Written by accgen sweep --slurm: task k of {n} sweeps shard k of `{name}`.\n\
+         #SBATCH --job-name=accgen-sweep\n{cache_line}\
+         exec {exe} sweep {space} --shard \"$SLURM_ARRAY_TASK_ID/{n}\" --out {out}/shard-\"$SLURM_ARRAY_TASK_ID\"\n",
+        name = sp.h.name,
+        exe = sh_quote(&exe),
+        space = sh_quote(&space),
+        out = sh_quote(&out),
+    );
+    let merge = format!(
+        "#!/bin/sh\n# Written by accgen sweep --slurm: merge the {n} shards of `{name}`.\n\
+         #SBATCH --job-name=accgen-sweep-merge\n\
+         exec {exe} sweep {space} --out {out} --merge {n}\n",
+        name = sp.h.name,
+        exe = sh_quote(&exe),
+        space = sh_quote(&space),
+        out = sh_quote(&out),
+    );
+    od.write("slurm/array.sbatch", array.as_bytes())?;
+    od.write("slurm/merge.sbatch", merge.as_bytes())?;
+    od.finish(serde_json::Map::new())?;
+    let what = format!("{n} shards of sweep `{}`", sp.h.name);
+    let merged = super::regress::submit(&out.join("slurm"), n, o, &what)?;
+    if o.wait {
+        let log = std::fs::read_to_string(out.join("slurm/merge.log")).unwrap_or_default();
+        print!("{log}");
+        if !merged || !out.join("results.csv").exists() {
+            bail!(
+                "the sweep's merge job failed (see {} and the shard logs)",
+                out.join("slurm/merge.log").display()
+            );
+        }
+    }
     Ok(())
 }

@@ -112,7 +112,7 @@ pub fn timing(cfg: &SoftmaxConfig) -> Timing {
 
 /// `(E << up) >> d` style amount: `a - b` (both SInt max_bits, `a >= b`) clamped to
 /// `amt_w` bits, saturating at all-ones (which shifts everything out).
-fn amount(m: &mut ModuleBuilder, a: Sig, b: Sig, amt_w: u32) -> RtlResult<Sig> {
+pub(crate) fn amount(m: &mut ModuleBuilder, a: Sig, b: Sig, amt_w: u32) -> RtlResult<Sig> {
     let d = m.sub_wide(a, b)?.as_unsigned();
     if d.width() <= amt_w {
         return m.zext(d, amt_w);

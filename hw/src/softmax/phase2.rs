@@ -71,12 +71,8 @@ pub fn phase2(lib: &mut Library, cfg: &SoftmaxConfig) -> RtlResult<Rc<Module>> {
         let i = m.slice(ie, ew + p.max_bits - 1, ew)?.as_signed();
         // d = m - i >= 0, saturated so that a large gap shifts E out entirely.
         let aw = bits_for(ew as u64);
-        let d = m.sub_wide(mx, i)?.as_unsigned();
-        let top = m.slice(d, d.width() - 1, aw)?;
-        let over = m.reduce(ReduceOp::Or, top)?;
-        let low = m.slice(d, aw - 1, 0)?;
-        let ones = m.constant(Value::from_i128_wrapping(aw, -1), false);
-        let d = m.mux(over, ones, low)?;
+        // (When the difference is narrower than the amount, it cannot saturate.)
+        let d = super::phase1::amount(&mut m, mx, i, aw)?;
         let d = m.reg_next("d", d, RegOpts::new())?;
         let e1 = m.reg_next("e1", e, RegOpts::new())?;
         let mut lat = 1;

@@ -38,6 +38,7 @@ use crate::gemm::{gemm, Matrix};
 use crate::isa::Act;
 use crate::num::{fits_signed, wrap_signed};
 use crate::requant::{requant, PerChannel, RequantConfig};
+use crate::rng::SplitMix64;
 
 /// One tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -920,4 +921,121 @@ fn row_formats(
         ));
     }
     Ok(())
+}
+
+/// An int8 tensor at scale 2^-4.
+fn int8_q4(rows: u32, cols: u32) -> TensorInfo {
+    TensorInfo {
+        rows,
+        cols,
+        bits: 8,
+        signed: true,
+        frac: 4,
+    }
+}
+
+/// A random valid chain of `len` nodes on an int8 (scale 2^-4) input `x` of
+/// `rows x cols`, for fuzzing and compiler tests: linear nodes (1..=40 outputs, int8
+/// weights at 2^-4..2^-8, an optional bias, no activation, ReLU or GELU), `add` to an
+/// earlier tensor of the same shape, `layernorm`, `reshape` (not last) and `softmax`
+/// (last only). Every activation is int8 at 2^-4 (softmax: 8-bit unsigned at 2^-8),
+/// so the formats fit a config with `[requant] out_bits = 8`, GELU 8-bit in and out at
+/// `frac = 4`, softmax 8-bit in at `in_frac = 4` and out, and the default LayerNorm
+/// and residual sections (as `configs/block_example.toml`).
+pub fn random_chain(rng: &mut SplitMix64, rows: u32, cols: u32, len: usize) -> Model {
+    let mut tensors = BTreeMap::new();
+    tensors.insert("x".to_string(), int8_q4(rows, cols));
+    let mut nodes = Vec::new();
+    let mut cur = "x".to_string();
+    let mut cur_cols = cols;
+    let mut rows = rows;
+    for i in 0..len {
+        let out = format!("t{i}");
+        let last = i + 1 == len;
+        // 0..=2 linear, add or LayerNorm; 3: softmax last, else reshape.
+        let kind = rng.range_i64(0, 3);
+        let kind = if kind == 3 && !last { 5 } else { kind };
+        let (node_kind, inputs, info) = match kind {
+            0 | 1 => {
+                let n = rng.range_i64(1, 40) as u32;
+                let act = [Act::None, Act::Relu, Act::Gelu][rng.range_i64(0, 2) as usize];
+                let weight = (0..cur_cols * n).map(|_| rng.signed(8)).collect();
+                let bias = rng
+                    .chance(0.7)
+                    .then(|| (0..n).map(|_| rng.range_i64(-3000, 3000)).collect());
+                let k = NodeKind::Linear {
+                    weight,
+                    weight_frac: rng.range_i64(4, 8) as i32,
+                    bias,
+                    act,
+                    transpose_out: false,
+                };
+                cur_cols = n;
+                (k, vec![cur.clone()], int8_q4(rows, n))
+            }
+            2 => {
+                // Add to an earlier tensor of the same shape, or LayerNorm.
+                let same: Vec<String> = tensors
+                    .iter()
+                    .filter(|(nm, t)| {
+                        t.rows == rows && t.cols == cur_cols && t.signed && **nm != cur
+                    })
+                    .map(|(nm, _)| nm.clone())
+                    .collect();
+                if !same.is_empty() && rng.chance(0.6) {
+                    let other = same[rng.range_i64(0, same.len() as i64 - 1) as usize].clone();
+                    let inputs = if rng.chance(0.5) {
+                        vec![cur.clone(), other]
+                    } else {
+                        vec![other, cur.clone()]
+                    };
+                    (NodeKind::Add, inputs, int8_q4(rows, cur_cols))
+                } else {
+                    let gamma = (0..cur_cols).map(|_| rng.signed(8)).collect();
+                    let beta = (0..cur_cols).map(|_| rng.signed(8)).collect();
+                    (
+                        NodeKind::Layernorm { gamma, beta },
+                        vec![cur.clone()],
+                        int8_q4(rows, cur_cols),
+                    )
+                }
+            }
+            5 => {
+                // The same elements as another rows x cols (a divisor of the count).
+                let total = rows * cur_cols;
+                let divs: Vec<u32> = (1..=total.min(64))
+                    .filter(|&d| total.is_multiple_of(d))
+                    .collect();
+                let c = divs[rng.range_i64(0, divs.len() as i64 - 1) as usize];
+                rows = total / c;
+                cur_cols = c;
+                (NodeKind::Reshape, vec![cur.clone()], int8_q4(rows, c))
+            }
+            _ => (
+                NodeKind::Softmax,
+                vec![cur.clone()],
+                TensorInfo {
+                    rows,
+                    cols: cur_cols,
+                    bits: 8,
+                    signed: false,
+                    frac: 8,
+                },
+            ),
+        };
+        tensors.insert(out.clone(), info);
+        nodes.push(Node {
+            name: format!("n{i}_{}", node_kind.op_name()),
+            kind: node_kind,
+            inputs,
+            output: out.clone(),
+        });
+        cur = out;
+    }
+    Model {
+        tensors,
+        nodes,
+        input: "x".into(),
+        output: cur,
+    }
 }

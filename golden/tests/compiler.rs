@@ -10,7 +10,7 @@ use accgen_golden::compiler::compile;
 use accgen_golden::config::Config;
 use accgen_golden::isa::Act;
 use accgen_golden::machine::Machine;
-use accgen_golden::model::{HeadLayout, Model, Node, NodeKind, TensorInfo};
+use accgen_golden::model::{random_chain, HeadLayout, Model, Node, NodeKind, TensorInfo};
 use accgen_golden::requant::{requant, PerChannel, RequantConfig};
 use accgen_golden::rng::SplitMix64;
 
@@ -32,105 +32,6 @@ fn t8(rows: u32, cols: u32) -> TensorInfo {
     }
 }
 
-/// A random chain of nodes on an int8 (2^-4) input of `rows x cols`.
-fn random_model(rng: &mut SplitMix64, rows: u32, cols: u32, len: usize) -> Model {
-    let mut tensors = BTreeMap::new();
-    tensors.insert("x".to_string(), t8(rows, cols));
-    let mut nodes = Vec::new();
-    let mut cur = "x".to_string();
-    let mut cur_cols = cols;
-    let mut rows = rows;
-    for i in 0..len {
-        let out = format!("t{i}");
-        let last = i + 1 == len;
-        // 0..=2 linear, add or LayerNorm; 3: softmax last, else reshape.
-        let kind = rng.range_i64(0, 3);
-        let kind = if kind == 3 && !last { 5 } else { kind };
-        let (node_kind, inputs, info) = match kind {
-            0 | 1 => {
-                let n = rng.range_i64(1, 40) as u32;
-                let act = [Act::None, Act::Relu, Act::Gelu][rng.range_i64(0, 2) as usize];
-                let weight = (0..cur_cols * n).map(|_| rng.signed(8)).collect();
-                let bias = rng
-                    .chance(0.7)
-                    .then(|| (0..n).map(|_| rng.range_i64(-3000, 3000)).collect());
-                let k = NodeKind::Linear {
-                    weight,
-                    weight_frac: rng.range_i64(4, 8) as i32,
-                    bias,
-                    act,
-                    transpose_out: false,
-                };
-                cur_cols = n;
-                (k, vec![cur.clone()], t8(rows, n))
-            }
-            2 => {
-                // Add to an earlier tensor of the same shape, or LayerNorm.
-                let same: Vec<String> = tensors
-                    .iter()
-                    .filter(|(nm, t)| {
-                        t.rows == rows && t.cols == cur_cols && t.signed && **nm != cur
-                    })
-                    .map(|(nm, _)| nm.clone())
-                    .collect();
-                if !same.is_empty() && rng.chance(0.6) {
-                    let other = same[rng.range_i64(0, same.len() as i64 - 1) as usize].clone();
-                    let inputs = if rng.chance(0.5) {
-                        vec![cur.clone(), other]
-                    } else {
-                        vec![other, cur.clone()]
-                    };
-                    (NodeKind::Add, inputs, t8(rows, cur_cols))
-                } else {
-                    let gamma = (0..cur_cols).map(|_| rng.signed(8)).collect();
-                    let beta = (0..cur_cols).map(|_| rng.signed(8)).collect();
-                    (
-                        NodeKind::Layernorm { gamma, beta },
-                        vec![cur.clone()],
-                        t8(rows, cur_cols),
-                    )
-                }
-            }
-            5 => {
-                // The same elements as another rows x cols (a divisor of the count).
-                let total = rows * cur_cols;
-                let divs: Vec<u32> = (1..=total.min(64))
-                    .filter(|&d| total.is_multiple_of(d))
-                    .collect();
-                let c = divs[rng.range_i64(0, divs.len() as i64 - 1) as usize];
-                rows = total / c;
-                cur_cols = c;
-                (NodeKind::Reshape, vec![cur.clone()], t8(rows, c))
-            }
-            _ => (
-                NodeKind::Softmax,
-                vec![cur.clone()],
-                TensorInfo {
-                    rows,
-                    cols: cur_cols,
-                    bits: 8,
-                    signed: false,
-                    frac: 8,
-                },
-            ),
-        };
-        tensors.insert(out.clone(), info);
-        nodes.push(Node {
-            name: format!("n{i}_{}", node_kind.op_name()),
-            kind: node_kind,
-            inputs,
-            output: out.clone(),
-        });
-        cur = out;
-    }
-    Model {
-        tensors,
-        nodes,
-        input: "x".into(),
-        output: cur,
-    }
-}
-
 #[test]
 fn random_graphs_equal_the_op_by_op_evaluation() {
     let cfg = Config::from_toml_str(CFG).unwrap();
@@ -145,7 +46,7 @@ fn random_graphs_equal_the_op_by_op_evaluation() {
         } as u32;
         let cols = rng.range_i64(1, 64) as u32;
         let len = rng.range_i64(1, 6) as usize;
-        let model = random_model(&mut rng, rows, cols, len);
+        let model = random_chain(&mut rng, rows, cols, len);
         let x: Vec<i64> = (0..rows * cols).map(|_| rng.signed(8)).collect();
         let want = model.evaluate(&cfg, &x).unwrap();
         let c = compile(&cfg, &model).unwrap_or_else(|e| panic!("graph {g}: {e}"));

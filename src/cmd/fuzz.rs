@@ -19,8 +19,13 @@
 //! extended), so `accgen regress run` replays it. Exits 1 if any case failed.
 //!
 //! Units: `gelu`, `requant`, `residual`, `softmax`, `layernorm`, `gemm`,
-//! `sparse-gemm`. `--inject-fault` (test only) co-simulates a deliberately broken
-//! unit, to check that the fuzzer finds and records a bug.
+//! `sparse-gemm`, and `model`: accelerator programs, each a random model
+//! (`golden::model::random_chain`: linear with every activation, add, LayerNorm,
+//! reshape, softmax; up to 40 x 64 inputs, batches and tiles not multiples of the
+//! array) compiled and run with `accgen run --model` on one of two small accelerators
+//! (a 4x4 or 4x8 array), every tensor bit-exact against golden, with random memory
+//! stalls. `--inject-fault` (test only) co-simulates a deliberately broken unit, to
+//! check that the fuzzer finds and records a bug.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,13 +47,36 @@ pub const UNITS: &[&str] = &[
     "layernorm",
     "gemm",
     "sparse-gemm",
+    "model",
 ];
+
+/// The accelerator configs of `model` draws (array columns 4 or 8): small, so that a
+/// build takes about a minute; the formats `random_chain` models need.
+fn accel_config(cols: u32) -> String {
+    format!(
+        "[array]\nrows = 4\ncols = {cols}\n\n[requant]\nin_bits = 32\nout_bits = 8\n\n\
+         [gelu]\nin_bits = 8\nin_frac = 4\nout_bits = 8\nout_frac = 4\n\n\
+         [softmax]\nmax_len = 64\nin_bits = 8\nin_frac = 4\nout_bits = 8\n\n\
+         [layernorm]\nmax_len = 64\n\n[residual]\n\n[accel]\nspad_kib = 16\nacc_kib = 8\n"
+    )
+}
+
+/// The random model (a program for the accelerator) of `model` draw `i`.
+fn draw_model(seed: u64, i: u64) -> accgen_golden::model::Model {
+    let mut rng = SplitMix64::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ i);
+    let rows = rng.range_i64(1, 40) as u32;
+    let cols = rng.range_i64(1, 64) as u32;
+    let len = rng.range_i64(1, 6) as usize;
+    accgen_golden::model::random_chain(&mut rng, rows, cols, len)
+}
 
 /// A drawn case: the config text, the inputs by name and the traffic seed.
 struct Draw {
     config: String,
     inputs: Vec<(&'static str, NpyArray)>,
     seed: u64,
+    /// The model of a `model` draw.
+    model: Option<accgen_golden::model::Model>,
 }
 
 fn pick<T: Copy>(rng: &mut SplitMix64, xs: &[T]) -> T {
@@ -92,6 +120,8 @@ fn streamed(unit: &str) -> &'static [&'static str] {
     match unit {
         "residual" => &["a", "b"],
         "gemm" | "sparse-gemm" => &["a"],
+        // (A model's input has the model's shape: nothing to cut.)
+        "model" => &[],
         _ => &["x"],
     }
 }
@@ -192,6 +222,7 @@ fn draw_config(unit: &str, seed: u64, i: u64) -> Result<String> {
                 }
                 t
             }
+            "model" => accel_config(pick(&mut rng, &[4, 8])),
             other => bail!("--unit {other} is not fuzzed ({})", UNITS.join(", ")),
         };
         if Config::from_toml_str(&text).is_ok() {
@@ -257,12 +288,21 @@ fn draw_inputs(unit: &str, config: &str, seed: u64, i: u64, k: u64) -> Result<Dr
             }
             vec![("a", am), ("b", bm)]
         }
+        "model" => {
+            let m = draw_model(seed, i);
+            let x = &m.tensors[&m.input];
+            vec![(
+                "x",
+                tensor(vec![x.rows as usize, x.cols as usize], 8, &mut rng),
+            )]
+        }
         other => bail!("--unit {other} is not fuzzed ({})", UNITS.join(", ")),
     };
     Ok(Draw {
         config: config.to_string(),
         inputs,
         seed: rng.range_i64(1, 1 << 30) as u64,
+        model: (unit == "model").then(|| draw_model(seed, i)),
     })
 }
 
@@ -280,10 +320,41 @@ fn write_draw(d: &Draw, dir: &Path) -> Result<(PathBuf, Vec<(&'static str, PathB
     Ok((cfg, paths))
 }
 
-/// Run `accgen sim <unit>` in this process.
-fn sim_in_process(unit: &str, args: &super::sim::SimArgs, p: &[(&str, PathBuf)]) -> Result<()> {
+/// Run `accgen sim <unit>` (or, for `model`, `accgen run --model` of the model in
+/// `model_dir`) in this process.
+fn sim_in_process(
+    unit: &str,
+    args: &super::sim::SimArgs,
+    p: &[(&str, PathBuf)],
+    model_dir: &Path,
+) -> Result<()> {
     let get = |n: &str| -> &Path { &p.iter().find(|(k, _)| *k == n).expect("drawn").1 };
     match unit {
+        "model" => {
+            let cfg = super::generate::load_config(&args.config)?;
+            let run = super::run::RunArgs {
+                config: &args.config,
+                program: None,
+                model: Some(model_dir),
+                input: Some(get("x")),
+                gemm: None,
+                epilogue: accgen_golden::gemm_program::GemmEpilogue::Requant,
+                a: None,
+                b: None,
+                out: None,
+                loads: &[],
+                dumps: &[],
+                prog_addr: None,
+                json: None,
+                force: false,
+                golden_only: false,
+                vcd: None,
+                mem_latency: 20,
+                stall: 0.1,
+                seed: args.seed,
+            };
+            super::model::run_model(&run, &cfg, model_dir)
+        }
         "gelu" => super::stream::gelu(args, get("x")),
         "requant" => super::stream::requant(args, get("x")),
         "softmax" => super::stream::softmax(args, get("x")),
@@ -317,6 +388,11 @@ pub fn worker(unit: &str, seed: u64, i: u64, inputs: u64, fault: Option<&str>) -
         .transpose()
         .map_err(|e| anyhow::anyhow!("--inject-fault: {e}"))?;
     let tmp = tempfile::tempdir()?;
+    let model_dir = tmp.path().join("model");
+    if unit == "model" {
+        std::fs::create_dir_all(&model_dir)?;
+        super::model::write_model_dir(&draw_model(seed, i), &model_dir)?;
+    }
     for k in 0..inputs {
         let d = draw_inputs(unit, &config, seed, i, k)?;
         let dir = tmp.path().join(format!("k{k}"));
@@ -333,7 +409,7 @@ pub fn worker(unit: &str, seed: u64, i: u64, inputs: u64, fault: Option<&str>) -
             x_init_seed: d.seed,
             inject_fault: fault,
         };
-        if let Err(e) = sim_in_process(unit, &args, &paths) {
+        if let Err(e) = sim_in_process(unit, &args, &paths, &model_dir) {
             println!("FUZZ-FAIL {k}: {}", last_line(&format!("{e:#}")));
         }
         let _ = std::fs::remove_dir_all(&dir);
@@ -415,6 +491,7 @@ fn cut(unit: &str, d: &Draw, rows: usize) -> Draw {
     Draw {
         config: d.config.clone(),
         seed: d.seed,
+        model: d.model.clone(),
         inputs: d
             .inputs
             .iter()
@@ -438,10 +515,12 @@ fn cut(unit: &str, d: &Draw, rows: usize) -> Draw {
 
 /// Rows of the draw's streamed input.
 fn rows_of(unit: &str, d: &Draw) -> usize {
-    let first = streamed(unit)[0];
+    let Some(first) = streamed(unit).first() else {
+        return 0;
+    };
     d.inputs
         .iter()
-        .find(|(n, _)| *n == first)
+        .find(|(n, _)| n == first)
         .map_or(0, |(_, a)| a.shape[0])
 }
 
@@ -485,6 +564,14 @@ fn write_case(
         npy::write(&case_dir.join(format!("{n}.npy")), a)?;
         inputs.push(format!("{n} = \"{name}/{n}.npy\""));
     }
+    let model_line = match &d.model {
+        Some(m) => {
+            std::fs::create_dir_all(case_dir.join("model"))?;
+            super::model::write_model_dir(m, &case_dir.join("model"))?;
+            format!("model = \"{name}/model\"\n")
+        }
+        None => String::new(),
+    };
     let suite_toml = suite_dir.join("suite.toml");
     let mut text = match std::fs::read_to_string(&suite_toml) {
         Ok(t) => t,
@@ -493,7 +580,7 @@ fn write_case(
         }
     };
     text.push_str(&format!(
-        "\n[[case]]\nname = \"{name}\"\nconfig = \"{name}/config.toml\"\nunit = \"{unit}\"\ninputs = {{ {} }}\nseed = {}\n{}",
+        "\n[[case]]\nname = \"{name}\"\nconfig = \"{name}/config.toml\"\nunit = \"{unit}\"\n{model_line}inputs = {{ {} }}\nseed = {}\n{}",
         inputs.join(", "),
         d.seed,
         fault.map(|f| format!("inject_fault = \"{f}\"\n")).unwrap_or_default()
@@ -636,13 +723,13 @@ pub fn fuzz(plan: &FuzzPlan, suite: Option<&Path>, fault: Option<&str>) -> Resul
         } else {
             format!("fuzz-{unit}-s{seed}-d{}-k{}", f.i, f.k)
         };
+        let size = match rows_of(unit, &f.draw) {
+            0 => "the model's input (not minimized)".to_string(),
+            r => format!("minimized to {r} row(s)"),
+        };
         println!(
-            "FAIL draw {} input {} ({name}): {}; minimized to {} row(s); {} of {inputs} inputs of this config failed",
-            f.i,
-            f.k,
-            f.why,
-            rows_of(unit, &f.draw),
-            f.failed_inputs
+            "FAIL draw {} input {} ({name}): {}; {size}; {} of {inputs} inputs of this config failed",
+            f.i, f.k, f.why, f.failed_inputs
         );
         if let Some(s) = suite {
             write_case(s, unit, &name, &f.draw, fault)?;

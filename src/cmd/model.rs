@@ -322,6 +322,124 @@ pub fn load_model(dir: &Path, cfg: &Config) -> Result<Model> {
     })
 }
 
+/// The smallest signed `.npy` dtype that holds every value.
+fn dtype_for(values: &[i64]) -> Dtype {
+    let fits = |bits: u32| {
+        values
+            .iter()
+            .all(|&v| accgen_golden::num::fits_signed(v as i128, bits))
+    };
+    if fits(8) {
+        Dtype::I8
+    } else if fits(16) {
+        Dtype::I16
+    } else if fits(32) {
+        Dtype::I32
+    } else {
+        Dtype::I64
+    }
+}
+
+/// Write `m` as a model directory (`model.toml` and `.npy` weights) into `dir`, which
+/// must exist (fuzzing writes its random models so; `reshape`, `linear`, `add`,
+/// `layernorm` and `softmax` nodes).
+pub(crate) fn write_model_dir(m: &Model, dir: &Path) -> Result<()> {
+    let q = |s: &str| format!("\"{s}\"");
+    let mut t = format!(
+        "[model]\ninput = {}\noutput = {}\n\n[tensors]\n",
+        q(&m.input),
+        q(&m.output)
+    );
+    for (name, ti) in &m.tensors {
+        let (dtype, full) = match (ti.bits, ti.signed) {
+            (..=8, true) => ("int8", 8),
+            (..=8, false) => ("uint8", 8),
+            (..=16, true) => ("int16", 16),
+            (..=16, false) => ("uint16", 16),
+            _ => ("int32", 32),
+        };
+        let bits = if ti.bits == full {
+            String::new()
+        } else {
+            format!(", bits = {}", ti.bits)
+        };
+        t += &format!(
+            "{} = {{ shape = [{}, {}], dtype = \"{dtype}\", frac = {}{bits} }}\n",
+            q(name),
+            ti.rows,
+            ti.cols,
+            ti.frac
+        );
+    }
+    let mut files: Vec<(String, NpyArray)> = Vec::new();
+    let mut file = |stem: String, shape: Vec<usize>, data: &[i64]| -> String {
+        let f = format!("{stem}.npy");
+        files.push((
+            f.clone(),
+            NpyArray {
+                dtype: dtype_for(data),
+                shape,
+                data: data.to_vec(),
+            },
+        ));
+        f
+    };
+    for n in &m.nodes {
+        let inputs: Vec<String> = n.inputs.iter().map(|i| q(i)).collect();
+        t += &format!(
+            "\n[[nodes]]\nname = {}\nop = \"{}\"\ninputs = [{}]\noutput = {}\n",
+            q(&n.name),
+            n.kind.op_name(),
+            inputs.join(", "),
+            q(&n.output)
+        );
+        match &n.kind {
+            NodeKind::Linear {
+                weight,
+                weight_frac,
+                bias,
+                act,
+                transpose_out,
+            } => {
+                let k = m.tensors[&n.inputs[0]].cols as usize;
+                let w = file(
+                    format!("{}.weight", n.name),
+                    vec![k, weight.len() / k.max(1)],
+                    weight,
+                );
+                t += &format!("weight = {}\nweight_frac = {weight_frac}\n", q(&w));
+                if let Some(b) = bias {
+                    let f = file(format!("{}.bias", n.name), vec![b.len()], b);
+                    t += &format!("bias = {}\n", q(&f));
+                }
+                let act = match act {
+                    Act::None => "none",
+                    Act::Relu => "relu",
+                    Act::Gelu => "gelu",
+                };
+                t += &format!("act = \"{act}\"\ntranspose_out = {transpose_out}\n");
+            }
+            NodeKind::Layernorm { gamma, beta } => {
+                let g = file(format!("{}.gamma", n.name), vec![gamma.len()], gamma);
+                let b = file(format!("{}.beta", n.name), vec![beta.len()], beta);
+                t += &format!("gamma = {}\nbeta = {}\n", q(&g), q(&b));
+            }
+            NodeKind::Add | NodeKind::Softmax | NodeKind::Reshape => {}
+            NodeKind::Matmul { .. } => {
+                bail!(
+                    "node `{}`: matmul nodes are not written (a fuzzer limit)",
+                    n.name
+                )
+            }
+        }
+    }
+    for (f, a) in &files {
+        npy::write(&dir.join(f), a)?;
+    }
+    std::fs::write(dir.join("model.toml"), t)?;
+    Ok(())
+}
+
 /// The `.npy` dtype of a placed tensor's elements.
 fn dtype_of(t: &accgen_golden::compiler::Placed) -> Dtype {
     match (t.elem_bytes, t.signed) {
@@ -537,11 +655,9 @@ pub fn run_model(args: &super::run::RunArgs, cfg: &Config, dir: &Path) -> Result
     let mut mismatch = None;
     if !args.golden_only {
         eprintln!("building the accelerator's Verilator model ...");
-        let mut opts = accgen_sim::SimOptions::new();
-        if let Some(v) = args.vcd {
-            opts = opts.trace(v);
-        }
-        let hw = accgen_sim::accel::build_accel_with(cfg, &opts)?;
+        let mut lib = accgen_hw::rtl::Library::new();
+        let top = accgen_hw::accel::top::accel_top(&mut lib, cfg)?;
+        let (hw, _) = super::sim::build_model(&top, args.vcd, None)?;
         let (per_node, node_mismatch) = per_node_cycles(args, cfg, &hw, &c, &x.data)?;
         merge_json(&mut stats, per_node);
         let (m, rtl) = super::run::compare_on_rtl(

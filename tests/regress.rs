@@ -290,13 +290,32 @@ fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
         out.contains("MISMATCH beat 2 at cycle") && out.contains("FAIL: 1 mismatches"),
         "{out}"
     );
-    // Units without an export say so.
+    // The array: 20x24x18 on the 16x16 array, 2 x 2 tiles of 24 beats in, 16 rows out.
+    let tb2 = t.path("tb2");
     let o = accgen(&[
         "export-tb",
         "--case",
         &format!("{}/gemm", s.display()),
         "--out",
-        &t.s("tb2"),
+        tb2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = std::process::Command::new("sh")
+        .arg(tb2.join("run_icarus.sh"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("PASS: 96 beats in "),
+        "{out}"
+    );
+    // Units without an export say so.
+    let o = accgen(&[
+        "export-tb",
+        "--case",
+        &format!("{}/block", s.display()),
+        "--out",
+        &t.s("tb3"),
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -324,9 +343,10 @@ fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
 }
 
 /// Row units: softmax over 3 lanes and LayerNorm (with its parameter stream) over 2
-/// lanes of 13-bit inputs, with rows that leave the last lockstep group padded.
+/// lanes of 13-bit inputs, with rows that leave the last lockstep group padded; and a
+/// 1:4 sparse GEMM with K and the tiles not multiples of M and the array.
 #[test]
-fn row_unit_testbenches_pass_under_icarus_and_verilator_and_catch_corruption() {
+fn row_unit_and_sparse_testbenches_pass_under_icarus_and_verilator_and_catch_corruption() {
     let t = Tmp::new("regress-tb-rows");
     let s = t.path("suite");
     let inp = s.join("inputs");
@@ -335,7 +355,8 @@ fn row_unit_testbenches_pass_under_icarus_and_verilator_and_catch_corruption() {
         s.join("rows.toml"),
         "[softmax]\nlanes = 3\nmax_len = 16\nin_bits = 12\nin_frac = 6\nout_bits = 10\n\n\
          [layernorm]\nlanes = 2\nmax_len = 16\nin_bits = 13\nin_frac = 4\ngamma_bits = 13\n\
-         gamma_frac = 10\nbeta_bits = 14\nout_bits = 12\nout_frac = 6\n",
+         gamma_frac = 10\nbeta_bits = 14\nout_bits = 12\nout_frac = 6\n\n\
+         [array]\nrows = 2\ncols = 3\nacc_bits = 20\n\n[sparsity]\nn = 1\nm = 4\n",
     )
     .unwrap();
     let mut rng = SplitMix64::new(77);
@@ -345,12 +366,24 @@ fn row_unit_testbenches_pass_under_icarus_and_verilator_and_catch_corruption() {
     write(&inp, "g.npy", Dtype::I16, vec![9], r(9, 13));
     // (beta within 10 of its 14 bits, so that the outputs rarely saturate.)
     write(&inp, "b.npy", Dtype::I16, vec![9], r(9, 10));
+    // A 5x10 by an N:M (1:4) 10x5 B: one nonzero per group of 4 rows and column.
+    write(&inp, "ga.npy", Dtype::I8, vec![5, 10], r(50, 8));
+    let mut b = vec![0i64; 50];
+    for col in 0..5 {
+        for g in 0..3 {
+            let row = (4 * g + (col + g) % 4).min(9);
+            b[row * 5 + col] = r(1, 8)[0];
+        }
+    }
+    write(&inp, "gb.npy", Dtype::I8, vec![10, 5], b);
     std::fs::write(
         s.join("suite.toml"),
         "[suite]\nname = \"rows\"\n\n\
          [[case]]\nname = \"sm\"\nconfig = \"rows.toml\"\nunit = \"softmax\"\ninputs = { x = \"inputs/sx.npy\" }\nseed = 3\n\n\
          [[case]]\nname = \"ln\"\nconfig = \"rows.toml\"\nunit = \"layernorm\"\n\
-         inputs = { x = \"inputs/lx.npy\", gamma = \"inputs/g.npy\", beta = \"inputs/b.npy\" }\nseed = 4\n",
+         inputs = { x = \"inputs/lx.npy\", gamma = \"inputs/g.npy\", beta = \"inputs/b.npy\" }\nseed = 4\n\n\
+         [[case]]\nname = \"sp\"\nconfig = \"rows.toml\"\nunit = \"sparse-gemm\"\n\
+         inputs = { a = \"inputs/ga.npy\", b = \"inputs/gb.npy\" }\nseed = 5\n",
     )
     .unwrap();
     let o = accgen(&["regress", "record", &t.s("suite")]);
@@ -372,7 +405,12 @@ fn row_unit_testbenches_pass_under_icarus_and_verilator_and_catch_corruption() {
         String::from_utf8_lossy(&o.stdout),
         stderr(&o)
     );
-    for (case, beats, extra) in [("sm", 14, None), ("ln", 18, Some("params.hex"))] {
+    // (The sparse GEMM: 3 x 2 tiles of ceil(10/4) = 3 groups in, 2 rows out each.)
+    for (case, beats, extra) in [
+        ("sm", 14, None),
+        ("ln", 18, Some("params.hex")),
+        ("sp", 18, None),
+    ] {
         let tb = t.path(&format!("tb-{case}"));
         let o = accgen(&[
             "export-tb",
@@ -398,9 +436,10 @@ fn row_unit_testbenches_pass_under_icarus_and_verilator_and_catch_corruption() {
         );
         // Corrupt the parameters (LayerNorm: gamma bit 10 of channel 2, a change of
         // 1.0) or one expected beat (softmax: bit 2 of lane 0): FAIL.
-        let (file, row, at) = match extra {
-            Some(f) => (f, 2, 6),
-            None => ("expected.hex", 9, 0),
+        let (file, row, at) = match (extra, case) {
+            (Some(f), _) => (f, 2, 6),
+            (None, "sp") => ("expected.hex", 3, 0),
+            (None, _) => ("expected.hex", 9, 0),
         };
         let p = tb.join(file);
         let text = std::fs::read_to_string(&p).unwrap();

@@ -406,6 +406,7 @@ fn compile_design(
     let t1 = Instant::now();
     let mut cmd = Command::new(&tc.cxx);
     cmd.args(common_cxx_flags(tc))
+        .args(quick.then_some("-O0"))
         .args(model_defines(&obj, &spec.name))
         .arg("-Iobj")
         .arg("wrapper.cpp")

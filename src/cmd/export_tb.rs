@@ -23,7 +23,12 @@
 //! last group padded with all-zero rows whose golden outputs are checked too, `tlast`
 //! on each group's last beat). For `layernorm` the testbench first streams gamma and
 //! beta from `params.hex` through `s_prm_axis` (`{beta, gamma}` per channel, each
-//! sign-extended to whole bytes, with the same random gaps).
+//! sign-extended to whole bytes, with the same random gaps). The arrays (`gemm`,
+//! `sparse-gemm`) take their tiles of R x C outputs in row-major order, each as K
+//! beats `{B row k, A column k}` (or K/M groups `{B values and indices, A}` on the N:M
+//! array) with `tlast` on the tile's last beat, as the co-simulation driver streams
+//! them, and return R rows per tile (`tlast` on row R-1; edge tiles zero-padded, the
+//! padding checked to be zero; `tuser`, the row index, is not checked).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -48,7 +53,7 @@ fn pct(p: f64) -> u32 {
 pub fn supported(unit: &str) -> bool {
     matches!(
         unit,
-        "gelu" | "requant" | "residual" | "softmax" | "layernorm"
+        "gelu" | "requant" | "residual" | "softmax" | "layernorm" | "gemm" | "sparse-gemm"
     )
 }
 
@@ -56,6 +61,115 @@ pub fn supported(unit: &str) -> bool {
 /// (`width` is whole bytes, so the data is exactly `width / 4` digits).
 fn line(values: &[i64], field: u32, width: u32, last: bool) -> String {
     format!("{}{}", u8::from(last), beat_hex(values, field, width))
+}
+
+/// Hex digits of whole-byte fields `(value, bits)`, the first in the LSBs, each
+/// two's complement in `bits` rounded up to whole bytes (as the array driver packs).
+fn pack_hex(fields: &[(i64, u32)]) -> String {
+    fields
+        .iter()
+        .rev()
+        .map(|&(v, b)| {
+            let f = b.div_ceil(8) * 8;
+            beat_hex(&[v], f, f)
+        })
+        .collect()
+}
+
+/// The array's beats (tiles of R x C outputs, row-major; each streams K beats, or
+/// K/M groups on the N:M array, `tlast` on its last) and the expected output rows
+/// (`tlast` on row R-1): (input lines, expected lines, input beats, output beats).
+fn gemm_beats(
+    cfg: &accgen_golden::gemm::ArrayConfig,
+    sp: Option<accgen_golden::nm_sparse::SparsityConfig>,
+    a: &accgen_golden::gemm::Matrix,
+    b: &accgen_golden::gemm::Matrix,
+    c: &accgen_golden::gemm::Matrix,
+) -> Result<(String, String, usize, usize)> {
+    let (r, cc) = (cfg.rows as usize, cfg.cols as usize);
+    let (m, n) = (c.rows, c.cols);
+    let compressed = match sp {
+        Some(sp) => Some(
+            accgen_golden::nm_sparse::compress(b, sp)
+                .map_err(|v| anyhow::anyhow!("B violates {}:{} sparsity: {v}", sp.n, sp.m))?,
+        ),
+        None => None,
+    };
+    let k_beats = match &compressed {
+        Some(cm) => cm.groups(),
+        None => a.cols,
+    };
+    let (mut input, mut expected) = (String::new(), String::new());
+    let (mut ib, mut ob) = (0, 0);
+    for mt in 0..m.div_ceil(r) {
+        for nt in 0..n.div_ceil(cc) {
+            for k in 0..k_beats {
+                let mut f: Vec<(i64, u32)> = Vec::new();
+                match (&compressed, sp) {
+                    (Some(cm), Some(sp)) => {
+                        let g = sp.m as usize;
+                        for i in 0..r {
+                            let row = mt * r + i;
+                            for s in 0..g {
+                                let kk = k * g + s;
+                                let v = if row < a.rows && kk < a.cols {
+                                    a.at(row, kk)
+                                } else {
+                                    0
+                                };
+                                f.push((v, cfg.act_bits));
+                            }
+                        }
+                        let idx_bits = sp.idx_bits().max(1);
+                        for j in 0..cc {
+                            let col = nt * cc + j;
+                            let mut meta = 0i64;
+                            for t in 0..sp.n as usize {
+                                // Padding columns: value 0 at the distinct indices 0..n.
+                                let (v, idx) = if col < n {
+                                    cm.slot(k, col, t)
+                                } else {
+                                    (0, t as u8)
+                                };
+                                f.push((v, cfg.weight_bits));
+                                meta |= (idx as i64) << (t as u32 * idx_bits);
+                            }
+                            f.push((meta, sp.n * idx_bits));
+                        }
+                    }
+                    _ => {
+                        for i in 0..r {
+                            let row = mt * r + i;
+                            f.push((if row < a.rows { a.at(row, k) } else { 0 }, cfg.act_bits));
+                        }
+                        for j in 0..cc {
+                            let col = nt * cc + j;
+                            f.push((if col < b.cols { b.at(k, col) } else { 0 }, cfg.weight_bits));
+                        }
+                    }
+                }
+                let _ = writeln!(input, "{}{}", u8::from(k + 1 == k_beats), pack_hex(&f));
+                ib += 1;
+            }
+            for i in 0..r {
+                let row = mt * r + i;
+                let lanes: Vec<(i64, u32)> = (0..cc)
+                    .map(|j| {
+                        let col = nt * cc + j;
+                        let v = if row < m && col < n {
+                            c.at(row, col)
+                        } else {
+                            0
+                        };
+                        (v, cfg.acc_bits)
+                    })
+                    .collect();
+                let _ = writeln!(expected, "{}{}", u8::from(i + 1 == r), pack_hex(&lanes));
+                ob += 1;
+            }
+        }
+    }
+    Ok((input, expected, ib, ob))
 }
 
 /// Stream beats of rows in lockstep groups of `lanes` (the last group padded with
@@ -138,6 +252,8 @@ struct Stimulus {
     input: String,
     expected: String,
     beats: usize,
+    /// Output beats, when they differ from the input beats (the arrays).
+    out_beats: Option<usize>,
     params: Option<(u32, usize, String)>,
 }
 
@@ -200,6 +316,7 @@ pub fn write_tb(
             input,
             expected,
             beats,
+            out_beats: None,
             params: None,
         })
     };
@@ -285,6 +402,7 @@ pub fn write_tb(
                 input,
                 expected,
                 beats,
+                out_beats: None,
                 params: None,
             }
         }
@@ -328,11 +446,61 @@ pub fn write_tb(
                 input,
                 expected,
                 beats,
+                out_beats: None,
                 params: Some((gf + bf, g.len(), params)),
             }
         }
+        "gemm" | "sparse-gemm" => {
+            let ac = cfg
+                .array
+                .clone()
+                .context("the case's config has no [array]")?;
+            let sp = if c.unit == "sparse-gemm" {
+                Some(cfg.sparsity.context("the case's config has no [sparsity]")?)
+            } else {
+                None
+            };
+            let (a, b) = (read("a")?, read("b")?);
+            if a.shape.len() != 2 || b.shape.len() != 2 || a.shape[1] != b.shape[0] {
+                bail!(
+                    "case `{name}`: A {:?} and B {:?} are not M x K and K x N",
+                    a.shape,
+                    b.shape
+                );
+            }
+            let am = accgen_golden::gemm::Matrix::from_vec(a.shape[0], a.shape[1], a.data);
+            let bm = accgen_golden::gemm::Matrix::from_vec(b.shape[0], b.shape[1], b.data);
+            let (shape, want) = super::regress::golden(&suite, c)?;
+            let cm = accgen_golden::gemm::Matrix::from_vec(shape[0], shape[1], want);
+            let top = match sp {
+                Some(sp) => accgen_hw::sparse_array(&mut lib, &ac, &sp)?,
+                None => accgen_hw::systolic::systolic_array(&mut lib, &ac)?,
+            };
+            let width = |p: &str| {
+                top.ports()
+                    .iter()
+                    .find(|q| q.name == p)
+                    .map_or(0, |q| q.width)
+            };
+            let (wi, wo) = (width("s_axis_tdata"), width("m_axis_tdata"));
+            let (input, expected, beats, out_beats) = gemm_beats(&ac, sp, &am, &bm, &cm)?;
+            let digits = |t: &str| t.lines().next().map_or(0, |l| l.len() - 1);
+            if digits(&input) * 4 != wi as usize || digits(&expected) * 4 != wo as usize {
+                bail!("internal error: the packed beats do not match the array's tdata widths");
+            }
+            Stimulus {
+                top,
+                wi,
+                wo,
+                input,
+                expected,
+                beats,
+                out_beats: Some(out_beats),
+                params: None,
+            }
+        }
         other => bail!(
-            "--case {case}: unit `{other}` has no testbench export yet (requant, gelu, residual, softmax, layernorm)"
+            "--case {case}: unit `{other}` has no testbench export yet (requant, gelu, residual, softmax, layernorm, gemm, sparse-gemm)"
         ),
     };
     let Stimulus {
@@ -342,8 +510,10 @@ pub fn write_tb(
         input,
         expected,
         beats,
+        out_beats,
         params,
     } = st;
+    let obeats = out_beats.unwrap_or(beats);
     let mut design = Design::new();
     design.add_top(top.clone());
     let files = design.files()?;
@@ -358,7 +528,11 @@ pub fn write_tb(
         let _ = write!(ports, "\n    .{0}({0}),", p.name);
     }
     let ports = ports.trim_end_matches(',').to_string();
-    let user = top.ports().iter().any(|p| p.name == "m_axis_tuser");
+    let user = top
+        .ports()
+        .iter()
+        .find(|p| p.name == "m_axis_tuser")
+        .map(|p| p.width);
     let (pw, pbeats, params_hex) = params.unwrap_or((8, 0, String::new()));
     let prm_decl = if pbeats > 0 {
         format!(
@@ -396,7 +570,8 @@ pub fn write_tb(
 `timescale 1ns/1ps
 `default_nettype none
 module tb;
-  localparam integer BEATS = {beats};
+  localparam integer BEATS = {beats};      // input beats
+  localparam integer OBEATS = {obeats};    // output beats
   localparam integer IN_W = {wi};
   localparam integer OUT_W = {wo};
   localparam integer GAP = {gap};          // idle probability x 65536
@@ -415,7 +590,7 @@ module tb;
   reg m_axis_tready = 1'b0;
 {user_wire}{prm_decl}  // Each line: tlast, then the beat's data bits.
   reg [IN_W:0] in_mem [0:BEATS-1];
-  reg [OUT_W:0] exp_mem [0:BEATS-1];
+  reg [OUT_W:0] exp_mem [0:OBEATS-1];
   integer sent = 0;
   integer got = 0;
   integer errors = 0;
@@ -452,7 +627,7 @@ module tb;
       end
       // Sink: check each beat as it leaves.
       if (m_axis_tvalid && m_axis_tready) begin
-        if (got >= BEATS) begin
+        if (got >= OBEATS) begin
           $display("MISMATCH: an extra output beat %0d at cycle %0d: %h", got, cycle, m_axis_tdata);
           errors = errors + 1;
         end else begin
@@ -468,7 +643,7 @@ module tb;
         got = got + 1;
       end
       m_axis_tready <= (lfsr[31:16] >= STALL);
-      if (got == BEATS && sent == BEATS) begin
+      if (got == OBEATS && sent == BEATS) begin
         // A few more cycles to catch an extra beat.
         repeat (16) @(posedge clk);
         if (errors == 0) $display("PASS: %0d beats in %0d cycles", BEATS, cycle);
@@ -476,7 +651,7 @@ module tb;
         $finish;
       end
       if (cycle > LIMIT) begin
-        $display("FAIL: timeout after %0d cycles: %0d beats in, %0d out of %0d", cycle, sent, got, BEATS);
+        $display("FAIL: timeout after %0d cycles: %0d of %0d beats in, %0d of %0d out", cycle, sent, BEATS, got, OBEATS);
         $finish;
       end
     end
@@ -489,12 +664,11 @@ endmodule
         top_name = top.name(),
         gap = pct(gaps),
         stall = pct(backpressure),
-        limit = 2000 + (beats + pbeats) * 200,
+        limit = 2000 + (beats + obeats + pbeats) * 200,
         seed = (seed as u32).max(1),
-        user_wire = if user {
-            "  wire [7:0] m_axis_tuser;\n"
-        } else {
-            ""
+        user_wire = match user {
+            Some(w) => format!("  wire [{}:0] m_axis_tuser;\n", w - 1),
+            None => String::new(),
         },
     );
     let list: String = files

@@ -247,9 +247,11 @@ fn design_key(
         .update(tc.cxx_version.as_bytes())
         .update(spec.name.as_bytes())
         .update(wrapper.as_bytes());
+    let wrapper_opt = if quick { "-O0" } else { "" };
     for f in verilator_flags(traced, quick)
         .iter()
         .chain(&common_cxx_flags(tc))
+        .chain(std::iter::once(&wrapper_opt.to_string()))
         .chain(&link_flags())
     {
         h.update(f.as_bytes());

@@ -247,14 +247,16 @@ fn design_key(
         .update(tc.cxx_version.as_bytes())
         .update(spec.name.as_bytes())
         .update(wrapper.as_bytes());
-    let wrapper_opt = if quick { "-O0" } else { "" };
     for f in verilator_flags(traced, quick)
         .iter()
         .chain(&common_cxx_flags(tc))
-        .chain(std::iter::once(&wrapper_opt.to_string()))
         .chain(&link_flags())
     {
         h.update(f.as_bytes());
+    }
+    if quick {
+        // The wrapper is compiled at -O0 too.
+        h.update(b"-O0");
     }
     let mut sorted: Vec<&VerilogFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.file_name.cmp(&b.file_name));

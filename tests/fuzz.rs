@@ -156,3 +156,19 @@ fn many_inputs_per_config_run_on_one_model_and_a_row_unit_mutant_is_replayed() {
         stderr(&o)
     );
 }
+
+/// Accelerator programs: 50 random models (linear with every activation, add,
+/// LayerNorm, reshape, softmax) compiled and run on the RTL of a 4x4 or 4x8
+/// accelerator with random memory stalls, every tensor bit-exact against golden.
+#[test]
+fn fifty_random_programs_pass() {
+    let o = accgen(&[
+        "fuzz", "--unit", "model", "--seed", "2026", "--count", "50", "--jobs", "2",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("fuzz model: 50 random configs x 1 inputs = 50 cases co-simulated, 0 failed"),
+        "{out}"
+    );
+}

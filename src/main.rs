@@ -97,10 +97,11 @@ enum Command {
         #[arg(long, default_value_t = 0.2)]
         backpressure: f64,
     },
-    /// Co-simulate random valid configs with random inputs against golden; failing
-    /// draws are minimized and written as suite cases.
+    /// Co-simulate random valid configs (or, for `model`, random accelerator programs)
+    /// with random inputs against golden; failing draws are minimized and written as
+    /// suite cases.
     Fuzz {
-        /// gelu, requant, residual, softmax, layernorm, gemm or sparse-gemm.
+        /// gelu, requant, residual, softmax, layernorm, gemm, sparse-gemm or model.
         #[arg(long)]
         unit: String,
         /// Seed of the draws.

@@ -12,6 +12,21 @@ mod common;
 
 use common::*;
 
+/// `accgen fuzz --unit U --seed 2026 --count 50 --jobs 2` passes, all 50 cases.
+fn fifty_pass(unit: &str) {
+    let o = accgen(&[
+        "fuzz", "--unit", unit, "--seed", "2026", "--count", "50", "--jobs", "2",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{unit}: {out}{}", stderr(&o));
+    assert!(
+        out.contains(&format!(
+            "fuzz {unit}: 50 random configs x 1 inputs = 50 cases co-simulated, 0 failed"
+        )),
+        "{out}"
+    );
+}
+
 #[test]
 fn fifty_random_configs_per_unit_pass() {
     for unit in [
@@ -23,17 +38,7 @@ fn fifty_random_configs_per_unit_pass() {
         "gemm",
         "sparse-gemm",
     ] {
-        let o = accgen(&[
-            "fuzz", "--unit", unit, "--seed", "2026", "--count", "50", "--jobs", "2",
-        ]);
-        let out = String::from_utf8_lossy(&o.stdout);
-        assert!(o.status.success(), "{unit}: {out}{}", stderr(&o));
-        assert!(
-            out.contains(&format!(
-                "fuzz {unit}: 50 random configs x 1 inputs = 50 cases co-simulated, 0 failed"
-            )),
-            "{out}"
-        );
+        fifty_pass(unit);
     }
 }
 
@@ -100,7 +105,7 @@ fn a_mutant_is_found_minimized_and_replayed() {
     let o = accgen(&["fuzz", "--unit", "conv", "--count", "1"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains(
-        "--unit conv is not fuzzed (gelu, requant, residual, softmax, layernorm, gemm, sparse-gemm)"
+        "--unit conv is not fuzzed (gelu, requant, residual, softmax, layernorm, gemm, sparse-gemm, model)"
     ));
 }
 
@@ -162,13 +167,5 @@ fn many_inputs_per_config_run_on_one_model_and_a_row_unit_mutant_is_replayed() {
 /// accelerator with random memory stalls, every tensor bit-exact against golden.
 #[test]
 fn fifty_random_programs_pass() {
-    let o = accgen(&[
-        "fuzz", "--unit", "model", "--seed", "2026", "--count", "50", "--jobs", "2",
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
-    assert!(
-        out.contains("fuzz model: 50 random configs x 1 inputs = 50 cases co-simulated, 0 failed"),
-        "{out}"
-    );
+    fifty_pass("model");
 }

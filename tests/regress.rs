@@ -229,6 +229,26 @@ fn broken_models_and_wrong_records_fail_with_the_case_named() {
     assert!(stderr(&o).contains("case `c`: unit = `conv` is not supported"));
 }
 
+/// `regress run SUITE --cross-sim icarus --jobs 2` passes: every case on Verilator,
+/// and every exportable case's testbench under Icarus and Verilator, equal cycles.
+fn cross_sim_passes(suite: &str) {
+    let o = accgen(&[
+        "regress",
+        "run",
+        suite,
+        "--cross-sim",
+        "icarus",
+        "--jobs",
+        "2",
+    ]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+}
+
 #[test]
 fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
     let t = Tmp::new("regress-tb");
@@ -323,28 +343,13 @@ fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
         "{}",
         stderr(&o)
     );
-    // Cross-simulation: the exportable cases pass under Icarus and Verilator with the
-    // same cycle counts, besides the Verilator co-simulation.
-    let o = accgen(&[
-        "regress",
-        "run",
-        &t.s("suite"),
-        "--cross-sim",
-        "icarus",
-        "--jobs",
-        "2",
-    ]);
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        stderr(&o)
-    );
+    // (Cross-simulation runs in the next test, on smaller designs.)
 }
 
 /// Row units: softmax over 3 lanes and LayerNorm (with its parameter stream) over 2
-/// lanes of 13-bit inputs, with rows that leave the last lockstep group padded; and a
-/// 1:4 sparse GEMM with K and the tiles not multiples of M and the array.
+/// lanes of 13-bit inputs, with rows that leave the last lockstep group padded; a
+/// 1:4 sparse GEMM with K and the tiles not multiples of M and the array; and GELU
+/// over 3 lanes. All four cross-simulate (Icarus and Verilator, equal cycles).
 #[test]
 fn row_unit_and_sparse_testbenches_pass_under_icarus_and_verilator_and_catch_corruption() {
     let t = Tmp::new("regress-tb-rows");
@@ -354,6 +359,7 @@ fn row_unit_and_sparse_testbenches_pass_under_icarus_and_verilator_and_catch_cor
     std::fs::write(
         s.join("rows.toml"),
         "[softmax]\nlanes = 3\nmax_len = 16\nin_bits = 12\nin_frac = 6\nout_bits = 10\n\n\
+         [gelu]\nlanes = 3\nin_bits = 12\nin_frac = 6\nout_bits = 10\nout_frac = 6\n\n\
          [layernorm]\nlanes = 2\nmax_len = 16\nin_bits = 13\nin_frac = 4\ngamma_bits = 13\n\
          gamma_frac = 10\nbeta_bits = 14\nout_bits = 12\nout_frac = 6\n\n\
          [array]\nrows = 2\ncols = 3\nacc_bits = 20\n\n[sparsity]\nn = 1\nm = 4\n",
@@ -383,28 +389,16 @@ fn row_unit_and_sparse_testbenches_pass_under_icarus_and_verilator_and_catch_cor
          [[case]]\nname = \"ln\"\nconfig = \"rows.toml\"\nunit = \"layernorm\"\n\
          inputs = { x = \"inputs/lx.npy\", gamma = \"inputs/g.npy\", beta = \"inputs/b.npy\" }\nseed = 4\n\n\
          [[case]]\nname = \"sp\"\nconfig = \"rows.toml\"\nunit = \"sparse-gemm\"\n\
-         inputs = { a = \"inputs/ga.npy\", b = \"inputs/gb.npy\" }\nseed = 5\n",
+         inputs = { a = \"inputs/ga.npy\", b = \"inputs/gb.npy\" }\nseed = 5\n\n\
+         [[case]]\nname = \"ge\"\nconfig = \"rows.toml\"\nunit = \"gelu\"\n\
+         inputs = { x = \"inputs/sx.npy\" }\nseed = 6\n",
     )
     .unwrap();
     let o = accgen(&["regress", "record", &t.s("suite")]);
     assert!(o.status.success(), "{}", stderr(&o));
     // Both export and pass under Icarus and Verilator with equal cycles, besides the
     // Verilator co-simulation.
-    let o = accgen(&[
-        "regress",
-        "run",
-        &t.s("suite"),
-        "--cross-sim",
-        "icarus",
-        "--jobs",
-        "2",
-    ]);
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        stderr(&o)
-    );
+    cross_sim_passes(&t.s("suite"));
     // (The sparse GEMM: 3 x 2 tiles of ceil(10/4) = 3 groups in, 2 rows out each.)
     for (case, beats, extra) in [
         ("sm", 14, None),

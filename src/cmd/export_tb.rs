@@ -172,20 +172,23 @@ fn gemm_beats(
     Ok((input, expected, ib, ob))
 }
 
-/// Stream beats of rows in lockstep groups of `lanes` (the last group padded with
-/// zero rows): (input lines, expected lines, beats).
-fn row_beats(
+/// The stimulus of a row unit (`lanes` lanes of `in_bits` in, `out_bits` out): rows
+/// in lockstep groups of `lanes`, the last group padded with zero rows (whose golden
+/// outputs are expected too), `tlast` on each group's last beat.
+fn row_stimulus(
+    top: std::rc::Rc<accgen_hw::rtl::Module>,
     rows: &[Vec<i64>],
-    lanes: usize,
-    (fi, wi): (u32, u32),
-    (fo, wo): (u32, u32),
+    lanes: u32,
+    (in_bits, out_bits): (u32, u32),
     golden: &dyn Fn(&[i64]) -> Result<Vec<i64>>,
-) -> Result<(String, String, usize)> {
+) -> Result<Stimulus> {
+    let (fi, fo) = (in_bits.div_ceil(8) * 8, out_bits.div_ceil(8) * 8);
+    let (wi, wo) = (lanes * fi, lanes * fo);
     let (mut input, mut expected, mut beats) = (String::new(), String::new(), 0);
-    for g in rows.chunks(lanes) {
+    for g in rows.chunks(lanes as usize) {
         let len = g[0].len();
         let mut group = g.to_vec();
-        group.resize(lanes, vec![0; len]);
+        group.resize(lanes as usize, vec![0; len]);
         let outs = group
             .iter()
             .map(|r| golden(r))
@@ -198,7 +201,16 @@ fn row_beats(
             beats += 1;
         }
     }
-    Ok((input, expected, beats))
+    Ok(Stimulus {
+        top,
+        wi,
+        wo,
+        input,
+        expected,
+        beats,
+        out_beats: None,
+        params: None,
+    })
 }
 
 /// `accgen export-tb`.
@@ -383,28 +395,16 @@ pub fn write_tb(
                 .context("the case's config has no [softmax]")?;
             let unit = accgen_golden::softmax::SoftmaxUnit::new(&sm);
             let top = accgen_hw::softmax::softmax(&mut lib, &sm)?;
-            let (fi, fo) = (sm.in_bits.div_ceil(8) * 8, sm.out_bits.div_ceil(8) * 8);
-            let (wi, wo) = (sm.lanes * fi, sm.lanes * fo);
-            let (input, expected, beats) = row_beats(
+            row_stimulus(
+                top,
                 &rows_of(&read("x")?),
-                sm.lanes as usize,
-                (fi, wi),
-                (fo, wo),
+                sm.lanes,
+                (sm.in_bits, sm.out_bits),
                 &|r| {
                     unit.row(r)
                         .map_err(|e| anyhow::anyhow!("case `{name}`: {}", e.0))
                 },
-            )?;
-            Stimulus {
-                top,
-                wi,
-                wo,
-                input,
-                expected,
-                beats,
-                out_beats: None,
-                params: None,
-            }
+            )?
         }
         "layernorm" => {
             let ln = cfg
@@ -413,13 +413,11 @@ pub fn write_tb(
                 .context("the case's config has no [layernorm]")?;
             let (g, b) = (read("gamma")?.data, read("beta")?.data);
             let top = accgen_hw::layernorm::layernorm(&mut lib, &ln)?;
-            let (fi, fo) = (ln.in_bits.div_ceil(8) * 8, ln.out_bits.div_ceil(8) * 8);
-            let (wi, wo) = (ln.lanes * fi, ln.lanes * fo);
-            let (input, expected, beats) = row_beats(
+            let mut st = row_stimulus(
+                top,
                 &rows_of(&read("x")?),
-                ln.lanes as usize,
-                (fi, wi),
-                (fo, wo),
+                ln.lanes,
+                (ln.in_bits, ln.out_bits),
                 &|r| {
                     accgen_golden::layernorm::layernorm_row(&ln, r, &g, &b)
                         .map_err(|e| anyhow::anyhow!("case `{name}`: {}", e.0))
@@ -439,16 +437,8 @@ pub fn write_tb(
                     gw = (gf / 4) as usize
                 );
             }
-            Stimulus {
-                top,
-                wi,
-                wo,
-                input,
-                expected,
-                beats,
-                out_beats: None,
-                params: Some((gf + bf, g.len(), params)),
-            }
+            st.params = Some((gf + bf, g.len(), params));
+            st
         }
         "gemm" | "sparse-gemm" => {
             let ac = cfg

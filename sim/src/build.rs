@@ -11,10 +11,12 @@
 //!    archive into `libaccgen_model.so`;
 //! 3. publish the directory atomically (see [`crate::cache`]) and `dlopen` it.
 //!
-//! Measured on a 2-core machine (small MAC): about 3.5 s per new design (1.7 s
-//! Verilator, 1.7 s wrapper compile + link), 0.2 s for the first cache hit of a process
-//! (probing the tool versions) and 0.1 ms after that, plus about 17 s once per machine
-//! for the Verilator runtime.
+//! Measured on a 2-core machine: about 1.9 s per new small design (a 2-lane GELU:
+//! Verilator 0.3 s, the one compile and link the rest; 2.9 s when the generated files
+//! and the wrapper were compiled separately), 0.2 s for the first cache hit of a
+//! process (probing the tool versions) and 0.1 ms after that, plus about 17 s once per
+//! machine for the Verilator runtime. [`SimOptions::quick`] (`-O0`) halves a
+//! LayerNorm's build again.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -247,6 +249,8 @@ fn design_key(
         // The wrapper is compiled at -O0 too.
         h.update(b"-O0");
     }
+    // One translation unit, the slow files at O0.
+    h.update(b"single-tu-slow-O0");
     let mut sorted: Vec<&VerilogFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.file_name.cmp(&b.file_name));
     for f in sorted {
@@ -320,34 +324,33 @@ fn build_library(files: &[VerilogFile], spec: &TopSpec, opts: &SimOptions) -> Si
     Ok(info)
 }
 
-/// The generated C++ files (without `.cpp`) a `V<top>_classes.mk` lists: the model's
-/// classes and support files, fast and slow (not the runtime's `VM_GLOBAL_*`).
-fn model_sources(classes_mk: &str) -> Vec<String> {
-    const LISTS: [&str; 4] = [
-        "VM_CLASSES_FAST",
-        "VM_CLASSES_SLOW",
-        "VM_SUPPORT_FAST",
-        "VM_SUPPORT_SLOW",
-    ];
-    let mut out = Vec::new();
-    let mut inside = false;
+/// The generated C++ files (without `.cpp`) a `V<top>_classes.mk` lists, (fast,
+/// slow): the model's classes and support files (not the runtime's `VM_GLOBAL_*`).
+fn model_sources(classes_mk: &str) -> (Vec<String>, Vec<String>) {
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+    // Which list the current line continues: Some(true) fast, Some(false) slow.
+    let mut inside: Option<bool> = None;
     for line in classes_mk.lines() {
         if let Some((var, _)) = line.split_once("+=") {
-            inside = LISTS.contains(&var.trim());
+            inside = match var.trim() {
+                "VM_CLASSES_FAST" | "VM_SUPPORT_FAST" => Some(true),
+                "VM_CLASSES_SLOW" | "VM_SUPPORT_SLOW" => Some(false),
+                _ => None,
+            };
             continue;
         }
         if !line.starts_with([' ', '\t']) || line.trim().is_empty() {
-            inside = false;
+            inside = None;
             continue;
         }
-        if inside {
-            let name = line.trim().trim_end_matches('\\').trim();
-            if !name.is_empty() {
-                out.push(name.to_string());
-            }
+        let name = line.trim().trim_end_matches('\\').trim().to_string();
+        match inside {
+            Some(true) if !name.is_empty() => fast.push(name),
+            Some(false) if !name.is_empty() => slow.push(name),
+            _ => {}
         }
     }
-    out
+    (fast, slow)
 }
 
 /// `VM_*` defines the generated makefiles give the model's C++ (tracing, coverage, ...).
@@ -436,11 +439,18 @@ fn compile_design(
                 e,
             )
         })?;
+    // The slow files (construction, reset, initial blocks: large with randomised
+    // state, run once) unoptimized, as Verilator's own makefile builds them.
+    let (fast, slow) = model_sources(&classes);
     let mut unit = String::from("// Written by accgen-sim: the model and its wrapper.\n");
-    for name in model_sources(&classes) {
+    for name in fast {
         unit.push_str(&format!("#include \"obj/{name}.cpp\"\n"));
     }
-    unit.push_str("#include \"wrapper.cpp\"\n");
+    unit.push_str("#pragma GCC push_options\n#pragma GCC optimize (\"O0\")\n");
+    for name in slow {
+        unit.push_str(&format!("#include \"obj/{name}.cpp\"\n"));
+    }
+    unit.push_str("#pragma GCC pop_options\n#include \"wrapper.cpp\"\n");
     let unit_path = dir.join("model.cpp");
     std::fs::write(&unit_path, unit).map_err(|e| io("writing", &unit_path, e))?;
 

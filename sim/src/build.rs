@@ -8,12 +8,14 @@
 //!    against the module's ports, and compile every generated `.cpp` file listed in
 //!    `obj/V<top>_classes.mk` and the wrapper as one translation unit (`model.cpp`:
 //!    Verilator's headers parsed once, not once per file), linked with the runtime
-//!    archive into `libaccgen_model.so`;
+//!    archive into `libaccgen_model.so` (the slow files, which construct and reset
+//!    the model once, at `O0` through `#pragma GCC optimize`);
 //! 3. publish the directory atomically (see [`crate::cache`]) and `dlopen` it.
 //!
-//! Measured on a 2-core machine: about 1.9 s per new small design (a 2-lane GELU:
-//! Verilator 0.3 s, the one compile and link the rest; 2.9 s when the generated files
-//! and the wrapper were compiled separately), 0.2 s for the first cache hit of a
+//! Measured on a 2-core machine: about 1.0 s per new small design (a 2-lane GELU:
+//! Verilator 0.3 s, the one compile and link the rest; 2.9 s when Verilator's makefile
+//! built the model and the wrapper was compiled separately), 54 s for the
+//! `block_example` accelerator, 0.2 s for the first cache hit of a
 //! process (probing the tool versions) and 0.1 ms after that, plus about 17 s once per
 //! machine for the Verilator runtime. [`SimOptions::quick`] (`-O0`) halves a
 //! LayerNorm's build again.

@@ -229,6 +229,14 @@ fn broken_models_and_wrong_records_fail_with_the_case_named() {
     assert!(stderr(&o).contains("case `c`: unit = `conv` is not supported"));
 }
 
+/// Run an exported testbench's `run_icarus.sh`.
+fn icarus(tb: &Path) -> std::process::Output {
+    std::process::Command::new("sh")
+        .arg(tb.join("run_icarus.sh"))
+        .output()
+        .unwrap()
+}
+
 /// `regress run SUITE --cross-sim icarus --jobs 2` passes: every case on Verilator,
 /// and every exportable case's testbench under Icarus and Verilator, equal cycles.
 fn cross_sim_passes(suite: &str) {
@@ -279,12 +287,7 @@ fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
     ] {
         assert!(tb.join(f).exists(), "{f}");
     }
-    let run = || {
-        std::process::Command::new("sh")
-            .arg(tb.join("run_icarus.sh"))
-            .output()
-            .unwrap()
-    };
+    let run = || icarus(&tb);
     let o = run();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -320,10 +323,7 @@ fn exported_testbenches_check_themselves_under_icarus_and_verilator() {
         tb2.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = std::process::Command::new("sh")
-        .arg(tb2.join("run_icarus.sh"))
-        .output()
-        .unwrap();
+    let o = icarus(&tb2);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success() && out.contains("PASS: 96 beats in "),
@@ -414,12 +414,7 @@ fn row_unit_and_sparse_testbenches_pass_under_icarus_and_verilator_and_catch_cor
             tb.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
-        let run = || {
-            std::process::Command::new("sh")
-                .arg(tb.join("run_icarus.sh"))
-                .output()
-                .unwrap()
-        };
+        let run = || icarus(&tb);
         let o = run();
         let out = String::from_utf8_lossy(&o.stdout);
         // 5 softmax rows of 7 in groups of 3: 2 groups x 7 beats; 3 LayerNorm rows of

@@ -201,16 +201,7 @@ fn row_stimulus(
             beats += 1;
         }
     }
-    Ok(Stimulus {
-        top,
-        wi,
-        wo,
-        input,
-        expected,
-        beats,
-        out_beats: None,
-        params: None,
-    })
+    Ok(Stimulus::new(top, (wi, wo), input, expected, beats))
 }
 
 /// `accgen export-tb`.
@@ -269,6 +260,28 @@ struct Stimulus {
     params: Option<(u32, usize, String)>,
 }
 
+impl Stimulus {
+    /// A stimulus with as many beats out as in and no parameter stream.
+    fn new(
+        top: std::rc::Rc<accgen_hw::rtl::Module>,
+        (wi, wo): (u32, u32),
+        input: String,
+        expected: String,
+        beats: usize,
+    ) -> Stimulus {
+        Stimulus {
+            top,
+            wi,
+            wo,
+            input,
+            expected,
+            beats,
+            out_beats: None,
+            params: None,
+        }
+    }
+}
+
 /// Write the testbench of `case` into `out`: (case name, beats, top module).
 pub fn write_tb(
     case: &str,
@@ -321,16 +334,7 @@ pub fn write_tb(
             let _ = writeln!(input, "{}", line(&beat, fi, wi, b + 1 == beats));
             let _ = writeln!(expected, "{}", line(&ys, fo, wo, b + 1 == beats));
         }
-        Ok(Stimulus {
-            top,
-            wi,
-            wo,
-            input,
-            expected,
-            beats,
-            out_beats: None,
-            params: None,
-        })
+        Ok(Stimulus::new(top, (wi, wo), input, expected, beats))
     };
     let rows_of = |x: &accgen_sim::npy::NpyArray| -> Vec<Vec<i64>> {
         let len = (*x.shape.last().unwrap_or(&1)).max(1);
@@ -479,14 +483,8 @@ pub fn write_tb(
                 bail!("internal error: the packed beats do not match the array's tdata widths");
             }
             Stimulus {
-                top,
-                wi,
-                wo,
-                input,
-                expected,
-                beats,
                 out_beats: Some(out_beats),
-                params: None,
+                ..Stimulus::new(top, (wi, wo), input, expected, beats)
             }
         }
         other => bail!(
